@@ -1,0 +1,59 @@
+# Orderly front end. `make run` and `make test` are the two commands a new user needs.
+SHELL := /bin/bash
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+DATA_DIR ?= .orderly
+CTEST_ARGS ?=
+
+# Debian packages the build, the tests and the benchmarks need.
+APT_PACKAGES := build-essential cmake pkg-config git \
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
+  libssl-dev libsqlite3-dev sqlite3 libfmt-dev libcli11-dev libjwt-dev libexpected-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev \
+  nats-server libnats-dev zip
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test run bench clean format tidy asan tsan
+
+all: build
+
+# Idempotent: installs only what is missing.
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all Debian packages present"; fi
+	@if [ -f package-lock.json ] && [ ! -d node_modules ]; then npm ci --no-audit --no-fund; fi
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake --preset release
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	@echo "built: $(BUILD_DIR)/bin/orderly"
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+run: build
+	$(BUILD_DIR)/bin/orderly up --data-dir $(DATA_DIR)
+
+bench: build
+	bench/run.sh
+
+asan:
+	cmake --preset asan && cmake --build build/asan -j $(JOBS) && ctest --preset asan -j $(JOBS)
+
+tsan:
+	cmake --preset tsan && cmake --build build/tsan -j $(JOBS) && ctest --preset tsan -j $(JOBS)
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+tidy: $(BUILD_DIR)/CMakeCache.txt
+	git ls-files '*.cpp' | grep -v _test.cpp | xargs clang-tidy -p $(BUILD_DIR) --quiet
+
+clean:
+	rm -rf $(BUILD_DIR)

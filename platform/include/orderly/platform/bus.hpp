@@ -1,0 +1,78 @@
+// The Bus port: rules with EventBridge-style patterns, each feeding its own queue.
+//
+//   bus.subscribe({.name = "payments.on-order-placed",
+//                  .pattern = EventPattern::for_types({"orderly.orders.OrderPlaced.v1"}),
+//                  .handler = each_message([&](const Delivery& d) { return authorize(d); }),
+//                  .options = {.batch_size = 10, .max_receive_count = 5}});
+//
+// Semantics match SQS behind EventBridge: at-least-once, no ordering, a
+// visibility timeout, retries with exponential backoff and full jitter, the
+// DLQ after max_receive_count with the last error, and partial batch failure:
+// the handler returns one result per message and a failed message never fails
+// its siblings. There is no publish(): events leave through the outbox only
+// (see unit_of_work.hpp).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "orderly/platform/clock.hpp"
+#include "orderly/platform/error.hpp"
+#include "orderly/platform/event.hpp"
+#include "orderly/platform/event_pattern.hpp"
+
+namespace orderly::platform {
+
+struct Delivery {
+  CloudEvent event;
+  std::string message_id;
+  int receive_count = 1;  // 1 on the first delivery
+};
+
+enum class Outcome {
+  ok,     // done: delete the message
+  retry,  // try again after backoff; DLQ once max_receive_count is reached
+  fail,   // permanent: straight to the DLQ with the reason
+};
+
+struct DeliveryResult {
+  Outcome outcome = Outcome::ok;
+  std::string error;
+
+  static DeliveryResult ok() { return {}; }
+  static DeliveryResult retry(std::string why) { return {Outcome::retry, std::move(why)}; }
+  static DeliveryResult fail(std::string why) { return {Outcome::fail, std::move(why)}; }
+  // transient and conflict retry; every other kind fails permanently.
+  static DeliveryResult from(const Status& s);
+};
+
+using BatchHandler = std::function<std::vector<DeliveryResult>(const std::vector<Delivery>&)>;
+
+// Adapts a per-message function; an exception becomes a retry with its text.
+BatchHandler each_message(std::function<Status(const Delivery&)> fn);
+
+struct RuleOptions {
+  int batch_size = 10;
+  Millis visibility_timeout{30'000};
+  int max_receive_count = 5;
+  Millis backoff_base{200};
+  Millis backoff_cap{60'000};
+};
+
+struct Rule {
+  std::string name;  // [A-Za-z0-9._-]+, unique per bus
+  EventPattern pattern;
+  BatchHandler handler;
+  RuleOptions options;
+};
+
+Status validate_rule(const Rule& r);
+
+class Bus {
+ public:
+  virtual ~Bus() = default;
+  virtual Status subscribe(Rule rule) = 0;
+};
+
+}  // namespace orderly::platform

@@ -1,0 +1,72 @@
+// Errors are values that carry their retry meaning.
+//
+//   Result<Item> r = store.get(key);
+//   if (!r) switch (retry_action(r.error().kind)) {
+//     case RetryAction::retry_call: ...        // transient: try the same call again
+//     case RetryAction::retry_unit_of_work: ...// conflict: reload state, decide again
+//     case RetryAction::none: ...              // permanent: DLQ or a rejection
+//   }
+//
+// Modelled on absl::Status (kUnavailable / kAborted / kFailedPrecondition).
+// Exceptions from libraries are turned into these at the adapter boundary.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+
+namespace orderly::platform {
+
+enum class ErrorKind {
+  transient,      // the dependency may answer next time (timeout, throttling, busy)
+  conflict,       // a condition or version check failed: reload and retry the unit of work
+  invalid_input,  // the caller sent something malformed; retrying cannot help
+  not_found,
+  unauthorized,  // no or bad credentials
+  forbidden,     // good credentials, not allowed
+  permanent,     // anything else that will fail the same way again
+};
+
+enum class RetryAction { retry_call, retry_unit_of_work, none };
+
+constexpr RetryAction retry_action(ErrorKind k) noexcept {
+  switch (k) {
+    case ErrorKind::transient:
+      return RetryAction::retry_call;
+    case ErrorKind::conflict:
+      return RetryAction::retry_unit_of_work;
+    default:
+      return RetryAction::none;
+  }
+}
+
+std::string_view to_string(ErrorKind k) noexcept;
+
+struct Error {
+  ErrorKind kind = ErrorKind::permanent;
+  std::string message;
+
+  [[nodiscard]] bool retryable() const noexcept {
+    return retry_action(kind) != RetryAction::none;
+  }
+  [[nodiscard]] std::string describe() const;
+
+  friend bool operator==(const Error&, const Error&) = default;
+};
+
+template <class T>
+using Result = tl::expected<T, Error>;
+using Status = Result<void>;
+
+inline tl::unexpected<Error> make_error(ErrorKind kind, std::string message) {
+  return tl::unexpected<Error>(Error{kind, std::move(message)});
+}
+
+template <class... Args>
+tl::unexpected<Error> fail(ErrorKind kind, fmt::format_string<Args...> f, Args&&... args) {
+  return make_error(kind, fmt::format(f, std::forward<Args>(args)...));
+}
+
+}  // namespace orderly::platform

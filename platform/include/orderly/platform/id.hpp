@@ -1,0 +1,21 @@
+// Time-sortable identifiers: UUIDv7 (RFC 9562), monotonic within the process.
+//
+//   std::string id = new_uuid_v7(clock.now());  // "0193...-7xxx-8xxx-..."
+//
+// The 12-bit rand_a field holds a counter within the same millisecond
+// (RFC 9562 section 6.2, method 1), so ids made by one process sort in the
+// order they were made even under a burst.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "orderly/platform/clock.hpp"
+
+namespace orderly::platform {
+
+std::string new_uuid_v7(TimePoint now);
+std::string new_uuid_v7();
+bool is_uuid(std::string_view s) noexcept;
+
+}  // namespace orderly::platform

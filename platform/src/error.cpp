@@ -1,0 +1,28 @@
+// Names of error kinds, for logs and problem details.
+#include "orderly/platform/error.hpp"
+
+namespace orderly::platform {
+
+std::string_view to_string(ErrorKind k) noexcept {
+  switch (k) {
+    case ErrorKind::transient:
+      return "transient";
+    case ErrorKind::conflict:
+      return "conflict";
+    case ErrorKind::invalid_input:
+      return "invalid_input";
+    case ErrorKind::not_found:
+      return "not_found";
+    case ErrorKind::unauthorized:
+      return "unauthorized";
+    case ErrorKind::forbidden:
+      return "forbidden";
+    case ErrorKind::permanent:
+      return "permanent";
+  }
+  return "unknown";
+}
+
+std::string Error::describe() const { return fmt::format("{}: {}", to_string(kind), message); }
+
+}  // namespace orderly::platform

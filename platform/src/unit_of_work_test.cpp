@@ -1,0 +1,83 @@
+#include "orderly/platform/unit_of_work.hpp"
+
+#include "orderly/platform/bus.hpp"
+
+#include <gtest/gtest.h>
+
+namespace orderly::platform {
+namespace {
+
+TEST(UnitOfWork, EmitWritesAnOutboxItemThatRoundTrips) {
+  ManualClock clock;
+  UnitOfWork uow{clock};
+  auto e = make_event("orderly.t", "orderly.t.Happened.v1", "s-1", {{"k", 1}}, clock.now());
+  uow.emit(e);
+  ASSERT_EQ(uow.ops().size(), 1u);
+  const auto& put = std::get<Put>(uow.ops()[0]);
+  EXPECT_EQ(put.item.pk, kOutboxPk);
+  EXPECT_EQ(put.item.sk, e.id);
+  EXPECT_EQ(put.condition.kind, Condition::Kind::not_exists);
+  auto back = outbox_entry_from_item(put.item);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->event, e);
+  EXPECT_FALSE(back->deliver_at);
+  EXPECT_FALSE(back->target_rule);
+}
+
+TEST(UnitOfWork, ScheduleKeepsTimeAndRule) {
+  ManualClock clock;
+  UnitOfWork uow{clock};
+  auto e = make_event("orderly.t", "orderly.t.Timer.v1", "s-1", {}, clock.now());
+  uow.schedule(e, clock.now() + Millis{30'000}, "orders.saga-timeout");
+  auto back = outbox_entry_from_item(std::get<Put>(uow.ops()[0]).item);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->deliver_at, clock.now() + Millis{30'000});
+  EXPECT_EQ(back->target_rule, "orders.saga-timeout");
+}
+
+TEST(UnitOfWork, InboxMarkerIsConditionalAndExpires) {
+  ManualClock clock;
+  UnitOfWork uow{clock};
+  auto e = make_event("orderly.t", "orderly.t.Happened.v1", "s-1", {}, clock.now());
+  uow.mark_processed(e, "consumer-a");
+  const auto& put = std::get<Put>(uow.ops()[0]);
+  EXPECT_EQ(put.item.pk, "INBOX#" + e.id);
+  EXPECT_EQ(put.item.sk, "consumer-a");
+  EXPECT_EQ(put.condition.kind, Condition::Kind::not_exists);
+  ASSERT_TRUE(put.item.ttl);
+  EXPECT_EQ(*put.item.ttl, to_unix_ms(clock.now() + kInboxRetention) / 1000);
+}
+
+TEST(UnitOfWork, MalformedOutboxItemIsAPermanentError) {
+  Item it;
+  it.pk = "OUTBOX";
+  it.sk = "x";
+  EXPECT_EQ(outbox_entry_from_item(it).error().kind, ErrorKind::permanent);
+  it.attrs["event"] = "not an event";
+  EXPECT_EQ(outbox_entry_from_item(it).error().kind, ErrorKind::permanent);
+}
+
+TEST(ItemStoreValidation, TransactionLimitsAndDuplicateKeys) {
+  std::vector<WriteOp> ops;
+  EXPECT_EQ(validate_transaction(ops).error().kind, ErrorKind::invalid_input);
+  for (int i = 0; i < 101; ++i) ops.emplace_back(Check{"p", std::to_string(i), {}});
+  EXPECT_NE(validate_transaction(ops).error().message.find("at most 100"), std::string::npos);
+  ops.resize(100);
+  EXPECT_TRUE(validate_transaction(ops));
+  ops.emplace_back(Delete{"p", "5", {}});
+  ops.erase(ops.begin());
+  EXPECT_NE(validate_transaction(ops).error().message.find("twice"), std::string::npos);
+  EXPECT_FALSE(validate_transaction({Put{Item{"", "s", 0, {}, {}}, {}}}));
+}
+
+TEST(ErrorKinds, CarryRetryMeaning) {
+  EXPECT_EQ(retry_action(ErrorKind::transient), RetryAction::retry_call);
+  EXPECT_EQ(retry_action(ErrorKind::conflict), RetryAction::retry_unit_of_work);
+  for (auto k : {ErrorKind::invalid_input, ErrorKind::not_found, ErrorKind::unauthorized,
+                 ErrorKind::forbidden, ErrorKind::permanent})
+    EXPECT_EQ(retry_action(k), RetryAction::none) << to_string(k);
+  EXPECT_EQ(DeliveryResult::from(make_error(ErrorKind::transient, "x")).outcome, Outcome::retry);
+}
+
+}  // namespace
+}  // namespace orderly::platform
