@@ -13,7 +13,9 @@
 
 set(ORDERLY_WARNINGS -Wall -Wextra -Werror -Wpedantic -Wshadow -Wnon-virtual-dtor
     -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference
-    -Wimplicit-fallthrough)
+    -Wimplicit-fallthrough
+    # Designated initialisers that leave members at their defaults are the idiom here.
+    -Wno-missing-field-initializers)
 
 function(orderly_library PATH_NAME)
   cmake_parse_arguments(ARG "" "" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})

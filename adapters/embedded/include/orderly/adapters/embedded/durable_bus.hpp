@@ -1,0 +1,169 @@
+// DurableBus: the Bus port on SQLite (bus.db), with the semantics of
+// EventBridge rules feeding SQS queues.
+//
+//   auto bus = DurableBus::open({.path = dir + "/bus.db", .durability = Durability::normal});
+//   (*bus)->attach_outbox("orders", *orders_store);   // relay this store's outbox
+//   (*bus)->subscribe(rule);                          // before start()
+//   (*bus)->start();                                  // relay + worker threads
+//   ...
+//   (*bus)->stop();                                   // finishes in-flight handlers
+//
+// Tests drive it without threads: pump() relays, then delivers one batch per
+// rule, all on the calling thread, against an injected ManualClock.
+//
+// Tables: archive (every published event once, keyed by event id, which is
+// also what makes the relay idempotent), messages (one row per rule and
+// event: visible_at, receive_count, last_error) and dlq (dead letters with
+// their last error and attempt count). A message is received by moving its
+// visible_at forward by the visibility timeout; an ack deletes it; a retry
+// sets visible_at to now + full-jitter backoff; at max_receive_count, or on
+// a permanent failure, it moves to dlq. On start() messages left in flight by
+// a crashed process become visible again at once.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "orderly/adapters/embedded/sqlite.hpp"
+#include "orderly/adapters/embedded/sqlite_item_store.hpp"
+#include "orderly/platform/backoff.hpp"
+#include "orderly/platform/bus.hpp"
+#include "orderly/platform/clock.hpp"
+
+namespace orderly::adapters::embedded {
+
+struct DurableBusOptions {
+  std::string path;  // bus.db
+  Durability durability = Durability::normal;
+  const platform::Clock* clock = nullptr;  // defaults to the system clock
+  int workers = 2;
+  platform::Millis archive_retention{7LL * 24 * 3600 * 1000};
+  platform::Millis idle_poll{100};               // upper bound on a worker's sleep
+  platform::Millis housekeeping_every{60'000};  // archive pruning and TTL sweeps
+  std::size_t relay_batch = 512;
+  std::optional<std::uint64_t> seed;  // jitter RNG seed; random when absent
+  // Called at named points ("relay.before_publish", "relay.after_publish",
+  // "consume.before_handler", "consume.before_ack"). Crash tests kill the
+  // process here; production leaves it empty.
+  std::function<void(std::string_view point)> fault_hook;
+};
+
+struct DeadLetter {
+  std::int64_t id = 0;
+  std::string rule;
+  std::string event_id;
+  std::string event_type;
+  std::string body;
+  int receive_count = 0;
+  std::string last_error;
+  platform::TimePoint dead_at;
+};
+
+struct QueueStats {
+  std::int64_t ready = 0;      // visible now
+  std::int64_t delayed = 0;    // waiting for a timer or a backoff
+  std::int64_t in_flight = 0;  // received, not yet settled
+  std::int64_t dead = 0;       // in the DLQ
+};
+
+class DurableBus final : public platform::Bus {
+ public:
+  static Result<std::unique_ptr<DurableBus>> open(DurableBusOptions options);
+  ~DurableBus() override;
+  DurableBus(const DurableBus&) = delete;
+  DurableBus& operator=(const DurableBus&) = delete;
+
+  // Rules must be subscribed before start(); a second rule with the same name is an error.
+  Status subscribe(platform::Rule rule) override;
+  // Relay this store's outbox onto the bus (and sweep its TTLs).
+  void attach_outbox(std::string name, SqliteItemStore& store);
+
+  // --- one step at a time, on the calling thread ---
+  Result<std::size_t> relay_once();                            // outbox items moved
+  Result<std::size_t> deliver_once(const std::string& rule);  // messages settled
+  Result<std::size_t> pump();                                  // relay + one batch per rule
+  Result<std::size_t> run_until_idle(int max_rounds = 10'000);
+  // Makes messages a dead process left in flight visible now; start() calls it.
+  Result<std::size_t> recover_in_flight();
+
+  // --- threads ---
+  Status start();
+  void stop();  // idempotent; in-flight batches finish and settle first
+
+  // --- operations ---
+  Result<std::vector<DeadLetter>> dead_letters(const std::string& rule = {}, std::size_t limit = 100);
+  Result<std::size_t> redrive(const std::string& rule);
+  Result<std::size_t> replay(const std::string& rule, platform::TimePoint from, platform::TimePoint to);
+  Result<std::size_t> prune_archive();
+  Result<QueueStats> stats(const std::string& rule);
+  Result<std::int64_t> backlog();  // messages not yet delivered, all rules
+  Result<std::int64_t> archived_count();
+  [[nodiscard]] std::vector<std::string> rule_names() const;
+
+ private:
+  struct RuleState {
+    platform::Rule rule;
+    platform::Backoff backoff;
+  };
+  struct Received {
+    std::int64_t id;
+    std::string event_id;
+    std::string body;
+    int receive_count;
+  };
+  struct Settlement {
+    std::int64_t id;
+    int receive_count;
+    platform::DeliveryResult result;
+  };
+
+  explicit DurableBus(std::unique_ptr<Db> db, DurableBusOptions options);
+  Result<std::size_t> relay_store(SqliteItemStore& store);
+  Result<std::vector<Received>> receive(const RuleState& r);
+  Status settle(const RuleState& r, const std::vector<Settlement>& s);
+  Status move_to_dlq(std::int64_t id, const std::string& error);
+  void hook(std::string_view point) const;
+  void worker_loop(std::size_t index);
+  void relay_loop();
+  void housekeeping();
+  std::optional<platform::TimePoint> next_due();
+  void wake();
+
+  std::unique_ptr<Db> db_;
+  DurableBusOptions options_;
+  const platform::Clock* clock_;
+  mutable std::mutex db_mu_;
+  std::mt19937_64 rng_;  // guarded by db_mu_
+
+  std::map<std::string, RuleState> rules_;
+  struct Outbox {
+    std::string name;
+    SqliteItemStore* store;
+    std::size_t observer;
+  };
+  std::vector<Outbox> outboxes_;
+  platform::TimePoint last_housekeeping_{};
+
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_{false};
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  std::uint64_t wake_seq_ = 0;  // guarded by wake_mu_
+  std::mutex relay_mu_;
+  std::condition_variable relay_cv_;
+  bool relay_pending_ = false;  // guarded by relay_mu_
+  std::vector<std::thread> threads_;
+  std::atomic<std::size_t> next_rule_{0};
+};
+
+}  // namespace orderly::adapters::embedded

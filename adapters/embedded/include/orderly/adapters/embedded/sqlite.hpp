@@ -1,0 +1,114 @@
+// A thin RAII layer over the SQLite C API: connections with WAL and a chosen
+// durability, cached prepared statements, and SQLite result codes turned into
+// platform errors with retry meaning (BUSY/LOCKED are transient, CONSTRAINT
+// is a conflict, everything else permanent).
+//
+//   auto db = Db::open(dir / "orders.db", Durability::normal);
+//   Stmt& s = db->prepare("SELECT v FROM t WHERE k = ?");
+//   s.bind(1, key);
+//   while (*s.step()) use(s.column_int64(0));
+//   s.reset();
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "orderly/platform/error.hpp"
+
+namespace orderly::adapters::embedded {
+
+using platform::Result;
+using platform::Status;
+
+// normal: WAL + synchronous=NORMAL. A commit survives the process being killed
+//         (kill -9); the last commits before an OS crash or power loss may be lost.
+// full:   WAL + synchronous=FULL. Every commit is fsynced; survives power loss.
+enum class Durability { normal, full };
+
+Result<Durability> parse_durability(std::string_view s);
+std::string_view to_string(Durability d);
+
+platform::Error sqlite_error(int code, std::string_view what, sqlite3* db = nullptr);
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  void bind(int i, std::string_view v);
+  void bind(int i, std::int64_t v);
+  void bind_null(int i);
+  // true while a row is available; false when done.
+  Result<bool> step();
+  // Runs to completion, expecting no rows.
+  Status run();
+  void reset();
+
+  [[nodiscard]] std::int64_t column_int64(int i) const;
+  [[nodiscard]] std::string_view column_text(int i) const;
+  [[nodiscard]] bool column_is_null(int i) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_;
+};
+
+// RAII reset of a statement borrowed from the cache.
+class StmtGuard {
+ public:
+  explicit StmtGuard(Stmt& s) : s_(s) {}
+  ~StmtGuard() { s_.reset(); }
+  StmtGuard(const StmtGuard&) = delete;
+  StmtGuard& operator=(const StmtGuard&) = delete;
+  Stmt* operator->() { return &s_; }
+  Stmt& operator*() { return s_; }
+
+ private:
+  Stmt& s_;
+};
+
+class Db {
+ public:
+  static Result<std::unique_ptr<Db>> open(const std::string& path, Durability d,
+                                          int busy_timeout_ms = 5000);
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  Status exec(std::string_view sql);
+  // Cached by SQL text; the statement lives as long as the Db.
+  Result<Stmt*> prepare(const std::string& sql);
+  [[nodiscard]] sqlite3* raw() const { return db_; }
+  [[nodiscard]] std::int64_t changes() const { return sqlite3_changes64(db_); }
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::string path_;
+  std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless commit() succeeded.
+class Transaction {
+ public:
+  static Result<Transaction> begin(Db& db);
+  Transaction(Transaction&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
+  Transaction& operator=(Transaction&&) = delete;
+  Transaction(const Transaction&) = delete;
+  ~Transaction();
+  Status commit();
+
+ private:
+  explicit Transaction(Db& db) : db_(&db) {}
+  Db* db_;
+};
+
+}  // namespace orderly::adapters::embedded

@@ -1,0 +1,70 @@
+// SqliteItemStore: the ItemStore port on one SQLite file per service.
+//
+//   auto store = SqliteItemStore::open(data_dir / "orders.db", {.durability = Durability::full});
+//   (*store)->put(item, Condition::not_exists());
+//   (*store)->sweep_expired();   // deletes items whose TTL has passed
+//
+// One writer connection behind a mutex: SQLite serialises writers anyway, and
+// a mutex hands the lock over without the busy-retry sleeps. Every write runs
+// in BEGIN IMMEDIATE so its conditions are checked and applied atomically.
+// Observers registered with on_commit() run after each successful write
+// (the bus's outbox relay uses this to wake up).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "orderly/adapters/embedded/sqlite.hpp"
+#include "orderly/platform/clock.hpp"
+#include "orderly/platform/item_store.hpp"
+
+namespace orderly::adapters::embedded {
+
+struct SqliteStoreOptions {
+  Durability durability = Durability::normal;
+  const platform::Clock* clock = nullptr;  // defaults to the system clock
+  int busy_timeout_ms = 5000;
+};
+
+class SqliteItemStore final : public platform::ItemStore {
+ public:
+  static Result<std::unique_ptr<SqliteItemStore>> open(const std::string& path,
+                                                       SqliteStoreOptions options = {});
+
+  Result<std::optional<platform::Item>> get(const std::string& pk, const std::string& sk) override;
+  Result<std::int64_t> put(const platform::Item& item, platform::Condition c) override;
+  Result<std::int64_t> update(const platform::Update& u) override;
+  Status remove(const std::string& pk, const std::string& sk, platform::Condition c) override;
+  Result<platform::Page> query(const std::string& pk, const platform::QueryOptions& q) override;
+  Status transact_write(const std::vector<platform::WriteOp>& ops) override;
+
+  // Deletes every item whose TTL has passed; returns how many.
+  Result<std::size_t> sweep_expired();
+  // Returns a token for remove_observer(); observers must be cheap and must not
+  // call back into the store.
+  std::size_t on_commit(std::function<void()> observer);
+  void remove_observer(std::size_t token);
+  [[nodiscard]] const std::string& path() const { return db_->path(); }
+
+ private:
+  SqliteItemStore(std::unique_ptr<Db> db, SqliteStoreOptions o);
+  struct Current;
+  Result<Current> load(const std::string& pk, const std::string& sk, std::int64_t now_s);
+  Result<std::int64_t> apply(const platform::WriteOp& op, std::size_t index, std::int64_t now_s);
+  template <class F>
+  auto write(F&& f) -> decltype(f(std::int64_t{}));
+  void notify();
+
+  std::unique_ptr<Db> db_;
+  SqliteStoreOptions options_;
+  std::mutex mu_;
+  std::mutex observers_mu_;
+  std::map<std::size_t, std::function<void()>> observers_;
+  std::size_t next_observer_ = 0;
+};
+
+}  // namespace orderly::adapters::embedded

@@ -1,0 +1,617 @@
+// DurableBus: archive, per-rule queues, DLQ and the outbox relay, in bus.db.
+#include "orderly/adapters/embedded/durable_bus.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <exception>
+
+#include "orderly/platform/unit_of_work.hpp"
+
+namespace orderly::adapters::embedded {
+
+namespace json = boost::json;
+using platform::ErrorKind;
+using platform::Millis;
+using platform::Outcome;
+using platform::TimePoint;
+using platform::to_unix_ms;
+
+namespace {
+
+constexpr const char* kSchema = R"(
+CREATE TABLE IF NOT EXISTS archive (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  archived_at INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS archive_time ON archive(archived_at);
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  rule TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  body TEXT NOT NULL,
+  visible_at INTEGER NOT NULL,
+  inflight INTEGER NOT NULL DEFAULT 0,
+  receive_count INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  enqueued_at INTEGER NOT NULL,
+  UNIQUE (rule, event_id)
+);
+CREATE INDEX IF NOT EXISTS messages_due ON messages(rule, visible_at);
+CREATE TABLE IF NOT EXISTS dlq (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  rule TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  body TEXT NOT NULL,
+  receive_count INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  dead_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dlq_rule ON dlq(rule, id);
+)";
+
+// A cached statement, bound and run to completion under the caller's lock.
+template <class... Args>
+Status run(Db& db, const std::string& sql, const Args&... args) {
+  auto st = db.prepare(sql);
+  if (!st) return tl::unexpected(st.error());
+  StmtGuard g(**st);
+  int i = 0;
+  (g->bind(++i, args), ...);
+  return g->run();
+}
+
+template <class... Args>
+Result<std::int64_t> scalar(Db& db, const std::string& sql, const Args&... args) {
+  auto st = db.prepare(sql);
+  if (!st) return tl::unexpected(st.error());
+  StmtGuard g(**st);
+  int i = 0;
+  (g->bind(++i, args), ...);
+  auto row = g->step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row || g->column_is_null(0)) return std::int64_t{0};
+  return g->column_int64(0);
+}
+
+std::string bounded(std::string s) {
+  constexpr std::size_t kMaxError = 2000;
+  if (s.size() > kMaxError) {
+    s.resize(kMaxError);
+    s += "...";
+  }
+  return s;
+}
+
+}  // namespace
+
+DurableBus::DurableBus(std::unique_ptr<Db> db, DurableBusOptions options)
+    : db_(std::move(db)),
+      options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : &platform::SystemClock::instance()),
+      rng_(options_.seed ? *options_.seed : std::random_device{}()) {}
+
+Result<std::unique_ptr<DurableBus>> DurableBus::open(DurableBusOptions options) {
+  if (options.path.empty())
+    return platform::fail(ErrorKind::invalid_input, "bus: no database path");
+  if (options.workers < 1 || options.workers > 64)
+    return platform::fail(ErrorKind::invalid_input, "bus: workers must be 1..64");
+  auto db = Db::open(options.path, options.durability);
+  if (!db) return tl::unexpected(db.error());
+  if (auto s = (*db)->exec(kSchema); !s) return tl::unexpected(s.error());
+  return std::unique_ptr<DurableBus>(new DurableBus(std::move(*db), std::move(options)));
+}
+
+DurableBus::~DurableBus() {
+  stop();
+  for (auto& o : outboxes_) o.store->remove_observer(o.observer);
+}
+
+Status DurableBus::subscribe(platform::Rule rule) {
+  if (started_) return platform::fail(ErrorKind::invalid_input, "bus: subscribe before start()");
+  if (auto s = platform::validate_rule(rule); !s) return s;
+  if (rules_.count(rule.name))
+    return platform::fail(ErrorKind::invalid_input, "bus: rule '{}' already subscribed", rule.name);
+  platform::Backoff b{rule.options.backoff_base, rule.options.backoff_cap};
+  auto name = rule.name;
+  rules_.emplace(std::move(name), RuleState{std::move(rule), b});
+  return {};
+}
+
+void DurableBus::attach_outbox(std::string name, SqliteItemStore& store) {
+  const auto token = store.on_commit([this] {
+    {
+      std::lock_guard lk(relay_mu_);
+      relay_pending_ = true;
+    }
+    relay_cv_.notify_one();
+  });
+  outboxes_.push_back({std::move(name), &store, token});
+}
+
+std::vector<std::string> DurableBus::rule_names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, _] : rules_) out.push_back(n);
+  return out;
+}
+
+void DurableBus::hook(std::string_view point) const {
+  if (options_.fault_hook) options_.fault_hook(point);
+}
+
+void DurableBus::wake() {
+  {
+    std::lock_guard lk(wake_mu_);
+    ++wake_seq_;
+  }
+  wake_cv_.notify_all();
+}
+
+// ---------------------------------------------------------------- relay
+
+Result<std::size_t> DurableBus::relay_store(SqliteItemStore& store) {
+  platform::QueryOptions q;
+  q.limit = options_.relay_batch;
+  auto page = store.query(std::string(platform::kOutboxPk), q);
+  if (!page) return tl::unexpected(page.error());
+  if (page->items.empty()) return std::size_t{0};
+
+  hook("relay.before_publish");
+  {
+    std::lock_guard lk(db_mu_);
+    const std::int64_t now = to_unix_ms(clock_->now());
+    auto tx = Transaction::begin(*db_);
+    if (!tx) return tl::unexpected(tx.error());
+    for (const auto& item : page->items) {
+      auto entry = platform::outbox_entry_from_item(item);
+      if (!entry) {
+        // Unreadable: keep it, with the reason, where an operator will see it.
+        auto s = run(*db_,
+                     "INSERT INTO dlq(rule, event_id, type, body, receive_count, last_error, "
+                     "enqueued_at, dead_at) VALUES ('$relay', ?1, '?', ?2, 0, ?3, ?4, ?4)",
+                     item.sk, json::serialize(item.attrs), bounded(entry.error().message), now);
+        if (!s) return tl::unexpected(s.error());
+        continue;
+      }
+      const auto& event_json = item.attrs.at("event").as_object();
+      const std::string body = json::serialize(event_json);
+      auto s = run(*db_,
+                   "INSERT OR IGNORE INTO archive(event_id, type, archived_at, body) "
+                   "VALUES (?1, ?2, ?3, ?4)",
+                   entry->event.id, entry->event.type, now, body);
+      if (!s) return tl::unexpected(s.error());
+      if (db_->changes() == 0) continue;  // relayed before: the event id makes this idempotent
+      const std::int64_t visible = entry->deliver_at ? to_unix_ms(*entry->deliver_at) : now;
+      auto enqueue = [&](const std::string& rule) {
+        return run(*db_,
+                   "INSERT OR IGNORE INTO messages(rule, event_id, type, body, visible_at, "
+                   "enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                   rule, entry->event.id, entry->event.type, body, visible, now);
+      };
+      if (entry->target_rule) {
+        if (auto e = enqueue(*entry->target_rule); !e) return tl::unexpected(e.error());
+      } else {
+        for (const auto& [name, rs] : rules_)
+          if (rs.rule.pattern.matches(event_json))
+            if (auto e = enqueue(name); !e) return tl::unexpected(e.error());
+      }
+    }
+    if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
+  }
+  wake();
+  hook("relay.after_publish");
+
+  // Now that the bus has them, drop them from the outbox. A crash before this
+  // point relays them again, and the archive's unique event id ignores them.
+  std::vector<platform::WriteOp> deletes;
+  for (const auto& item : page->items) {
+    deletes.emplace_back(platform::Delete{item.pk, item.sk, {}});
+    if (deletes.size() == platform::kMaxTransactItems) {
+      if (auto s = store.transact_write(deletes); !s) return tl::unexpected(s.error());
+      deletes.clear();
+    }
+  }
+  if (!deletes.empty())
+    if (auto s = store.transact_write(deletes); !s) return tl::unexpected(s.error());
+  return page->items.size();
+}
+
+Result<std::size_t> DurableBus::relay_once() {
+  std::size_t total = 0;
+  for (auto& o : outboxes_) {
+    auto n = relay_store(*o.store);
+    if (!n) return tl::unexpected(n.error());
+    total += *n;
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------- delivery
+
+Result<std::vector<DurableBus::Received>> DurableBus::receive(const RuleState& r) {
+  std::vector<Received> out;
+  std::lock_guard lk(db_mu_);
+  const std::int64_t now = to_unix_ms(clock_->now());
+  {
+    auto st = db_->prepare(
+        "SELECT id, event_id, body, receive_count FROM messages "
+        "WHERE rule = ?1 AND visible_at <= ?2 ORDER BY visible_at LIMIT ?3");
+    if (!st) return tl::unexpected(st.error());
+    StmtGuard g(**st);
+    g->bind(1, r.rule.name);
+    g->bind(2, now);
+    g->bind(3, std::int64_t{r.rule.options.batch_size});
+    for (;;) {
+      auto row = g->step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      out.push_back({g->column_int64(0), std::string(g->column_text(1)),
+                     std::string(g->column_text(2)), static_cast<int>(g->column_int64(3)) + 1});
+    }
+  }
+  if (out.empty()) return out;
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tl::unexpected(tx.error());
+  const std::int64_t invisible_until = now + r.rule.options.visibility_timeout.count();
+  for (const auto& m : out) {
+    auto s = run(*db_,
+                 "UPDATE messages SET visible_at = ?1, inflight = 1, receive_count = ?2 "
+                 "WHERE id = ?3",
+                 invisible_until, std::int64_t{m.receive_count}, m.id);
+    if (!s) return tl::unexpected(s.error());
+  }
+  if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
+  return out;
+}
+
+Status DurableBus::move_to_dlq(std::int64_t id, const std::string& error) {
+  const std::int64_t now = to_unix_ms(clock_->now());
+  if (auto s = run(*db_,
+                   "INSERT INTO dlq(rule, event_id, type, body, receive_count, last_error, "
+                   "enqueued_at, dead_at) SELECT rule, event_id, type, body, receive_count, ?1, "
+                   "enqueued_at, ?2 FROM messages WHERE id = ?3",
+                   bounded(error), now, id);
+      !s)
+    return s;
+  return run(*db_, "DELETE FROM messages WHERE id = ?1", id);
+}
+
+Status DurableBus::settle(const RuleState& r, const std::vector<Settlement>& settlements) {
+  std::lock_guard lk(db_mu_);
+  const std::int64_t now = to_unix_ms(clock_->now());
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tl::unexpected(tx.error());
+  for (const auto& st : settlements) {
+    // The receive count is the receipt: if the visibility timeout ran out and
+    // the message was received again, this settlement is stale and ignored.
+    auto current = scalar(*db_, "SELECT receive_count FROM messages WHERE id = ?1", st.id);
+    if (!current) return tl::unexpected(current.error());
+    if (*current != st.receive_count) continue;
+    Status s;
+    switch (st.result.outcome) {
+      case Outcome::ok:
+        s = run(*db_, "DELETE FROM messages WHERE id = ?1", st.id);
+        break;
+      case Outcome::retry:
+        if (st.receive_count >= r.rule.options.max_receive_count) {
+          s = move_to_dlq(st.id, fmt::format("gave up after {} receives: {}", st.receive_count,
+                                             st.result.error));
+        } else {
+          const auto delay = r.backoff.delay(st.receive_count, rng_);
+          s = run(*db_,
+                  "UPDATE messages SET visible_at = ?1, inflight = 0, last_error = ?2 WHERE id = ?3",
+                  now + delay.count(), bounded(st.result.error), st.id);
+        }
+        break;
+      case Outcome::fail:
+        s = move_to_dlq(st.id, st.result.error);
+        break;
+    }
+    if (!s) return s;
+  }
+  return tx->commit();
+}
+
+Result<std::size_t> DurableBus::deliver_once(const std::string& rule) {
+  auto it = rules_.find(rule);
+  if (it == rules_.end()) return platform::fail(ErrorKind::not_found, "bus: no rule '{}'", rule);
+  const RuleState& rs = it->second;
+  auto received = receive(rs);
+  if (!received) return tl::unexpected(received.error());
+  if (received->empty()) return std::size_t{0};
+
+  hook("consume.before_handler");
+  std::vector<Settlement> settlements;
+  std::vector<platform::Delivery> batch;
+  std::vector<std::size_t> batch_index;  // delivery -> received
+  for (std::size_t i = 0; i < received->size(); ++i) {
+    auto& m = (*received)[i];
+    auto e = platform::parse_event(m.body);
+    if (!e) {
+      settlements.push_back(
+          {m.id, m.receive_count, platform::DeliveryResult::fail("malformed event: " + e.error().message)});
+      continue;
+    }
+    batch.push_back({std::move(*e), std::to_string(m.id), m.receive_count});
+    batch_index.push_back(i);
+  }
+  if (!batch.empty()) {
+    std::vector<platform::DeliveryResult> results;
+    try {
+      results = rs.rule.handler(batch);
+    } catch (const std::exception& ex) {
+      results.assign(batch.size(), platform::DeliveryResult::retry(std::string("exception: ") + ex.what()));
+    } catch (...) {
+      results.assign(batch.size(), platform::DeliveryResult::retry("exception: unknown"));
+    }
+    for (std::size_t j = 0; j < batch.size(); ++j) {
+      const auto& m = (*received)[batch_index[j]];
+      platform::DeliveryResult r =
+          j < results.size()
+              ? results[j]
+              : platform::DeliveryResult::retry(fmt::format(
+                    "handler returned {} results for {} messages", results.size(), batch.size()));
+      settlements.push_back({m.id, m.receive_count, std::move(r)});
+    }
+  }
+  hook("consume.before_ack");
+  if (auto s = settle(rs, settlements); !s) return tl::unexpected(s.error());
+  return received->size();
+}
+
+Result<std::size_t> DurableBus::pump() {
+  auto relayed = relay_once();
+  if (!relayed) return relayed;
+  std::size_t total = *relayed;
+  for (const auto& [name, _] : rules_) {
+    auto n = deliver_once(name);
+    if (!n) return n;
+    total += *n;
+  }
+  return total;
+}
+
+Result<std::size_t> DurableBus::run_until_idle(int max_rounds) {
+  std::size_t total = 0;
+  for (int i = 0; i < max_rounds; ++i) {
+    auto n = pump();
+    if (!n) return n;
+    if (*n == 0) return total;
+    total += *n;
+  }
+  return platform::fail(ErrorKind::transient, "bus: still busy after {} rounds", max_rounds);
+}
+
+// ---------------------------------------------------------------- threads
+
+std::optional<TimePoint> DurableBus::next_due() {
+  std::lock_guard lk(db_mu_);
+  std::optional<std::int64_t> best;
+  for (const auto& [name, _] : rules_) {
+    auto st = db_->prepare("SELECT MIN(visible_at) FROM messages WHERE rule = ?1");
+    if (!st) return std::nullopt;
+    StmtGuard g(**st);
+    g->bind(1, name);
+    auto row = g->step();
+    if (row && *row && !g->column_is_null(0)) {
+      const auto v = g->column_int64(0);
+      if (!best || v < *best) best = v;
+    }
+  }
+  if (!best) return std::nullopt;
+  return platform::from_unix_ms(*best);
+}
+
+void DurableBus::worker_loop(std::size_t index) {
+  std::vector<std::string> names = rule_names();
+  if (names.empty()) return;
+  while (!stopping_) {
+    std::uint64_t seen;
+    {
+      std::lock_guard lk(wake_mu_);
+      seen = wake_seq_;
+    }
+    bool busy = false;
+    const std::size_t start = next_rule_.fetch_add(1) + index;
+    for (std::size_t i = 0; i < names.size() && !stopping_; ++i) {
+      auto n = deliver_once(names[(start + i) % names.size()]);
+      busy = busy || (n && *n > 0);
+    }
+    if (busy || stopping_) continue;
+    Millis wait = options_.idle_poll;
+    if (auto due = next_due()) wait = std::clamp(*due - clock_->now(), Millis{0}, wait);
+    if (wait.count() == 0) continue;
+    std::unique_lock lk(wake_mu_);
+    wake_cv_.wait_for(lk, wait, [&] { return stopping_ || wake_seq_ != seen; });
+  }
+}
+
+void DurableBus::housekeeping() {
+  const auto now = clock_->now();
+  if (now - last_housekeeping_ < options_.housekeeping_every) return;
+  last_housekeeping_ = now;
+  (void)prune_archive();
+  for (auto& o : outboxes_) (void)o.store->sweep_expired();
+}
+
+void DurableBus::relay_loop() {
+  while (!stopping_) {
+    {
+      std::lock_guard lk(relay_mu_);
+      relay_pending_ = false;
+    }
+    auto n = relay_once();
+    if (n && *n > 0) continue;  // there may be more
+    housekeeping();
+    std::unique_lock lk(relay_mu_);
+    relay_cv_.wait_for(lk, options_.idle_poll, [&] { return stopping_ || relay_pending_; });
+  }
+}
+
+Status DurableBus::start() {
+  if (started_.exchange(true)) return platform::fail(ErrorKind::invalid_input, "bus: started twice");
+  if (auto r = recover_in_flight(); !r) return tl::unexpected(r.error());
+  threads_.emplace_back([this] { relay_loop(); });
+  for (int i = 0; i < options_.workers; ++i)
+    threads_.emplace_back([this, i] { worker_loop(static_cast<std::size_t>(i)); });
+  return {};
+}
+
+Result<std::size_t> DurableBus::recover_in_flight() {
+  std::lock_guard lk(db_mu_);
+  auto s = run(*db_,
+               "UPDATE messages SET visible_at = MIN(visible_at, ?1), inflight = 0 "
+               "WHERE inflight = 1",
+               to_unix_ms(clock_->now()));
+  if (!s) return tl::unexpected(s.error());
+  return static_cast<std::size_t>(db_->changes());
+}
+
+void DurableBus::stop() {
+  if (!started_ || stopping_.exchange(true)) return;
+  wake();
+  {
+    std::lock_guard lk(relay_mu_);
+    relay_pending_ = true;
+  }
+  relay_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  (void)relay_once();  // flush what services committed during shutdown
+}
+
+// ---------------------------------------------------------------- operations
+
+Result<std::vector<DeadLetter>> DurableBus::dead_letters(const std::string& rule, std::size_t limit) {
+  std::lock_guard lk(db_mu_);
+  auto st = db_->prepare(
+      "SELECT id, rule, event_id, type, body, receive_count, last_error, dead_at FROM dlq "
+      "WHERE (?1 = '' OR rule = ?1) ORDER BY id LIMIT ?2");
+  if (!st) return tl::unexpected(st.error());
+  StmtGuard g(**st);
+  g->bind(1, rule);
+  g->bind(2, static_cast<std::int64_t>(limit));
+  std::vector<DeadLetter> out;
+  for (;;) {
+    auto row = g->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    out.push_back({g->column_int64(0), std::string(g->column_text(1)),
+                   std::string(g->column_text(2)), std::string(g->column_text(3)),
+                   std::string(g->column_text(4)), static_cast<int>(g->column_int64(5)),
+                   std::string(g->column_text(6)), platform::from_unix_ms(g->column_int64(7))});
+  }
+  return out;
+}
+
+Result<std::size_t> DurableBus::redrive(const std::string& rule) {
+  std::size_t moved = 0;
+  {
+    std::lock_guard lk(db_mu_);
+    const std::int64_t now = to_unix_ms(clock_->now());
+    auto tx = Transaction::begin(*db_);
+    if (!tx) return tl::unexpected(tx.error());
+    if (auto s = run(*db_,
+                     "INSERT OR IGNORE INTO messages(rule, event_id, type, body, visible_at, "
+                     "enqueued_at) SELECT rule, event_id, type, body, ?1, ?1 FROM dlq "
+                     "WHERE rule = ?2 ORDER BY id",
+                     now, rule);
+        !s)
+      return tl::unexpected(s.error());
+    if (auto s = run(*db_, "DELETE FROM dlq WHERE rule = ?1", rule); !s)
+      return tl::unexpected(s.error());
+    moved = static_cast<std::size_t>(db_->changes());
+    if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
+  }
+  wake();
+  return moved;
+}
+
+Result<std::size_t> DurableBus::replay(const std::string& rule, TimePoint from, TimePoint to) {
+  auto it = rules_.find(rule);
+  if (it == rules_.end()) return platform::fail(ErrorKind::not_found, "bus: no rule '{}'", rule);
+  std::size_t added = 0;
+  {
+    std::lock_guard lk(db_mu_);
+    const std::int64_t now = to_unix_ms(clock_->now());
+    auto tx = Transaction::begin(*db_);
+    if (!tx) return tl::unexpected(tx.error());
+    std::vector<std::tuple<std::string, std::string, std::string>> hits;
+    {
+      auto st = db_->prepare(
+          "SELECT event_id, type, body FROM archive WHERE archived_at BETWEEN ?1 AND ?2 ORDER BY seq");
+      if (!st) return tl::unexpected(st.error());
+      StmtGuard g(**st);
+      g->bind(1, to_unix_ms(from));
+      g->bind(2, to_unix_ms(to));
+      for (;;) {
+        auto row = g->step();
+        if (!row) return tl::unexpected(row.error());
+        if (!*row) break;
+        boost::system::error_code ec;
+        auto v = json::parse(g->column_text(2), ec);
+        if (ec || !v.is_object() || !it->second.rule.pattern.matches(v.get_object())) continue;
+        hits.emplace_back(g->column_text(0), g->column_text(1), g->column_text(2));
+      }
+    }
+    for (const auto& [id, type, body] : hits) {
+      if (auto s = run(*db_,
+                       "INSERT OR IGNORE INTO messages(rule, event_id, type, body, visible_at, "
+                       "enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                       rule, id, type, body, now);
+          !s)
+        return tl::unexpected(s.error());
+      added += static_cast<std::size_t>(db_->changes());
+    }
+    if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
+  }
+  wake();
+  return added;
+}
+
+Result<std::size_t> DurableBus::prune_archive() {
+  std::lock_guard lk(db_mu_);
+  const std::int64_t cutoff = to_unix_ms(clock_->now() - options_.archive_retention);
+  if (auto s = run(*db_, "DELETE FROM archive WHERE archived_at < ?1", cutoff); !s)
+    return tl::unexpected(s.error());
+  return static_cast<std::size_t>(db_->changes());
+}
+
+Result<QueueStats> DurableBus::stats(const std::string& rule) {
+  std::lock_guard lk(db_mu_);
+  const std::int64_t now = to_unix_ms(clock_->now());
+  QueueStats q;
+  auto ready = scalar(*db_, "SELECT COUNT(*) FROM messages WHERE rule = ?1 AND visible_at <= ?2",
+                      rule, now);
+  auto in_flight = scalar(
+      *db_, "SELECT COUNT(*) FROM messages WHERE rule = ?1 AND visible_at > ?2 AND inflight = 1",
+      rule, now);
+  auto delayed = scalar(
+      *db_, "SELECT COUNT(*) FROM messages WHERE rule = ?1 AND visible_at > ?2 AND inflight = 0",
+      rule, now);
+  auto dead = scalar(*db_, "SELECT COUNT(*) FROM dlq WHERE rule = ?1", rule);
+  for (auto* r : {&ready, &in_flight, &delayed, &dead})
+    if (!*r) return tl::unexpected(r->error());
+  q.ready = *ready;
+  q.in_flight = *in_flight;
+  q.delayed = *delayed;
+  q.dead = *dead;
+  return q;
+}
+
+Result<std::int64_t> DurableBus::backlog() {
+  std::lock_guard lk(db_mu_);
+  return scalar(*db_, "SELECT COUNT(*) FROM messages");
+}
+
+Result<std::int64_t> DurableBus::archived_count() {
+  std::lock_guard lk(db_mu_);
+  return scalar(*db_, "SELECT COUNT(*) FROM archive");
+}
+
+}  // namespace orderly::adapters::embedded

@@ -1,0 +1,447 @@
+#include "orderly/adapters/embedded/durable_bus.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "orderly/platform/unit_of_work.hpp"
+#include "support/temp_dir.hpp"
+
+namespace orderly::adapters::embedded {
+namespace {
+
+using namespace orderly::platform;
+using namespace std::chrono_literals;
+
+constexpr const char* kPlaced = "orderly.orders.OrderPlaced.v1";
+constexpr const char* kCancelled = "orderly.orders.OrderCancelled.v1";
+
+class BusTest : public ::testing::Test {
+ protected:
+  void SetUp() override { open_all(); }
+
+  void open_all() {
+    bus_.reset();
+    store_.reset();
+    auto s = SqliteItemStore::open(dir_.file("svc.db"), {.clock = &clock_});
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+    auto b = DurableBus::open({.path = dir_.file("bus.db"), .clock = &clock_, .seed = 42});
+    ASSERT_TRUE(b) << b.error().message;
+    bus_ = std::move(*b);
+    bus_->attach_outbox("svc", *store_);
+  }
+
+  CloudEvent event(const std::string& type, boost::json::object data = {}) {
+    return make_event("orderly.test", type, "order-1", std::move(data), clock_.now());
+  }
+
+  CloudEvent publish(const std::string& type, boost::json::object data = {}) {
+    auto e = event(type, std::move(data));
+    UnitOfWork uow{clock_};
+    uow.emit(e);
+    EXPECT_TRUE(uow.commit(*store_));
+    return e;
+  }
+
+  // A rule that records deliveries and answers with `outcome_for`.
+  void subscribe(const std::string& name, EventPattern pattern,
+                 std::function<DeliveryResult(const Delivery&)> outcome_for, RuleOptions o = {}) {
+    auto s = bus_->subscribe(
+        {name, std::move(pattern),
+         [this, name, outcome_for](const std::vector<Delivery>& batch) {
+           std::vector<DeliveryResult> out;
+           batches_[name].push_back(batch.size());
+           for (const auto& d : batch) {
+             seen_[name].push_back(d);
+             out.push_back(outcome_for(d));
+           }
+           return out;
+         },
+         o});
+    ASSERT_TRUE(s) << s.error().message;
+  }
+
+  std::size_t pump() {
+    auto n = bus_->pump();
+    EXPECT_TRUE(n) << n.error().message;
+    return n ? *n : 0;
+  }
+
+  void drain() {
+    auto n = bus_->run_until_idle();
+    ASSERT_TRUE(n) << n.error().message;
+  }
+
+  orderly::testing::TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<SqliteItemStore> store_;
+  std::unique_ptr<DurableBus> bus_;
+  std::map<std::string, std::vector<Delivery>> seen_;
+  std::map<std::string, std::vector<std::size_t>> batches_;
+};
+
+DeliveryResult ok(const Delivery&) { return DeliveryResult::ok(); }
+
+TEST_F(BusTest, RoutesEachEventToEveryMatchingRuleOnly) {
+  subscribe("payments.on-placed", EventPattern::for_types({kPlaced}), ok);
+  subscribe("inventory.on-any-order", *EventPattern::parse(R"({"type":[{"prefix":"orderly.orders."}]})"), ok);
+  subscribe("big-orders", *EventPattern::parse(R"({"data":{"total":[{"numeric":[">=",1000]}]}})"), ok);
+  const auto placed = publish(kPlaced, {{"total", 50}});
+  const auto cancelled = publish(kCancelled, {{"total", 5000}});
+  drain();
+  ASSERT_EQ(seen_["payments.on-placed"].size(), 1u);
+  EXPECT_EQ(seen_["payments.on-placed"][0].event, placed);
+  EXPECT_EQ(seen_["inventory.on-any-order"].size(), 2u);
+  ASSERT_EQ(seen_["big-orders"].size(), 1u);
+  EXPECT_EQ(seen_["big-orders"][0].event.id, cancelled.id);
+  // The outbox is empty and both events are archived once.
+  EXPECT_TRUE(store_->query(std::string(kOutboxPk), {})->items.empty());
+  EXPECT_EQ(*bus_->archived_count(), 2);
+  EXPECT_EQ(*bus_->backlog(), 0);
+}
+
+TEST_F(BusTest, RelayIsIdempotentOnTheEventId) {
+  subscribe("r", EventPattern::for_types({kPlaced}), ok);
+  const auto e = publish(kPlaced);
+  drain();
+  // As if the relay crashed after publishing but before deleting the outbox item.
+  ASSERT_TRUE(store_->put(outbox_item({e, std::nullopt, std::nullopt}), Condition::not_exists()));
+  drain();
+  EXPECT_EQ(seen_["r"].size(), 1u);
+  EXPECT_EQ(*bus_->archived_count(), 1);
+  EXPECT_TRUE(store_->query(std::string(kOutboxPk), {})->items.empty());
+}
+
+TEST_F(BusTest, BackoffScheduleUsesFullJitterWithinTheCeiling) {
+  RuleOptions o;
+  o.max_receive_count = 6;
+  o.backoff_base = 1'000ms;
+  o.backoff_cap = 8'000ms;
+  subscribe("flaky", EventPattern::for_types({kPlaced}),
+            [](const Delivery&) { return DeliveryResult::retry("provider unavailable"); }, o);
+  publish(kPlaced);
+  ASSERT_EQ(pump(), 2u);  // relayed + delivered
+  const Backoff b{o.backoff_base, o.backoff_cap};
+  for (int attempt = 1; attempt < o.max_receive_count; ++attempt) {
+    // Find when it becomes visible again by stepping the clock 1 ms at a time
+    // in coarse steps first: it must be within [0, ceiling(attempt)].
+    Millis waited{0};
+    while (bus_->stats("flaky")->ready == 0) {
+      ASSERT_LE(waited, b.ceiling(attempt)) << "attempt " << attempt;
+      clock_.advance(10ms);
+      waited += 10ms;
+    }
+    EXPECT_EQ(bus_->stats("flaky")->delayed, 0);
+    ASSERT_EQ(*bus_->deliver_once("flaky"), 1u);
+    EXPECT_EQ(seen_["flaky"].back().receive_count, attempt + 1);
+  }
+  // The sixth failure moves it to the DLQ.
+  auto dead = bus_->dead_letters("flaky");
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 1u);
+}
+
+TEST_F(BusTest, DeadLettersAfterMaxReceiveCountKeepTheLastErrorAndAttempts) {
+  RuleOptions o;
+  o.max_receive_count = 3;
+  o.backoff_base = 0ms;
+  o.backoff_cap = 0ms;
+  int calls = 0;
+  subscribe("payments", EventPattern::for_types({kPlaced}), [&](const Delivery&) {
+    return DeliveryResult::retry(fmt::format("attempt {} timed out", ++calls));
+  }, o);
+  const auto e = publish(kPlaced);
+  drain();
+  EXPECT_EQ(calls, 3);
+  auto dead = bus_->dead_letters("payments");
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].event_id, e.id);
+  EXPECT_EQ((*dead)[0].event_type, kPlaced);
+  EXPECT_EQ((*dead)[0].receive_count, 3);
+  EXPECT_NE((*dead)[0].last_error.find("attempt 3 timed out"), std::string::npos) << (*dead)[0].last_error;
+  EXPECT_EQ(*parse_event((*dead)[0].body), e);  // the whole event is kept
+  EXPECT_EQ(bus_->stats("payments")->dead, 1);
+  EXPECT_EQ(*bus_->backlog(), 0);
+}
+
+TEST_F(BusTest, PermanentFailureGoesStraightToTheDlqWithItsReason) {
+  subscribe("r", EventPattern::for_types({kPlaced}),
+            [](const Delivery& d) { return DeliveryResult::from(make_error(ErrorKind::invalid_input, "bad sku in " + d.event.id)); });
+  const auto e = publish(kPlaced);
+  drain();
+  EXPECT_EQ(seen_["r"].size(), 1u);
+  auto dead = bus_->dead_letters("r");
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].receive_count, 1);
+  EXPECT_EQ((*dead)[0].last_error, "invalid_input: bad sku in " + e.id);
+}
+
+TEST_F(BusTest, RedriveDeliversDeadLettersAgain) {
+  bool broken = true;
+  RuleOptions o;
+  o.max_receive_count = 1;
+  subscribe("r", EventPattern::for_types({kPlaced}), [&](const Delivery&) {
+    return broken ? DeliveryResult::retry("down") : DeliveryResult::ok();
+  }, o);
+  publish(kPlaced);
+  publish(kPlaced);
+  drain();
+  ASSERT_EQ(bus_->dead_letters("r")->size(), 2u);
+  broken = false;
+  auto moved = bus_->redrive("r");
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(*moved, 2u);
+  drain();
+  EXPECT_EQ(seen_["r"].size(), 4u);
+  EXPECT_EQ(seen_["r"].back().receive_count, 1);  // counts start again
+  EXPECT_TRUE(bus_->dead_letters("r")->empty());
+  EXPECT_EQ(*bus_->redrive("r"), 0u);
+}
+
+TEST_F(BusTest, ReplayFromTheArchiveIntoOneRule) {
+  subscribe("a", EventPattern::for_types({kPlaced}), ok);
+  subscribe("b", EventPattern::for_types({kPlaced}), ok);
+  const auto t0 = clock_.now();
+  publish(kPlaced);
+  drain();  // archived at t0
+  clock_.advance(1'000ms);
+  publish(kPlaced);
+  publish(kCancelled);  // archived but not matched by "a"
+  drain();
+  ASSERT_EQ(seen_["a"].size(), 2u);
+  auto n = bus_->replay("a", t0, clock_.now());
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 2u);
+  drain();
+  EXPECT_EQ(seen_["a"].size(), 4u);
+  EXPECT_EQ(seen_["b"].size(), 2u);  // other rules are untouched
+  // A time window selects the archive by archival time.
+  EXPECT_EQ(*bus_->replay("a", t0 + 500ms, clock_.now()), 1u);
+  EXPECT_EQ(bus_->replay("nope", t0, clock_.now()).error().kind, ErrorKind::not_found);
+}
+
+TEST_F(BusTest, DelayedDeliveryWaitsForItsTimeAndGoesToItsRuleOnly) {
+  subscribe("orders.saga-timeout", EventPattern::for_types({"orderly.orders.SagaTimeout.v1"}), ok);
+  subscribe("everything", *EventPattern::parse("{}"), ok);
+  auto timer = event("orderly.orders.SagaTimeout.v1");
+  UnitOfWork uow{clock_};
+  uow.schedule(timer, clock_.now() + 30'000ms, "orders.saga-timeout");
+  ASSERT_TRUE(uow.commit(*store_));
+  drain();
+  EXPECT_TRUE(seen_["orders.saga-timeout"].empty());
+  EXPECT_EQ(bus_->stats("orders.saga-timeout")->delayed, 1);
+  clock_.advance(29'999ms);
+  drain();
+  EXPECT_TRUE(seen_["orders.saga-timeout"].empty());
+  clock_.advance(1ms);
+  drain();
+  ASSERT_EQ(seen_["orders.saga-timeout"].size(), 1u);
+  EXPECT_EQ(seen_["orders.saga-timeout"][0].event, timer);
+  EXPECT_TRUE(seen_["everything"].empty());  // targeted, not broadcast
+}
+
+TEST_F(BusTest, PartialBatchFailureRetriesOnlyTheFailedMessage) {
+  RuleOptions o;
+  o.batch_size = 10;
+  o.backoff_base = 1'000ms;
+  subscribe("r", EventPattern::for_types({kPlaced}), [](const Delivery& d) {
+    return d.event.data.at("n").as_int64() == 3 ? DeliveryResult::retry("poison") : DeliveryResult::ok();
+  }, o);
+  for (int i = 0; i < 5; ++i) publish(kPlaced, {{"n", i}});
+  ASSERT_EQ(pump(), 10u);  // 5 relayed, 5 delivered in one batch
+  EXPECT_EQ(batches_["r"], (std::vector<std::size_t>{5}));
+  auto st = bus_->stats("r");
+  EXPECT_EQ(st->ready + st->delayed + st->in_flight, 1);  // only the failed one remains
+  clock_.advance(2'000ms);
+  drain();
+  ASSERT_EQ(seen_["r"].size(), 6u);
+  EXPECT_EQ(seen_["r"].back().event.data.at("n"), 3);
+  EXPECT_EQ(seen_["r"].back().receive_count, 2);
+}
+
+TEST_F(BusTest, HandlerExceptionsAndShortResultListsBecomeRetries) {
+  RuleOptions o;
+  o.max_receive_count = 1;
+  ASSERT_TRUE(bus_->subscribe({"throws", EventPattern::for_types({kPlaced}),
+                               [](const std::vector<Delivery>&) -> std::vector<DeliveryResult> {
+                                 throw std::runtime_error("boom");
+                               },
+                               o}));
+  ASSERT_TRUE(bus_->subscribe({"short", EventPattern::for_types({kPlaced}),
+                               [](const std::vector<Delivery>&) { return std::vector<DeliveryResult>{}; },
+                               o}));
+  publish(kPlaced);
+  drain();
+  auto dead = bus_->dead_letters();
+  ASSERT_EQ(dead->size(), 2u);
+  std::set<std::string> errors;
+  for (const auto& d : *dead) errors.insert(d.last_error);
+  EXPECT_TRUE(errors.count("gave up after 1 receives: exception: boom")) << *errors.begin();
+  EXPECT_TRUE(errors.count("gave up after 1 receives: handler returned 0 results for 1 messages"));
+}
+
+TEST_F(BusTest, UnreadableOutboxItemsAreKeptInTheDlqNotLostOrLooping) {
+  subscribe("r", *EventPattern::parse("{}"), ok);
+  Item bad{std::string(kOutboxPk), "bad-1", 0, {{"event", {{"id", "x"}}}}, std::nullopt};
+  ASSERT_TRUE(store_->put(bad, Condition::not_exists()));
+  drain();
+  EXPECT_TRUE(seen_["r"].empty());
+  auto dead = bus_->dead_letters("$relay");
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].event_id, "bad-1");
+  EXPECT_NE((*dead)[0].last_error.find("field"), std::string::npos) << (*dead)[0].last_error;
+  EXPECT_TRUE(store_->query(std::string(kOutboxPk), {})->items.empty());
+}
+
+TEST_F(BusTest, AStaleAckAfterTheVisibilityTimeoutIsIgnored) {
+  RuleOptions o;
+  o.visibility_timeout = 1'000ms;
+  int calls = 0;
+  subscribe("r", EventPattern::for_types({kPlaced}), [&](const Delivery& d) {
+    if (++calls == 1) {
+      // The first handler is slow: its lease runs out and another consumer takes the message.
+      clock_.advance(1'001ms);
+      EXPECT_EQ(*bus_->deliver_once("r"), 1u);
+      EXPECT_EQ(d.receive_count, 1);
+      return DeliveryResult::retry("too late; this answer must be ignored");
+    }
+    EXPECT_EQ(d.receive_count, 2);
+    return DeliveryResult::ok();
+  }, o);
+  publish(kPlaced);
+  drain();
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(*bus_->backlog(), 0);  // the second receive's ack won; the stale retry did nothing
+  EXPECT_TRUE(bus_->dead_letters("r")->empty());
+}
+
+TEST_F(BusTest, RedeliveryHasNoSecondEffectThanksToTheInbox) {
+  auto apply = [&](const Delivery& d) {
+    return DeliveryResult::from(handle_once(*store_, clock_, d.event, "counter", [&](UnitOfWork& uow) {
+      auto cur = store_->get("COUNTER", "c");
+      if (!cur) return Status(tl::unexpected(cur.error()));
+      const std::int64_t n = *cur ? (**cur).attrs.at("n").as_int64() : 0;
+      uow.put(Item{"COUNTER", "c", 0, {{"n", n + 1}}, std::nullopt},
+              *cur ? Condition::version_is((**cur).version) : Condition::not_exists());
+      return Status{};
+    }));
+  };
+  subscribe("r", EventPattern::for_types({kPlaced}), apply);
+  const auto t0 = clock_.now();
+  publish(kPlaced);
+  publish(kPlaced);
+  drain();
+  ASSERT_EQ(*bus_->replay("r", t0, clock_.now()), 2u);  // every event delivered again
+  drain();
+  EXPECT_EQ(seen_["r"].size(), 4u);
+  EXPECT_EQ((*store_->get("COUNTER", "c"))->attrs.at("n"), 2);
+}
+
+TEST_F(BusTest, ARestartResumesInFlightAndQueuedMessages) {
+  subscribe("r", EventPattern::for_types({kPlaced}), ok);
+  for (int i = 0; i < 3; ++i) publish(kPlaced, {{"n", i}});
+  ASSERT_EQ(*bus_->relay_once(), 3u);
+  // A process that dies after its handler ran but before it acknowledged.
+  auto dying = DurableBus::open({.path = dir_.file("bus.db"), .clock = &clock_,
+                                 .fault_hook = [](std::string_view p) {
+                                   if (p == "consume.before_ack") throw std::runtime_error("killed");
+                                 }});
+  ASSERT_TRUE(dying);
+  ASSERT_TRUE((*dying)->subscribe({"r", EventPattern::for_types({kPlaced}),
+                                   [](const std::vector<Delivery>& ds) {
+                                     return std::vector<DeliveryResult>(ds.size());
+                                   },
+                                   {.batch_size = 1}}));
+  EXPECT_THROW((void)(*dying)->deliver_once("r"), std::runtime_error);
+  dying->reset();
+  EXPECT_EQ(bus_->stats("r")->in_flight, 1);
+  open_all();
+  subscribe("r", EventPattern::for_types({kPlaced}), ok);
+  EXPECT_EQ(*bus_->recover_in_flight(), 1u);
+  drain();
+  ASSERT_EQ(seen_["r"].size(), 3u);
+  std::set<std::int64_t> ns;
+  for (const auto& d : seen_["r"]) ns.insert(d.event.data.at("n").as_int64());
+  EXPECT_EQ(ns, (std::set<std::int64_t>{0, 1, 2}));
+}
+
+TEST_F(BusTest, SubscribeValidatesRules) {
+  auto h = [](const std::vector<Delivery>& ds) { return std::vector<DeliveryResult>(ds.size()); };
+  EXPECT_TRUE(bus_->subscribe({"ok.rule-1", EventPattern{}, h, {}}));
+  EXPECT_EQ(bus_->subscribe({"ok.rule-1", EventPattern{}, h, {}}).error().kind, ErrorKind::invalid_input);
+  EXPECT_FALSE(bus_->subscribe({"bad name", EventPattern{}, h, {}}));
+  EXPECT_FALSE(bus_->subscribe({"", EventPattern{}, h, {}}));
+  EXPECT_FALSE(bus_->subscribe({"nohandler", EventPattern{}, nullptr, {}}));
+  EXPECT_FALSE(bus_->subscribe({"zero-batch", EventPattern{}, h, {.batch_size = 0}}));
+  EXPECT_FALSE(bus_->subscribe({"bad-backoff", EventPattern{}, h,
+                                {.backoff_base = 10'000ms, .backoff_cap = 1'000ms}}));
+  EXPECT_EQ(bus_->deliver_once("missing").error().kind, ErrorKind::not_found);
+}
+
+TEST_F(BusTest, ArchiveRetentionPrunesOldEvents) {
+  auto b = DurableBus::open({.path = dir_.file("bus2.db"), .clock = &clock_,
+                             .archive_retention = 60'000ms});
+  ASSERT_TRUE(b);
+  (*b)->attach_outbox("svc", *store_);
+  publish(kPlaced);
+  ASSERT_EQ(*(*b)->relay_once(), 1u);
+  clock_.advance(30'000ms);
+  publish(kPlaced);
+  ASSERT_EQ(*(*b)->relay_once(), 1u);
+  clock_.advance(31'000ms);
+  EXPECT_EQ(*(*b)->prune_archive(), 1u);
+  EXPECT_EQ(*(*b)->archived_count(), 1);
+}
+
+// Threads, the system clock, and a graceful stop while a handler is running.
+TEST(DurableBusThreads, DeliversEverythingAndStopsGracefully) {
+  orderly::testing::TempDir dir;
+  auto store = SqliteItemStore::open(dir.file("svc.db"));
+  ASSERT_TRUE(store);
+  auto bus = DurableBus::open({.path = dir.file("bus.db"), .workers = 3});
+  ASSERT_TRUE(bus);
+  (*bus)->attach_outbox("svc", **store);
+  std::mutex mu;
+  std::set<std::string> got;
+  std::atomic<int> in_handler{0};
+  ASSERT_TRUE((*bus)->subscribe({"r", EventPattern::for_types({kPlaced}),
+                                 [&](const std::vector<Delivery>& ds) {
+                                   ++in_handler;
+                                   std::this_thread::sleep_for(2ms);
+                                   std::lock_guard lk(mu);
+                                   for (const auto& d : ds) got.insert(d.event.id);
+                                   --in_handler;
+                                   return std::vector<DeliveryResult>(ds.size());
+                                 },
+                                 {.batch_size = 8}}));
+  ASSERT_TRUE((*bus)->start());
+  std::set<std::string> sent;
+  for (int i = 0; i < 300; ++i) {
+    UnitOfWork uow{SystemClock::instance()};
+    auto e = make_event("t", kPlaced, "s", {{"i", i}}, SystemClock::instance().now());
+    sent.insert(e.id);
+    uow.emit(e);
+    ASSERT_TRUE(uow.commit(**store));
+  }
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lk(mu);
+      if (got.size() == sent.size()) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  (*bus)->stop();
+  EXPECT_EQ(in_handler.load(), 0);
+  EXPECT_EQ(got, sent);
+  EXPECT_EQ(*(*bus)->backlog(), 0);
+  EXPECT_EQ((*bus)->stats("r")->in_flight, 0);
+}
+
+}  // namespace
+}  // namespace orderly::adapters::embedded

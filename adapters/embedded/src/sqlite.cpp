@@ -1,0 +1,135 @@
+// SQLite RAII helpers and error mapping.
+#include "orderly/adapters/embedded/sqlite.hpp"
+
+namespace orderly::adapters::embedded {
+
+using platform::ErrorKind;
+
+Result<Durability> parse_durability(std::string_view s) {
+  if (s == "normal") return Durability::normal;
+  if (s == "full") return Durability::full;
+  return platform::fail(ErrorKind::invalid_input,
+                        "durability must be \"normal\" or \"full\", got \"{}\"", s);
+}
+
+std::string_view to_string(Durability d) { return d == Durability::full ? "full" : "normal"; }
+
+platform::Error sqlite_error(int code, std::string_view what, sqlite3* db) {
+  const int primary = code & 0xff;
+  ErrorKind kind = ErrorKind::permanent;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) kind = ErrorKind::transient;
+  else if (primary == SQLITE_CONSTRAINT) kind = ErrorKind::conflict;
+  else if (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_NOMEM)
+    kind = ErrorKind::transient;
+  std::string msg = fmt::format("sqlite {}: {} ({})", what, sqlite3_errstr(code), code);
+  if (db) msg += fmt::format(": {}", sqlite3_errmsg(db));
+  return platform::Error{kind, std::move(msg)};
+}
+
+Stmt::~Stmt() { sqlite3_finalize(s_); }
+
+void Stmt::bind(int i, std::string_view v) {
+  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+void Stmt::bind(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); }
+void Stmt::bind_null(int i) { sqlite3_bind_null(s_, i); }
+
+Result<bool> Stmt::step() {
+  const int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return tl::unexpected(sqlite_error(rc, "step", db_));
+}
+
+Status Stmt::run() {
+  auto r = step();
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+void Stmt::reset() {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+}
+
+std::int64_t Stmt::column_int64(int i) const { return sqlite3_column_int64(s_, i); }
+std::string_view Stmt::column_text(int i) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, i));
+  return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, i)))
+           : std::string_view();
+}
+bool Stmt::column_is_null(int i) const { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
+
+Result<std::unique_ptr<Db>> Db::open(const std::string& path, Durability d, int busy_timeout_ms) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    auto err = sqlite_error(rc, "open " + path, raw);
+    sqlite3_close(raw);
+    return tl::unexpected(err);
+  }
+  std::unique_ptr<Db> db(new Db(raw, path));
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
+  const std::string sync = d == Durability::full ? "FULL" : "NORMAL";
+  for (const std::string& pragma :
+       {std::string("PRAGMA journal_mode=WAL"), "PRAGMA synchronous=" + sync,
+        std::string("PRAGMA temp_store=MEMORY"), std::string("PRAGMA cache_size=-8192")}) {
+    if (auto s = db->exec(pragma); !s) return tl::unexpected(s.error());
+  }
+  return db;
+}
+
+Db::~Db() {
+  cache_.clear();
+  sqlite3_close(db_);
+}
+
+Status Db::exec(std::string_view sql) {
+  char* err = nullptr;
+  const std::string text(sql);
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    auto e = sqlite_error(rc, text.substr(0, 60), db_);
+    sqlite3_free(err);
+    return tl::unexpected(e);
+  }
+  return {};
+}
+
+Result<Stmt*> Db::prepare(const std::string& sql) {
+  if (auto it = cache_.find(sql); it != cache_.end()) return it->second.get();
+  sqlite3_stmt* s = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+  if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(rc, "prepare " + sql, db_));
+  auto [it, _] = cache_.emplace(sql, std::make_unique<Stmt>(db_, s));
+  return it->second.get();
+}
+
+namespace {
+Status run_cached(Db& db, const std::string& sql) {
+  auto st = db.prepare(sql);
+  if (!st) return tl::unexpected(st.error());
+  StmtGuard g(**st);
+  return g->run();
+}
+}  // namespace
+
+Result<Transaction> Transaction::begin(Db& db) {
+  if (auto s = run_cached(db, "BEGIN IMMEDIATE"); !s) return tl::unexpected(s.error());
+  return Transaction(db);
+}
+
+Transaction::~Transaction() {
+  if (db_ && !sqlite3_get_autocommit(db_->raw())) (void)run_cached(*db_, "ROLLBACK");
+}
+
+Status Transaction::commit() {
+  auto s = run_cached(*db_, "COMMIT");
+  if (s) db_ = nullptr;
+  return s;
+}
+
+}  // namespace orderly::adapters::embedded
