@@ -1,0 +1,231 @@
+// Property: under any interleaving of publish, relay, deliver, ack, fail,
+// redeliver, crash and restart, every committed event's effect is applied
+// exactly once per consumer, and nothing is lost.
+//
+// Two rules consume every event. An effect is a non-idempotent increment of a
+// per-(rule, event) counter, guarded only by the inbox (handle_once), so a
+// duplicate that slipped through would show up as a count of 2.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "orderly/adapters/embedded/durable_bus.hpp"
+#include "orderly/platform/unit_of_work.hpp"
+#include "support/temp_dir.hpp"
+
+namespace orderly {
+namespace {
+
+using namespace orderly::platform;
+using namespace orderly::adapters::embedded;
+using namespace std::chrono_literals;
+
+enum class Mode {
+  ok,                // apply the effect and ack
+  fail_before,       // transient failure before any effect
+  fail_after,        // effect committed, then the answer is lost (retry)
+  crash_before_ack,  // effect committed, the process dies before acking
+  crash_in_handler,  // the process dies mid-handler, before the effect commits
+};
+
+enum class OpKind { publish, relay, relay_crash, deliver, advance, restart, redrive };
+
+struct Op {
+  OpKind kind;
+  int count;  // events to publish, rule index, or seconds to advance
+  Mode mode;
+};
+
+// Thrown from the bus's fault hooks, which sit outside its handler try-blocks,
+// so it unwinds out of the bus like a process death would stop it.
+struct Crash {};
+
+const std::vector<std::string> kRules = {"alpha", "beta"};
+constexpr const char* kType = "orderly.test.Happened.v1";
+
+class World {
+ public:
+  World() { open(); }
+
+  void open() {
+    bus_.reset();
+    store_.reset();
+    auto s = SqliteItemStore::open(dir_.file("svc.db"), {.clock = &clock_});
+    RC_ASSERT(s.has_value());
+    store_ = std::move(*s);
+    auto b = DurableBus::open({.path = dir_.file("bus.db"),
+                               .clock = &clock_,
+                               .seed = 7,
+                               .fault_hook = [this](std::string_view p) {
+                                 if (p == crash_at_) {
+                                   crash_at_.clear();
+                                   throw Crash();
+                                 }
+                               }});
+    RC_ASSERT(b.has_value());
+    bus_ = std::move(*b);
+    bus_->attach_outbox("svc", *store_);
+    for (const auto& rule : kRules) {
+      RuleOptions o;
+      o.batch_size = 3;
+      o.visibility_timeout = 5'000ms;
+      o.max_receive_count = 4;
+      o.backoff_base = 100ms;
+      o.backoff_cap = 2'000ms;
+      auto r = bus_->subscribe(
+          {rule, EventPattern::for_types({kType}),
+           each_message([this, rule](const Delivery& d) { return handle(rule, d); }), o});
+      RC_ASSERT(r.has_value());
+    }
+    RC_ASSERT(bus_->recover_in_flight().has_value());
+  }
+
+  Status handle(const std::string& rule, const Delivery& d) {
+    if (mode_ == Mode::fail_before) return make_error(ErrorKind::transient, "flaky");
+    if (mode_ == Mode::crash_in_handler) {  // dies before its unit of work commits
+      crash_at_ = "consume.before_ack";
+      return make_error(ErrorKind::transient, "unreachable: the process is dying");
+    }
+    auto s = handle_once(*store_, clock_, d.event, rule, [&](UnitOfWork& uow) -> Status {
+      const std::string pk = "EFFECT#" + rule;
+      auto cur = store_->get(pk, d.event.id);
+      if (!cur) return tl::unexpected(cur.error());
+      const std::int64_t n = *cur ? (**cur).attrs.at("n").as_int64() : 0;
+      uow.put(Item{pk, d.event.id, 0, {{"n", n + 1}}, std::nullopt},
+              *cur ? Condition::version_is((**cur).version) : Condition::not_exists());
+      return {};
+    });
+    if (!s) return s;
+    if (mode_ == Mode::fail_after) return make_error(ErrorKind::transient, "answer lost");
+    if (mode_ == Mode::crash_before_ack) crash_at_ = "consume.before_ack";
+    return {};
+  }
+
+  void apply(const Op& op) {
+    switch (op.kind) {
+      case OpKind::publish: {
+        UnitOfWork uow{clock_};
+        for (int i = 0; i < op.count; ++i) {
+          auto e = make_event("orderly.test", kType, "s", {{"i", i}}, clock_.now());
+          published_.insert(e.id);
+          uow.emit(std::move(e));
+        }
+        RC_ASSERT(uow.commit(*store_).has_value());
+        break;
+      }
+      case OpKind::relay:
+        RC_ASSERT(bus_->relay_once().has_value());
+        break;
+      case OpKind::relay_crash:
+        crash_at_ = "relay.after_publish";
+        try {
+          (void)bus_->relay_once();
+        } catch (const Crash&) {
+          open();  // the process died; a new one starts on the same files
+        }
+        crash_at_.clear();
+        break;
+      case OpKind::deliver:
+        mode_ = op.mode;
+        try {
+          auto n = bus_->deliver_once(kRules[static_cast<std::size_t>(op.count) % kRules.size()]);
+          RC_ASSERT(n.has_value());
+        } catch (const Crash&) {
+          open();
+        }
+        crash_at_.clear();
+        mode_ = Mode::ok;
+        break;
+      case OpKind::advance:
+        clock_.advance(Millis{op.count * 1'000});
+        break;
+      case OpKind::restart:
+        open();
+        break;
+      case OpKind::redrive:
+        for (const auto& r : kRules) RC_ASSERT(bus_->redrive(r).has_value());
+        break;
+    }
+  }
+
+  // Heal: let every message through, including the dead letters.
+  void settle_everything() {
+    mode_ = Mode::ok;
+    for (int round = 0; round < 50; ++round) {
+      clock_.advance(60'000ms);
+      for (const auto& r : kRules) RC_ASSERT(bus_->redrive(r).has_value());
+      RC_ASSERT(bus_->run_until_idle().has_value());
+      if (*bus_->backlog() == 0 && bus_->dead_letters()->empty() &&
+          store_->query(std::string(kOutboxPk), {})->items.empty())
+        return;
+    }
+    RC_FAIL("the bus did not settle");
+  }
+
+  void check_exactly_once() {
+    RC_ASSERT(*bus_->archived_count() == static_cast<std::int64_t>(published_.size()));
+    for (const auto& rule : kRules) {
+      std::map<std::string, std::int64_t> effects;
+      QueryOptions q;
+      q.limit = 10'000;
+      auto page = store_->query("EFFECT#" + rule, q);
+      RC_ASSERT(page.has_value());
+      for (const auto& it : page->items) effects[it.sk] = it.attrs.at("n").as_int64();
+      RC_ASSERT(effects.size() == published_.size());
+      for (const auto& id : published_) {
+        RC_ASSERT(effects.count(id) == 1u);
+        RC_ASSERT(effects[id] == 1);
+      }
+    }
+  }
+
+ private:
+  orderly::testing::TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<SqliteItemStore> store_;
+  std::unique_ptr<DurableBus> bus_;
+  Mode mode_ = Mode::ok;
+  std::string crash_at_;
+  std::set<std::string> published_;
+};
+
+rc::Gen<Op> gen_op() {
+  using rc::gen::element;
+  using rc::gen::inRange;
+  return rc::gen::oneOf(
+      rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::publish)),
+                         rc::gen::set(&Op::count, inRange(1, 4))),
+      rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::relay))),
+      rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::relay_crash))),
+      rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::deliver)),
+                         rc::gen::set(&Op::count, inRange(0, 2)),
+                         rc::gen::set(&Op::mode, element(Mode::ok, Mode::ok, Mode::fail_before,
+                                                         Mode::fail_after, Mode::crash_before_ack,
+                                                         Mode::crash_in_handler))),
+      rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::deliver)),
+                         rc::gen::set(&Op::count, inRange(0, 2)),
+                         rc::gen::set(&Op::mode, rc::gen::just(Mode::ok))),
+      rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::advance)),
+                         rc::gen::set(&Op::count, inRange(0, 8))),
+      rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::restart))),
+      rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::redrive))));
+}
+
+std::ostream& operator<<(std::ostream& os, const Op& op) {
+  static const char* kinds[] = {"publish", "relay", "relay_crash", "deliver", "advance", "restart", "redrive"};
+  return os << kinds[static_cast<int>(op.kind)] << "(" << op.count << "," << static_cast<int>(op.mode) << ")";
+}
+
+RC_GTEST_PROP(BusProperty, EveryCommittedEventTakesEffectExactlyOncePerConsumer, ()) {
+  const auto ops = *rc::gen::container<std::vector<Op>>(gen_op());
+  World world;
+  for (const auto& op : ops) world.apply(op);
+  world.settle_everything();
+  world.check_exactly_once();
+}
+
+}  // namespace
+}  // namespace orderly
