@@ -27,12 +27,15 @@ CREATE TABLE IF NOT EXISTS archive (
   body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS archive_time ON archive(archived_at);
+-- A message points at its event's archive row instead of copying the body:
+-- rows stay small, so receive and settle rewrite little. The archive keeps a
+-- row while any message points at it, whatever the retention.
 CREATE TABLE IF NOT EXISTS messages (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   rule TEXT NOT NULL,
+  seq INTEGER NOT NULL,
   event_id TEXT NOT NULL,
   type TEXT NOT NULL,
-  body TEXT NOT NULL,
   visible_at INTEGER NOT NULL,
   inflight INTEGER NOT NULL DEFAULT 0,
   receive_count INTEGER NOT NULL DEFAULT 0,
@@ -41,6 +44,7 @@ CREATE TABLE IF NOT EXISTS messages (
   UNIQUE (rule, event_id)
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages(rule, visible_at);
+CREATE INDEX IF NOT EXISTS messages_seq ON messages(seq);
 CREATE TABLE IF NOT EXISTS dlq (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   rule TEXT NOT NULL,
@@ -173,8 +177,8 @@ Result<std::size_t> DurableBus::relay_store(SqliteItemStore& store) {
         // Unreadable: keep it, with the reason, where an operator will see it.
         auto s = run(*db_,
                      "INSERT INTO dlq(rule, event_id, type, body, receive_count, last_error, "
-                     "enqueued_at, dead_at) VALUES ('$relay', ?1, '?', ?2, 0, ?3, ?4, ?4)",
-                     item.sk, json::serialize(item.attrs), bounded(entry.error().message), now);
+                     "enqueued_at, dead_at) VALUES (?1, ?2, '?', ?3, 0, ?4, ?5, ?5)",
+                     std::string(kRelayDlq), item.sk, json::serialize(item.attrs), bounded(entry.error().message), now);
         if (!s) return tl::unexpected(s.error());
         continue;
       }
@@ -186,12 +190,13 @@ Result<std::size_t> DurableBus::relay_store(SqliteItemStore& store) {
                    entry->event.id, entry->event.type, now, body);
       if (!s) return tl::unexpected(s.error());
       if (db_->changes() == 0) continue;  // relayed before: the event id makes this idempotent
+      const std::int64_t seq = sqlite3_last_insert_rowid(db_->raw());
       const std::int64_t visible = entry->deliver_at ? to_unix_ms(*entry->deliver_at) : now;
       auto enqueue = [&](const std::string& rule) {
         return run(*db_,
-                   "INSERT OR IGNORE INTO messages(rule, event_id, type, body, visible_at, "
+                   "INSERT OR IGNORE INTO messages(rule, seq, event_id, type, visible_at, "
                    "enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                   rule, entry->event.id, entry->event.type, body, visible, now);
+                   rule, seq, entry->event.id, entry->event.type, visible, now);
       };
       if (entry->target_rule) {
         if (auto e = enqueue(*entry->target_rule); !e) return tl::unexpected(e.error());
@@ -239,8 +244,9 @@ Result<std::vector<DurableBus::Received>> DurableBus::receive(const RuleState& r
   const std::int64_t now = to_unix_ms(clock_->now());
   {
     auto st = db_->prepare(
-        "SELECT id, event_id, body, receive_count FROM messages "
-        "WHERE rule = ?1 AND visible_at <= ?2 ORDER BY visible_at LIMIT ?3");
+        "SELECT m.id, m.event_id, a.body, m.receive_count FROM messages m "
+        "LEFT JOIN archive a ON a.seq = m.seq "
+        "WHERE m.rule = ?1 AND m.visible_at <= ?2 ORDER BY m.visible_at LIMIT ?3");
     if (!st) return tl::unexpected(st.error());
     StmtGuard g(**st);
     g->bind(1, r.rule.name);
@@ -273,8 +279,9 @@ Status DurableBus::move_to_dlq(std::int64_t id, const std::string& error) {
   const std::int64_t now = to_unix_ms(clock_->now());
   if (auto s = run(*db_,
                    "INSERT INTO dlq(rule, event_id, type, body, receive_count, last_error, "
-                   "enqueued_at, dead_at) SELECT rule, event_id, type, body, receive_count, ?1, "
-                   "enqueued_at, ?2 FROM messages WHERE id = ?3",
+                   "enqueued_at, dead_at) SELECT m.rule, m.event_id, m.type, "
+                   "COALESCE(a.body, ''), m.receive_count, ?1, m.enqueued_at, ?2 "
+                   "FROM messages m LEFT JOIN archive a ON a.seq = m.seq WHERE m.id = ?3",
                    bounded(error), now, id);
       !s)
     return s;
@@ -289,13 +296,19 @@ Status DurableBus::settle(const RuleState& r, const std::vector<Settlement>& set
   for (const auto& st : settlements) {
     // The receive count is the receipt: if the visibility timeout ran out and
     // the message was received again, this settlement is stale and ignored.
+    if (st.result.outcome == Outcome::ok) {
+      if (auto s = run(*db_, "DELETE FROM messages WHERE id = ?1 AND receive_count = ?2", st.id,
+                       std::int64_t{st.receive_count});
+          !s)
+        return s;
+      continue;
+    }
     auto current = scalar(*db_, "SELECT receive_count FROM messages WHERE id = ?1", st.id);
     if (!current) return tl::unexpected(current.error());
     if (*current != st.receive_count) continue;
     Status s;
     switch (st.result.outcome) {
       case Outcome::ok:
-        s = run(*db_, "DELETE FROM messages WHERE id = ?1", st.id);
         break;
       case Outcome::retry:
         if (st.receive_count >= r.rule.options.max_receive_count) {
@@ -331,7 +344,8 @@ Result<std::size_t> DurableBus::deliver_once(const std::string& rule) {
   std::vector<std::size_t> batch_index;  // delivery -> received
   for (std::size_t i = 0; i < received->size(); ++i) {
     auto& m = (*received)[i];
-    auto e = platform::parse_event(m.body);
+    auto e = m.body.empty() ? platform::fail(ErrorKind::permanent, "archived event body is missing")
+                            : platform::parse_event(m.body);
     if (!e) {
       settlements.push_back(
           {m.id, m.receive_count, platform::DeliveryResult::fail("malformed event: " + e.error().message)});
@@ -510,16 +524,28 @@ Result<std::vector<DeadLetter>> DurableBus::dead_letters(const std::string& rule
 }
 
 Result<std::size_t> DurableBus::redrive(const std::string& rule) {
+  if (rule == kRelayDlq)
+    return platform::fail(ErrorKind::invalid_input,
+                          "{} holds outbox items that could not be read; they cannot be "
+                          "redriven, only inspected",
+                          kRelayDlq);
   std::size_t moved = 0;
   {
     std::lock_guard lk(db_mu_);
     const std::int64_t now = to_unix_ms(clock_->now());
     auto tx = Transaction::begin(*db_);
     if (!tx) return tl::unexpected(tx.error());
+    // The archive may have pruned the event: the dead letter's copy restores it.
     if (auto s = run(*db_,
-                     "INSERT OR IGNORE INTO messages(rule, event_id, type, body, visible_at, "
-                     "enqueued_at) SELECT rule, event_id, type, body, ?1, ?1 FROM dlq "
-                     "WHERE rule = ?2 ORDER BY id",
+                     "INSERT OR IGNORE INTO archive(event_id, type, archived_at, body) "
+                     "SELECT event_id, type, ?1, body FROM dlq WHERE rule = ?2 ORDER BY id",
+                     now, rule);
+        !s)
+      return tl::unexpected(s.error());
+    if (auto s = run(*db_,
+                     "INSERT OR IGNORE INTO messages(rule, seq, event_id, type, visible_at, "
+                     "enqueued_at) SELECT d.rule, a.seq, d.event_id, d.type, ?1, ?1 FROM dlq d "
+                     "JOIN archive a ON a.event_id = d.event_id WHERE d.rule = ?2 ORDER BY d.id",
                      now, rule);
         !s)
       return tl::unexpected(s.error());
@@ -541,10 +567,11 @@ Result<std::size_t> DurableBus::replay(const std::string& rule, TimePoint from, 
     const std::int64_t now = to_unix_ms(clock_->now());
     auto tx = Transaction::begin(*db_);
     if (!tx) return tl::unexpected(tx.error());
-    std::vector<std::tuple<std::string, std::string, std::string>> hits;
+    std::vector<std::tuple<std::int64_t, std::string, std::string>> hits;
     {
       auto st = db_->prepare(
-          "SELECT event_id, type, body FROM archive WHERE archived_at BETWEEN ?1 AND ?2 ORDER BY seq");
+          "SELECT seq, event_id, type, body FROM archive WHERE archived_at BETWEEN ?1 AND ?2 "
+          "ORDER BY seq");
       if (!st) return tl::unexpected(st.error());
       StmtGuard g(**st);
       g->bind(1, to_unix_ms(from));
@@ -554,16 +581,16 @@ Result<std::size_t> DurableBus::replay(const std::string& rule, TimePoint from, 
         if (!row) return tl::unexpected(row.error());
         if (!*row) break;
         boost::system::error_code ec;
-        auto v = json::parse(g->column_text(2), ec);
+        auto v = json::parse(g->column_text(3), ec);
         if (ec || !v.is_object() || !it->second.rule.pattern.matches(v.get_object())) continue;
-        hits.emplace_back(g->column_text(0), g->column_text(1), g->column_text(2));
+        hits.emplace_back(g->column_int64(0), g->column_text(1), g->column_text(2));
       }
     }
-    for (const auto& [id, type, body] : hits) {
+    for (const auto& [seq, id, type] : hits) {
       if (auto s = run(*db_,
-                       "INSERT OR IGNORE INTO messages(rule, event_id, type, body, visible_at, "
+                       "INSERT OR IGNORE INTO messages(rule, seq, event_id, type, visible_at, "
                        "enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                       rule, id, type, body, now);
+                       rule, seq, id, type, now);
           !s)
         return tl::unexpected(s.error());
       added += static_cast<std::size_t>(db_->changes());
@@ -577,7 +604,11 @@ Result<std::size_t> DurableBus::replay(const std::string& rule, TimePoint from, 
 Result<std::size_t> DurableBus::prune_archive() {
   std::lock_guard lk(db_mu_);
   const std::int64_t cutoff = to_unix_ms(clock_->now() - options_.archive_retention);
-  if (auto s = run(*db_, "DELETE FROM archive WHERE archived_at < ?1", cutoff); !s)
+  if (auto s = run(*db_,
+                   "DELETE FROM archive WHERE archived_at < ?1 "
+                   "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.seq = archive.seq)",
+                   cutoff);
+      !s)
     return tl::unexpected(s.error());
   return static_cast<std::size_t>(db_->changes());
 }

@@ -399,6 +399,39 @@ TEST_F(BusTest, ArchiveRetentionPrunesOldEvents) {
   EXPECT_EQ(*(*b)->archived_count(), 1);
 }
 
+TEST_F(BusTest, PruningKeepsEventsThatMessagesStillNeedAndRedriveSurvivesPruning) {
+  auto b = DurableBus::open({.path = dir_.file("bus3.db"), .clock = &clock_,
+                             .archive_retention = 1'000ms, .seed = 1});
+  ASSERT_TRUE(b);
+  auto& bus = **b;
+  bus.attach_outbox("svc", *store_);
+  bool broken = true;
+  ASSERT_TRUE(bus.subscribe({"r", EventPattern::for_types({kPlaced}),
+                             each_message([&](const Delivery&) -> Status {
+                               if (broken) return make_error(ErrorKind::permanent, "broken");
+                               return {};
+                             }),
+                             {}}));
+  auto timer = event(kPlaced);
+  UnitOfWork uow{clock_};
+  uow.schedule(timer, clock_.now() + 60'000ms, "r");  // waits a minute
+  uow.emit(event(kPlaced));                           // dies at once
+  ASSERT_TRUE(uow.commit(*store_));
+  ASSERT_TRUE(bus.run_until_idle());
+  ASSERT_EQ(bus.dead_letters("r")->size(), 1u);
+  clock_.advance(10'000ms);
+  EXPECT_EQ(*bus.prune_archive(), 1u);  // the dead one's archive row; the timer's is still needed
+  clock_.advance(50'000ms);
+  broken = false;
+  ASSERT_TRUE(bus.run_until_idle());
+  EXPECT_EQ(bus.stats("r")->delayed + bus.stats("r")->ready, 0);  // the timer was delivered
+  EXPECT_EQ(*bus.redrive("r"), 1u);                                // restored from the DLQ copy
+  ASSERT_TRUE(bus.run_until_idle());
+  EXPECT_EQ(*bus.backlog(), 0);
+  EXPECT_TRUE(bus.dead_letters("r")->empty());
+  EXPECT_EQ(bus.redrive(std::string(kRelayDlq)).error().kind, ErrorKind::invalid_input);
+}
+
 // Threads, the system clock, and a graceful stop while a handler is running.
 TEST(DurableBusThreads, DeliversEverythingAndStopsGracefully) {
   orderly::testing::TempDir dir;

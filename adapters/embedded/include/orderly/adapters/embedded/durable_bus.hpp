@@ -42,6 +42,9 @@
 
 namespace orderly::adapters::embedded {
 
+// The DLQ of outbox items the relay could not read (kept for inspection).
+inline constexpr std::string_view kRelayDlq = "$relay";
+
 struct DurableBusOptions {
   std::string path;  // bus.db
   Durability durability = Durability::normal;
