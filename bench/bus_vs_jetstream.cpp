@@ -42,7 +42,8 @@ constexpr std::size_t kEventBytes = 512;
 constexpr const char* kType = "orderly.bench.Measured.v1";
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 
 // A CloudEvent whose JSON is exactly kEventBytes long, stamped with the steady clock.
@@ -93,7 +94,8 @@ std::int64_t stamp_of(std::string_view json) {
 // Publishes at `rate` events/s when rate > 0 (a latency run), else as fast as it can.
 void pace(Clock::time_point t0, std::size_t i, double rate) {
   if (rate <= 0) return;
-  const auto due = t0 + std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 * static_cast<double>(i) / rate));
+  const auto due =
+      t0 + std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 * static_cast<double>(i) / rate));
   std::this_thread::sleep_until(due);
 }
 
@@ -111,22 +113,21 @@ Run run_orderly(bool batched, int consumers, std::size_t n, double rate = 0) {
     (*bus)->attach_outbox("svc", **store);
     RuleOptions o;
     o.batch_size = batched ? 100 : 1;
-    auto s = (*bus)->subscribe(
-        {"bench", EventPattern::for_types({kType}),
-         [&](const std::vector<Delivery>& batch) {
-           thread_local std::vector<double> local;
-           const auto t = now_ns();
-           for (const auto& d : batch) {
-             // The bus has parsed the event already (the JetStream consumer does
-             // the same parse itself in stamp_of); read the stamp.
-             const auto stamp = d.event.data.at("t").as_int64();
-             local.push_back(static_cast<double>(t - stamp) / 1000.0);
-           }
-           lat.add(local);
-           received += batch.size();
-           return std::vector<DeliveryResult>(batch.size());
-         },
-         o});
+    auto s = (*bus)->subscribe({"bench", EventPattern::for_types({kType}),
+                                [&](const std::vector<Delivery>& batch) {
+                                  thread_local std::vector<double> local;
+                                  const auto t = now_ns();
+                                  for (const auto& d : batch) {
+                                    // The bus has parsed the event already (the JetStream consumer
+                                    // does the same parse itself in stamp_of); read the stamp.
+                                    const auto stamp = d.event.data.at("t").as_int64();
+                                    local.push_back(static_cast<double>(t - stamp) / 1000.0);
+                                  }
+                                  lat.add(local);
+                                  received += batch.size();
+                                  return std::vector<DeliveryResult>(batch.size());
+                                },
+                                o});
     if (!s || !(*bus)->start()) std::abort();
     const auto t0 = Clock::now();
     const std::size_t per_commit = batched ? 100 : 1;
@@ -146,13 +147,13 @@ Run run_orderly(bool batched, int consumers, std::size_t n, double rate = 0) {
   return r;
 }
 
-#define NATS_CHECK(expr)                                                          \
-  do {                                                                            \
-    natsStatus _s = (expr);                                                       \
-    if (_s != NATS_OK) {                                                          \
-      std::fprintf(stderr, "%s: %s\n", #expr, natsStatus_GetText(_s));            \
-      std::exit(2);                                                               \
-    }                                                                             \
+#define NATS_CHECK(expr)                                               \
+  do {                                                                 \
+    natsStatus _s = (expr);                                            \
+    if (_s != NATS_OK) {                                               \
+      std::fprintf(stderr, "%s: %s\n", #expr, natsStatus_GetText(_s)); \
+      std::exit(2);                                                    \
+    }                                                                  \
   } while (0)
 
 Run run_jetstream(const std::string& url, bool batched, int consumers, std::size_t n,
@@ -214,11 +215,13 @@ Run run_jetstream(const std::string& url, bool batched, int consumers, std::size
         const auto t = now_ns();
         for (int i = 0; i < list.Count; ++i) {
           natsMsg* m = list.Msgs[i];
-          const auto stamp = stamp_of(std::string_view(natsMsg_GetData(m),
-                                                       static_cast<std::size_t>(natsMsg_GetDataLength(m))));
+          const auto stamp = stamp_of(std::string_view(
+              natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))));
           local.push_back(static_cast<double>(t - stamp) / 1000.0);
-          if (!batched || i == list.Count - 1) NATS_CHECK(natsMsg_AckSync(m, nullptr, &e));
-          else NATS_CHECK(natsMsg_Ack(m, nullptr));
+          if (!batched || i == list.Count - 1)
+            NATS_CHECK(natsMsg_AckSync(m, nullptr, &e));
+          else
+            NATS_CHECK(natsMsg_Ack(m, nullptr));
         }
         received += static_cast<std::size_t>(list.Count);
         natsMsgList_Destroy(&list);
@@ -236,14 +239,16 @@ Run run_jetstream(const std::string& url, bool batched, int consumers, std::size
     if (batched) {
       for (std::size_t j = 0; j < 100 && i < n; ++j, ++i) {
         const auto body = to_json(sized_event());
-        NATS_CHECK(js_PublishAsync(js, "bench.events", body.data(), static_cast<int>(body.size()), nullptr));
+        NATS_CHECK(js_PublishAsync(js, "bench.events", body.data(), static_cast<int>(body.size()),
+                                   nullptr));
       }
       NATS_CHECK(js_PublishAsyncComplete(js, nullptr));
     } else {
       pace(t0, i, rate);
       const auto body = to_json(sized_event());
       jsPubAck* pa = nullptr;
-      NATS_CHECK(js_Publish(&pa, js, "bench.events", body.data(), static_cast<int>(body.size()), nullptr, &jerr));
+      NATS_CHECK(js_Publish(&pa, js, "bench.events", body.data(), static_cast<int>(body.size()),
+                            nullptr, &jerr));
       jsPubAck_Destroy(pa);
       ++i;
     }
@@ -279,7 +284,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   std::ostringstream md;
-  md << "| mode | consumers | orderly msg/s | jetstream msg/s | ratio | orderly p50 / p99 (us) | jetstream p50 / p99 (us) |\n"
+  md << "| mode | consumers | orderly msg/s | jetstream msg/s | ratio | orderly p50 / p99 (us) | "
+        "jetstream p50 / p99 (us) |\n"
      << "|---|---|---|---|---|---|---|\n";
   std::printf("%-12s %-9s %14s %14s %7s %22s %22s\n", "mode", "consumers", "orderly msg/s",
               "jetstream msg/s", "ratio", "orderly p50/p99 us", "jetstream p50/p99 us");
@@ -296,13 +302,14 @@ int main(int argc, char** argv) {
       }
       const double ratio = best_o.rate() / best_j.rate();
       std::printf("%-12s %-9d %14.0f %14.0f %6.2fx %10.0f / %-10.0f %10.0f / %-10.0f\n",
-                  best_o.mode.c_str(), consumers, best_o.rate(), best_j.rate(), ratio, best_o.p50_us,
-                  best_o.p99_us, best_j.p50_us, best_j.p99_us);
+                  best_o.mode.c_str(), consumers, best_o.rate(), best_j.rate(), ratio,
+                  best_o.p50_us, best_o.p99_us, best_j.p50_us, best_j.p99_us);
       std::fflush(stdout);
       char line[512];
-      std::snprintf(line, sizeof line, "| %s | %d | %.0f | %.0f | %.2fx | %.0f / %.0f | %.0f / %.0f |\n",
-                    best_o.mode.c_str(), consumers, best_o.rate(), best_j.rate(), ratio, best_o.p50_us,
-                    best_o.p99_us, best_j.p50_us, best_j.p99_us);
+      std::snprintf(line, sizeof line,
+                    "| %s | %d | %.0f | %.0f | %.2fx | %.0f / %.0f | %.0f / %.0f |\n",
+                    best_o.mode.c_str(), consumers, best_o.rate(), best_j.rate(), ratio,
+                    best_o.p50_us, best_o.p99_us, best_j.p50_us, best_j.p99_us);
       md << line;
     }
   }
@@ -314,10 +321,12 @@ int main(int argc, char** argv) {
   const auto ln = static_cast<std::size_t>(latency_rate * latency_seconds);
   for (bool jet : {false, true}) {
     if (jet && orderly_only) break;
-    auto r = jet ? run_jetstream(url, false, 1, ln, latency_rate) : run_orderly(false, 1, ln, latency_rate);
+    auto r = jet ? run_jetstream(url, false, 1, ln, latency_rate)
+                 : run_orderly(false, 1, ln, latency_rate);
     std::printf("%-10s p50 %8.0f us   p99 %8.0f us\n", r.system.c_str(), r.p50_us, r.p99_us);
     char line[256];
-    std::snprintf(line, sizeof line, "| %s | %.0f | %.0f |\n", r.system.c_str(), r.p50_us, r.p99_us);
+    std::snprintf(line, sizeof line, "| %s | %.0f | %.0f |\n", r.system.c_str(), r.p50_us,
+                  r.p99_us);
     md << line;
   }
   if (!out.empty()) {

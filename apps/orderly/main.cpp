@@ -105,18 +105,23 @@ int main(int argc, char** argv) {
 
   auto* up = app.add_subcommand("up", "Run the whole system in this process");
   add_common(up, common);
-  up->add_option("--workers", workers, "Bus worker threads")->check(CLI::Range(1, 64))->capture_default_str();
+  up->add_option("--workers", workers, "Bus worker threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
 
   auto* dlq = app.add_subcommand("dlq", "Inspect and redrive dead letters");
   dlq->require_subcommand(1);
   auto* dlq_list = dlq->add_subcommand("list", "List dead letters with their last error");
   add_common(dlq_list, common);
   dlq_list->add_option("--rule", rule, "Only this rule");
-  auto* dlq_redrive = dlq->add_subcommand("redrive", "Move a rule's dead letters back to its queue");
+  auto* dlq_redrive =
+      dlq->add_subcommand("redrive", "Move a rule's dead letters back to its queue");
   add_common(dlq_redrive, common);
   dlq_redrive->add_option("RULE", rule, "The rule")->required();
 
-  app.add_subcommand("version", "Print the version")->callback([] { std::printf("orderly 0.1.0\n"); });
+  app.add_subcommand("version", "Print the version")->callback([] {
+    std::printf("orderly 0.1.0\n");
+  });
 
   CLI11_PARSE(app, argc, argv);
   if (up->parsed()) return cmd_up(common, workers);

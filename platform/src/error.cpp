@@ -23,6 +23,8 @@ std::string_view to_string(ErrorKind k) noexcept {
   return "unknown";
 }
 
-std::string Error::describe() const { return fmt::format("{}: {}", to_string(kind), message); }
+std::string Error::describe() const {
+  return fmt::format("{}: {}", to_string(kind), message);
+}
 
 }  // namespace orderly::platform

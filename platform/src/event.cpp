@@ -11,8 +11,8 @@
 namespace orderly::platform {
 namespace json = boost::json;
 
-CloudEvent make_event(std::string source, std::string type, std::string subject,
-                      json::object data, TimePoint now) {
+CloudEvent make_event(std::string source, std::string type, std::string subject, json::object data,
+                      TimePoint now) {
   CloudEvent e;
   e.id = new_uuid_v7(now);
   e.source = std::move(source);
@@ -48,7 +48,9 @@ json::object to_json_object(const CloudEvent& e) {
   return o;
 }
 
-std::string to_json(const CloudEvent& e) { return json::serialize(to_json_object(e)); }
+std::string to_json(const CloudEvent& e) {
+  return json::serialize(to_json_object(e));
+}
 
 namespace {
 
@@ -92,8 +94,8 @@ bool is_rfc3339(std::string_view s) noexcept {
   if (s[10] != 'T' && s[10] != 't') return false;
   if (!digits(s, 11, 2) || s[13] != ':' || !digits(s, 14, 2) || s[16] != ':' || !digits(s, 17, 2))
     return false;
-  const int month = num(s, 5, 2), day = num(s, 8, 2), hour = num(s, 11, 2),
-            minute = num(s, 14, 2), second = num(s, 17, 2);
+  const int month = num(s, 5, 2), day = num(s, 8, 2), hour = num(s, 11, 2), minute = num(s, 14, 2),
+            second = num(s, 17, 2);
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
     return false;
   std::size_t i = 19;
@@ -131,9 +133,8 @@ Result<CloudEvent> event_from_json(const json::value& v) {
   for (const auto& kv : o) {
     const auto k = kv.key();
     static constexpr std::string_view known[] = {
-        "specversion", "id",          "source",        "type",          "subject",    "time",
-        "datacontenttype", "data",    "traceparent",   "partitionkey",  "correlationid",
-        "causationid"};
+        "specversion",     "id",   "source",      "type",         "subject",       "time",
+        "datacontenttype", "data", "traceparent", "partitionkey", "correlationid", "causationid"};
     bool ok = false;
     for (auto n : known) ok = ok || n == k;
     if (!ok) return fail(ErrorKind::invalid_input, "field '{}': unknown attribute", k);

@@ -14,8 +14,16 @@ namespace {
 enum class Op { lt, le, gt, ge, eq };
 
 struct Matcher {
-  enum class Kind { literal, prefix, suffix, ignore_case, anything_but, anything_but_prefix, exists,
-                    numeric };
+  enum class Kind {
+    literal,
+    prefix,
+    suffix,
+    ignore_case,
+    anything_but,
+    anything_but_prefix,
+    exists,
+    numeric
+  };
   Kind kind = Kind::literal;
   json::value literal;                // literal
   std::vector<json::value> excluded;  // anything_but
@@ -25,10 +33,14 @@ struct Matcher {
 };
 
 bool number_of(const json::value& v, double& out) {
-  if (v.is_double()) out = v.get_double();
-  else if (v.is_int64()) out = static_cast<double>(v.get_int64());
-  else if (v.is_uint64()) out = static_cast<double>(v.get_uint64());
-  else return false;
+  if (v.is_double())
+    out = v.get_double();
+  else if (v.is_int64())
+    out = static_cast<double>(v.get_int64());
+  else if (v.is_uint64())
+    out = static_cast<double>(v.get_uint64());
+  else
+    return false;
   return true;
 }
 
@@ -72,11 +84,21 @@ bool match_scalar(const Matcher& m, const json::value& v) {
       for (auto [op, n] : m.bounds) {
         bool ok = false;
         switch (op) {
-          case Op::lt: ok = x < n; break;
-          case Op::le: ok = x <= n; break;
-          case Op::gt: ok = x > n; break;
-          case Op::ge: ok = x >= n; break;
-          case Op::eq: ok = x == n; break;
+          case Op::lt:
+            ok = x < n;
+            break;
+          case Op::le:
+            ok = x <= n;
+            break;
+          case Op::gt:
+            ok = x > n;
+            break;
+          case Op::ge:
+            ok = x >= n;
+            break;
+          case Op::eq:
+            ok = x == n;
+            break;
         }
         if (!ok) return false;
       }
@@ -154,12 +176,19 @@ Result<Matcher> compile_matcher(const json::value& v, const std::string& path) {
                     path);
       const std::string_view op = a[i].get_string();
       Op parsed{};
-      if (op == "<") parsed = Op::lt;
-      else if (op == "<=") parsed = Op::le;
-      else if (op == ">") parsed = Op::gt;
-      else if (op == ">=") parsed = Op::ge;
-      else if (op == "=") parsed = Op::eq;
-      else return fail(ErrorKind::invalid_input, "pattern {}: unknown numeric operator \"{}\"", path, op);
+      if (op == "<")
+        parsed = Op::lt;
+      else if (op == "<=")
+        parsed = Op::le;
+      else if (op == ">")
+        parsed = Op::gt;
+      else if (op == ">=")
+        parsed = Op::ge;
+      else if (op == "=")
+        parsed = Op::eq;
+      else
+        return fail(ErrorKind::invalid_input, "pattern {}: unknown numeric operator \"{}\"", path,
+                    op);
       double n = 0;
       if (!number_of(a[i + 1], n))
         return fail(ErrorKind::invalid_input, "pattern {}: numeric bound must be a number", path);
@@ -270,9 +299,13 @@ EventPattern EventPattern::for_types(const std::vector<std::string>& types) {
   return std::move(*p);  // literals always compile
 }
 
-bool EventPattern::matches(const json::object& event) const { return root_->matches(event); }
+bool EventPattern::matches(const json::object& event) const {
+  return root_->matches(event);
+}
 
-bool EventPattern::matches(const CloudEvent& e) const { return matches(to_json_object(e)); }
+bool EventPattern::matches(const CloudEvent& e) const {
+  return matches(to_json_object(e));
+}
 
 std::vector<std::string> EventPattern::literal_types() const {
   std::vector<std::string> out;

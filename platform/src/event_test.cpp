@@ -33,8 +33,8 @@ TEST(CloudEvent, RoundTripsThroughJson) {
 
 TEST(CloudEvent, CausedByCarriesCorrelationAndTrace) {
   const auto cause = sample();
-  auto next = make_event("orderly.payments", "orderly.payments.PaymentAuthorized.v1", "order-1",
-                         {}, from_unix_ms(1));
+  auto next = make_event("orderly.payments", "orderly.payments.PaymentAuthorized.v1", "order-1", {},
+                         from_unix_ms(1));
   caused_by(next, cause);
   EXPECT_EQ(next.causationid, cause.id);
   EXPECT_EQ(next.correlationid, cause.correlationid);
@@ -153,14 +153,16 @@ rc::Gen<std::string> utf8_text() {
       });
 }
 
-RC_GTEST_PROP(CloudEventProperty, AnyValidEventRoundTrips, (std::int64_t amount, std::uint32_t ms)) {
+RC_GTEST_PROP(CloudEventProperty, AnyValidEventRoundTrips,
+              (std::int64_t amount, std::uint32_t ms)) {
   const auto subject = *utf8_text();
   const auto key = *utf8_text();
   const auto value = *utf8_text();
   RC_PRE(!subject.empty() && subject.size() <= 1024);
-  auto e = make_event("orderly.test", "orderly.test.Thing.v1", subject,
-                      {{key, value}, {"amount", amount}, {"nested", {{"list", {1, "two", nullptr}}}}},
-                      from_unix_ms(ms));
+  auto e =
+      make_event("orderly.test", "orderly.test.Thing.v1", subject,
+                 {{key, value}, {"amount", amount}, {"nested", {{"list", {1, "two", nullptr}}}}},
+                 from_unix_ms(ms));
   auto back = parse_event(to_json(e));
   RC_ASSERT(back.has_value());
   RC_ASSERT(*back == e);

@@ -55,7 +55,9 @@ std::string new_uuid_v7(TimePoint now) {
   return out;
 }
 
-std::string new_uuid_v7() { return new_uuid_v7(SystemClock::instance().now()); }
+std::string new_uuid_v7() {
+  return new_uuid_v7(SystemClock::instance().now());
+}
 
 bool is_uuid(std::string_view s) noexcept {
   if (s.size() != 36) return false;

@@ -10,7 +10,8 @@ namespace orderly::platform {
 namespace {
 
 TEST(UuidV7, HasVersionAndVariantBits) {
-  const auto id = new_uuid_v7(from_unix_ms(4'102'444'800'000));  // 2100-01-01, later than any id made before
+  const auto id =
+      new_uuid_v7(from_unix_ms(4'102'444'800'000));  // 2100-01-01, later than any id made before
   ASSERT_TRUE(is_uuid(id));
   EXPECT_EQ(id[14], '7');
   EXPECT_TRUE(id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b') << id;

@@ -7,17 +7,25 @@
 namespace orderly::platform {
 
 const std::string& op_pk(const WriteOp& op) {
-  return std::visit([](const auto& o) -> const std::string& {
-    if constexpr (std::is_same_v<std::decay_t<decltype(o)>, Put>) return o.item.pk;
-    else return o.pk;
-  }, op);
+  return std::visit(
+      [](const auto& o) -> const std::string& {
+        if constexpr (std::is_same_v<std::decay_t<decltype(o)>, Put>)
+          return o.item.pk;
+        else
+          return o.pk;
+      },
+      op);
 }
 
 const std::string& op_sk(const WriteOp& op) {
-  return std::visit([](const auto& o) -> const std::string& {
-    if constexpr (std::is_same_v<std::decay_t<decltype(o)>, Put>) return o.item.sk;
-    else return o.sk;
-  }, op);
+  return std::visit(
+      [](const auto& o) -> const std::string& {
+        if constexpr (std::is_same_v<std::decay_t<decltype(o)>, Put>)
+          return o.item.sk;
+        else
+          return o.sk;
+      },
+      op);
 }
 
 Status validate_transaction(const std::vector<WriteOp>& ops) {

@@ -35,8 +35,12 @@ Result<OutboxEntry> outbox_entry_from_item(const Item& item) {
   return out;
 }
 
-void UnitOfWork::put(Item item, Condition c) { ops_.emplace_back(Put{std::move(item), c}); }
-void UnitOfWork::update(Update u) { ops_.emplace_back(std::move(u)); }
+void UnitOfWork::put(Item item, Condition c) {
+  ops_.emplace_back(Put{std::move(item), c});
+}
+void UnitOfWork::update(Update u) {
+  ops_.emplace_back(std::move(u));
+}
 void UnitOfWork::remove(std::string pk, std::string sk, Condition c) {
   ops_.emplace_back(Delete{std::move(pk), std::move(sk), c});
 }

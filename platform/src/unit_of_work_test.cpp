@@ -1,8 +1,8 @@
 #include "orderly/platform/unit_of_work.hpp"
 
-#include "orderly/platform/bus.hpp"
-
 #include <gtest/gtest.h>
+
+#include "orderly/platform/bus.hpp"
 
 namespace orderly::platform {
 namespace {

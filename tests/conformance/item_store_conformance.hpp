@@ -27,7 +27,7 @@ using namespace orderly::platform;
 
 struct StoreUnderTest {
   std::shared_ptr<ItemStore> store;
-  std::shared_ptr<ManualClock> clock;  // the clock the store reads for TTLs
+  std::shared_ptr<ManualClock> clock;          // the clock the store reads for TTLs
   std::function<Result<std::size_t>()> sweep;  // physical TTL deletion, where the adapter has one
   std::function<std::shared_ptr<ItemStore>()> second_handle;  // another connection to the same data
 };
@@ -40,14 +40,17 @@ struct StoreFactory {
   std::string no_transactions_reason;
 };
 
-inline std::string PrintToString(const StoreFactory& f) { return f.name; }
+inline std::string PrintToString(const StoreFactory& f) {
+  return f.name;
+}
 
 class ItemStoreConformance : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override { sut_ = GetParam().make(); }
   ItemStore& store() { return *sut_.store; }
   void require_transactions() {
-    if (!GetParam().no_transactions_reason.empty()) GTEST_SKIP() << GetParam().no_transactions_reason;
+    if (!GetParam().no_transactions_reason.empty())
+      GTEST_SKIP() << GetParam().no_transactions_reason;
   }
   static Item item(std::string pk, std::string sk, boost::json::object attrs = {}) {
     return Item{std::move(pk), std::move(sk), 0, std::move(attrs), std::nullopt};
@@ -62,8 +65,12 @@ TEST_P(ItemStoreConformance, GetOfAMissingItemIsEmptyNotAnError) {
 }
 
 TEST_P(ItemStoreConformance, PutAssignsIncreasingVersionsAndKeepsAttributes) {
-  boost::json::object attrs{{"s", "héllo ✓"}, {"n", 9007199254740993LL}, {"neg", -5},
-                            {"f", 1.5}, {"b", true}, {"nil", nullptr},
+  boost::json::object attrs{{"s", "héllo ✓"},
+                            {"n", 9007199254740993LL},
+                            {"neg", -5},
+                            {"f", 1.5},
+                            {"b", true},
+                            {"nil", nullptr},
                             {"nested", {{"list", {1, "two", {{"three", 3}}}}}}};
   auto v1 = store().put(item("P#1", "A", attrs), Condition::none());
   ASSERT_TRUE(v1) << v1.error().message;
@@ -147,7 +154,8 @@ TEST_P(ItemStoreConformance, QueryByPrefixRangeAndDirection) {
     return out;
   };
   using V = std::vector<std::string>;
-  EXPECT_EQ(sks({SkRange::prefix("ITEM#"), 100, {}, true}), (V{"ITEM#001", "ITEM#002", "ITEM#010"}));
+  EXPECT_EQ(sks({SkRange::prefix("ITEM#"), 100, {}, true}),
+            (V{"ITEM#001", "ITEM#002", "ITEM#010"}));
   EXPECT_EQ(sks({SkRange::prefix("ITEM#0"), 100, {}, false}),
             (V{"ITEM#010", "ITEM#002", "ITEM#001"}));
   EXPECT_EQ(sks({SkRange::between("ITEM#002", "META"), 100, {}, true}),
@@ -161,7 +169,8 @@ TEST_P(ItemStoreConformance, QueryByPrefixRangeAndDirection) {
 TEST_P(ItemStoreConformance, PaginationVisitsEveryItemOnceInBothDirections) {
   constexpr int kItems = 57;
   for (int i = 0; i < kItems; ++i)
-    ASSERT_TRUE(store().put(item("PAGE", fmt::format("K#{:03}", i), {{"i", i}}), Condition::none()));
+    ASSERT_TRUE(
+        store().put(item("PAGE", fmt::format("K#{:03}", i), {{"i", i}}), Condition::none()));
   for (bool forward : {true, false}) {
     std::vector<std::string> seen;
     std::optional<std::string> cursor;
@@ -226,7 +235,8 @@ TEST_P(ItemStoreConformance, TransactionRollsBackAsAWholeAndNamesTheFailedOperat
   EXPECT_EQ((*store().get("T", "victim"))->attrs.at("v"), "before");
   EXPECT_EQ((*store().get("T", "victim"))->version, 1);
   // A failed Check also cancels the transaction.
-  auto c = store().transact_write({Put{item("T", "fresh"), {}}, Check{"T", "absent", Condition::exists()}});
+  auto c = store().transact_write(
+      {Put{item("T", "fresh"), {}}, Check{"T", "absent", Condition::exists()}});
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().kind, ErrorKind::conflict);
   EXPECT_FALSE(*store().get("T", "fresh"));
@@ -268,7 +278,8 @@ TEST_P(ItemStoreConformance, ExpiredItemsAreAbsentAndSweptAway) {
   ASSERT_TRUE(v) << v.error().message;
   EXPECT_EQ(*v, 1);
 
-  if (!sut_.sweep) GTEST_SKIP() << GetParam().name << " has no sweep (the service's TTL process deletes)";
+  if (!sut_.sweep)
+    GTEST_SKIP() << GetParam().name << " has no sweep (the service's TTL process deletes)";
   sut_.clock->advance(Millis{3'600'000});
   auto swept = sut_.sweep();
   ASSERT_TRUE(swept);
@@ -293,10 +304,14 @@ TEST_P(ItemStoreConformance, ConcurrentWritersOnOneItemExactlyOneWins) {
     for (int t = 0; t < kThreads; ++t)
       ts.emplace_back([&, t] {
         while (!go.load()) std::this_thread::yield();
-        auto r = handles[t]->put(item("RACE", "x", {{"winner", t}}), Condition::version_is(version));
-        if (r) ++wins;
-        else if (r.error().kind == ErrorKind::conflict) ++conflicts;
-        else ++other;
+        auto r =
+            handles[t]->put(item("RACE", "x", {{"winner", t}}), Condition::version_is(version));
+        if (r)
+          ++wins;
+        else if (r.error().kind == ErrorKind::conflict)
+          ++conflicts;
+        else
+          ++other;
       });
     go = true;
     for (auto& th : ts) th.join();
@@ -320,10 +335,14 @@ TEST_P(ItemStoreConformance, OptimisticRetryLoopLosesNoUpdate) {
       for (int i = 0; i < kIncrements; ++i) {
         for (;;) {
           auto cur = h->get("CTR", "c");
-          if (!cur || !*cur) { ++failures; return; }
+          if (!cur || !*cur) {
+            ++failures;
+            return;
+          }
           auto next = (*cur)->attrs;
           next["n"] = next.at("n").as_int64() + 1;
-          auto r = h->put(Item{"CTR", "c", 0, next, std::nullopt}, Condition::version_is((*cur)->version));
+          auto r = h->put(Item{"CTR", "c", 0, next, std::nullopt},
+                          Condition::version_is((*cur)->version));
           if (r) break;
           if (r.error().kind != ErrorKind::conflict && r.error().kind != ErrorKind::transient) {
             ++failures;
@@ -340,7 +359,8 @@ TEST_P(ItemStoreConformance, OptimisticRetryLoopLosesNoUpdate) {
 TEST_P(ItemStoreConformance, RejectsEmptyKeysAndBadLimits) {
   EXPECT_EQ(store().put(item("", "x"), {}).error().kind, ErrorKind::invalid_input);
   EXPECT_EQ(store().put(item("x", ""), {}).error().kind, ErrorKind::invalid_input);
-  EXPECT_EQ(store().query("x", {SkRange::any(), 0, {}, true}).error().kind, ErrorKind::invalid_input);
+  EXPECT_EQ(store().query("x", {SkRange::any(), 0, {}, true}).error().kind,
+            ErrorKind::invalid_input);
 }
 
 }  // namespace orderly::conformance

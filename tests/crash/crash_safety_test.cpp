@@ -3,11 +3,10 @@
 // the outbox is cleared, mid-handler, before ack) and at random moments, then
 // restarted on the same files until it finishes. Afterwards every committed
 // event's effect is present exactly once for each consumer.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <random>
@@ -76,7 +75,8 @@ void run_scenario(const std::string& point, int nth, int random_kills, std::mt19
   orderly::testing::TempDir dir;
   int kills = 0;
   auto first = run_child(dir.path().string(), {point, std::to_string(nth)}, std::nullopt);
-  ASSERT_TRUE(first.killed) << point << " #" << nth << " was never reached (exit " << first.code << ")";
+  ASSERT_TRUE(first.killed) << point << " #" << nth << " was never reached (exit " << first.code
+                            << ")";
   ++kills;
   // Then some kills at random moments.
   std::uniform_int_distribution<int> ms(5, 80);

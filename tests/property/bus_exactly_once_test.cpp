@@ -200,11 +200,11 @@ rc::Gen<Op> gen_op() {
                          rc::gen::set(&Op::count, inRange(1, 4))),
       rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::relay))),
       rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::relay_crash))),
-      rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::deliver)),
-                         rc::gen::set(&Op::count, inRange(0, 2)),
-                         rc::gen::set(&Op::mode, element(Mode::ok, Mode::ok, Mode::fail_before,
-                                                         Mode::fail_after, Mode::crash_before_ack,
-                                                         Mode::crash_in_handler))),
+      rc::gen::build<Op>(
+          rc::gen::set(&Op::kind, rc::gen::just(OpKind::deliver)),
+          rc::gen::set(&Op::count, inRange(0, 2)),
+          rc::gen::set(&Op::mode, element(Mode::ok, Mode::ok, Mode::fail_before, Mode::fail_after,
+                                          Mode::crash_before_ack, Mode::crash_in_handler))),
       rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::just(OpKind::deliver)),
                          rc::gen::set(&Op::count, inRange(0, 2)),
                          rc::gen::set(&Op::mode, rc::gen::just(Mode::ok))),
@@ -215,8 +215,10 @@ rc::Gen<Op> gen_op() {
 }
 
 std::ostream& operator<<(std::ostream& os, const Op& op) {
-  static const char* kinds[] = {"publish", "relay", "relay_crash", "deliver", "advance", "restart", "redrive"};
-  return os << kinds[static_cast<int>(op.kind)] << "(" << op.count << "," << static_cast<int>(op.mode) << ")";
+  static const char* kinds[] = {"publish", "relay",   "relay_crash", "deliver",
+                                "advance", "restart", "redrive"};
+  return os << kinds[static_cast<int>(op.kind)] << "(" << op.count << ","
+            << static_cast<int>(op.mode) << ")";
 }
 
 RC_GTEST_PROP(BusProperty, EveryCommittedEventTakesEffectExactlyOncePerConsumer, ()) {

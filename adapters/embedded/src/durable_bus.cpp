@@ -178,7 +178,8 @@ Result<std::size_t> DurableBus::relay_store(SqliteItemStore& store) {
         auto s = run(*db_,
                      "INSERT INTO dlq(rule, event_id, type, body, receive_count, last_error, "
                      "enqueued_at, dead_at) VALUES (?1, ?2, '?', ?3, 0, ?4, ?5, ?5)",
-                     std::string(kRelayDlq), item.sk, json::serialize(item.attrs), bounded(entry.error().message), now);
+                     std::string(kRelayDlq), item.sk, json::serialize(item.attrs),
+                     bounded(entry.error().message), now);
         if (!s) return tl::unexpected(s.error());
         continue;
       }
@@ -316,9 +317,10 @@ Status DurableBus::settle(const RuleState& r, const std::vector<Settlement>& set
                                              st.result.error));
         } else {
           const auto delay = r.backoff.delay(st.receive_count, rng_);
-          s = run(*db_,
-                  "UPDATE messages SET visible_at = ?1, inflight = 0, last_error = ?2 WHERE id = ?3",
-                  now + delay.count(), bounded(st.result.error), st.id);
+          s = run(
+              *db_,
+              "UPDATE messages SET visible_at = ?1, inflight = 0, last_error = ?2 WHERE id = ?3",
+              now + delay.count(), bounded(st.result.error), st.id);
         }
         break;
       case Outcome::fail:
@@ -348,7 +350,8 @@ Result<std::size_t> DurableBus::deliver_once(const std::string& rule) {
                             : platform::parse_event(m.body);
     if (!e) {
       settlements.push_back(
-          {m.id, m.receive_count, platform::DeliveryResult::fail("malformed event: " + e.error().message)});
+          {m.id, m.receive_count,
+           platform::DeliveryResult::fail("malformed event: " + e.error().message)});
       continue;
     }
     batch.push_back({std::move(*e), std::to_string(m.id), m.receive_count});
@@ -359,7 +362,8 @@ Result<std::size_t> DurableBus::deliver_once(const std::string& rule) {
     try {
       results = rs.rule.handler(batch);
     } catch (const std::exception& ex) {
-      results.assign(batch.size(), platform::DeliveryResult::retry(std::string("exception: ") + ex.what()));
+      results.assign(batch.size(),
+                     platform::DeliveryResult::retry(std::string("exception: ") + ex.what()));
     } catch (...) {
       results.assign(batch.size(), platform::DeliveryResult::retry("exception: unknown"));
     }
@@ -468,7 +472,8 @@ void DurableBus::relay_loop() {
 }
 
 Status DurableBus::start() {
-  if (started_.exchange(true)) return platform::fail(ErrorKind::invalid_input, "bus: started twice");
+  if (started_.exchange(true))
+    return platform::fail(ErrorKind::invalid_input, "bus: started twice");
   if (auto r = recover_in_flight(); !r) return tl::unexpected(r.error());
   threads_.emplace_back([this] { relay_loop(); });
   for (int i = 0; i < options_.workers; ++i)
@@ -501,7 +506,8 @@ void DurableBus::stop() {
 
 // ---------------------------------------------------------------- operations
 
-Result<std::vector<DeadLetter>> DurableBus::dead_letters(const std::string& rule, std::size_t limit) {
+Result<std::vector<DeadLetter>> DurableBus::dead_letters(const std::string& rule,
+                                                         std::size_t limit) {
   std::lock_guard lk(db_mu_);
   auto st = db_->prepare(
       "SELECT id, rule, event_id, type, body, receive_count, last_error, dead_at FROM dlq "
@@ -617,8 +623,8 @@ Result<QueueStats> DurableBus::stats(const std::string& rule) {
   std::lock_guard lk(db_mu_);
   const std::int64_t now = to_unix_ms(clock_->now());
   QueueStats q;
-  auto ready = scalar(*db_, "SELECT COUNT(*) FROM messages WHERE rule = ?1 AND visible_at <= ?2",
-                      rule, now);
+  auto ready =
+      scalar(*db_, "SELECT COUNT(*) FROM messages WHERE rule = ?1 AND visible_at <= ?2", rule, now);
   auto in_flight = scalar(
       *db_, "SELECT COUNT(*) FROM messages WHERE rule = ?1 AND visible_at > ?2 AND inflight = 1",
       rule, now);

@@ -51,18 +51,17 @@ class BusTest : public ::testing::Test {
   // A rule that records deliveries and answers with `outcome_for`.
   void subscribe(const std::string& name, EventPattern pattern,
                  std::function<DeliveryResult(const Delivery&)> outcome_for, RuleOptions o = {}) {
-    auto s = bus_->subscribe(
-        {name, std::move(pattern),
-         [this, name, outcome_for](const std::vector<Delivery>& batch) {
-           std::vector<DeliveryResult> out;
-           batches_[name].push_back(batch.size());
-           for (const auto& d : batch) {
-             seen_[name].push_back(d);
-             out.push_back(outcome_for(d));
-           }
-           return out;
-         },
-         o});
+    auto s = bus_->subscribe({name, std::move(pattern),
+                              [this, name, outcome_for](const std::vector<Delivery>& batch) {
+                                std::vector<DeliveryResult> out;
+                                batches_[name].push_back(batch.size());
+                                for (const auto& d : batch) {
+                                  seen_[name].push_back(d);
+                                  out.push_back(outcome_for(d));
+                                }
+                                return out;
+                              },
+                              o});
     ASSERT_TRUE(s) << s.error().message;
   }
 
@@ -85,12 +84,16 @@ class BusTest : public ::testing::Test {
   std::map<std::string, std::vector<std::size_t>> batches_;
 };
 
-DeliveryResult ok(const Delivery&) { return DeliveryResult::ok(); }
+DeliveryResult ok(const Delivery&) {
+  return DeliveryResult::ok();
+}
 
 TEST_F(BusTest, RoutesEachEventToEveryMatchingRuleOnly) {
   subscribe("payments.on-placed", EventPattern::for_types({kPlaced}), ok);
-  subscribe("inventory.on-any-order", *EventPattern::parse(R"({"type":[{"prefix":"orderly.orders."}]})"), ok);
-  subscribe("big-orders", *EventPattern::parse(R"({"data":{"total":[{"numeric":[">=",1000]}]}})"), ok);
+  subscribe("inventory.on-any-order",
+            *EventPattern::parse(R"({"type":[{"prefix":"orderly.orders."}]})"), ok);
+  subscribe("big-orders", *EventPattern::parse(R"({"data":{"total":[{"numeric":[">=",1000]}]}})"),
+            ok);
   const auto placed = publish(kPlaced, {{"total", 50}});
   const auto cancelled = publish(kCancelled, {{"total", 5000}});
   drain();
@@ -122,8 +125,9 @@ TEST_F(BusTest, BackoffScheduleUsesFullJitterWithinTheCeiling) {
   o.max_receive_count = 6;
   o.backoff_base = 1'000ms;
   o.backoff_cap = 8'000ms;
-  subscribe("flaky", EventPattern::for_types({kPlaced}),
-            [](const Delivery&) { return DeliveryResult::retry("provider unavailable"); }, o);
+  subscribe(
+      "flaky", EventPattern::for_types({kPlaced}),
+      [](const Delivery&) { return DeliveryResult::retry("provider unavailable"); }, o);
   publish(kPlaced);
   ASSERT_EQ(pump(), 2u);  // relayed + delivered
   const Backoff b{o.backoff_base, o.backoff_cap};
@@ -152,9 +156,12 @@ TEST_F(BusTest, DeadLettersAfterMaxReceiveCountKeepTheLastErrorAndAttempts) {
   o.backoff_base = 0ms;
   o.backoff_cap = 0ms;
   int calls = 0;
-  subscribe("payments", EventPattern::for_types({kPlaced}), [&](const Delivery&) {
-    return DeliveryResult::retry(fmt::format("attempt {} timed out", ++calls));
-  }, o);
+  subscribe(
+      "payments", EventPattern::for_types({kPlaced}),
+      [&](const Delivery&) {
+        return DeliveryResult::retry(fmt::format("attempt {} timed out", ++calls));
+      },
+      o);
   const auto e = publish(kPlaced);
   drain();
   EXPECT_EQ(calls, 3);
@@ -164,15 +171,17 @@ TEST_F(BusTest, DeadLettersAfterMaxReceiveCountKeepTheLastErrorAndAttempts) {
   EXPECT_EQ((*dead)[0].event_id, e.id);
   EXPECT_EQ((*dead)[0].event_type, kPlaced);
   EXPECT_EQ((*dead)[0].receive_count, 3);
-  EXPECT_NE((*dead)[0].last_error.find("attempt 3 timed out"), std::string::npos) << (*dead)[0].last_error;
+  EXPECT_NE((*dead)[0].last_error.find("attempt 3 timed out"), std::string::npos)
+      << (*dead)[0].last_error;
   EXPECT_EQ(*parse_event((*dead)[0].body), e);  // the whole event is kept
   EXPECT_EQ(bus_->stats("payments")->dead, 1);
   EXPECT_EQ(*bus_->backlog(), 0);
 }
 
 TEST_F(BusTest, PermanentFailureGoesStraightToTheDlqWithItsReason) {
-  subscribe("r", EventPattern::for_types({kPlaced}),
-            [](const Delivery& d) { return DeliveryResult::from(make_error(ErrorKind::invalid_input, "bad sku in " + d.event.id)); });
+  subscribe("r", EventPattern::for_types({kPlaced}), [](const Delivery& d) {
+    return DeliveryResult::from(make_error(ErrorKind::invalid_input, "bad sku in " + d.event.id));
+  });
   const auto e = publish(kPlaced);
   drain();
   EXPECT_EQ(seen_["r"].size(), 1u);
@@ -186,9 +195,12 @@ TEST_F(BusTest, RedriveDeliversDeadLettersAgain) {
   bool broken = true;
   RuleOptions o;
   o.max_receive_count = 1;
-  subscribe("r", EventPattern::for_types({kPlaced}), [&](const Delivery&) {
-    return broken ? DeliveryResult::retry("down") : DeliveryResult::ok();
-  }, o);
+  subscribe(
+      "r", EventPattern::for_types({kPlaced}),
+      [&](const Delivery&) {
+        return broken ? DeliveryResult::retry("down") : DeliveryResult::ok();
+      },
+      o);
   publish(kPlaced);
   publish(kPlaced);
   drain();
@@ -250,9 +262,13 @@ TEST_F(BusTest, PartialBatchFailureRetriesOnlyTheFailedMessage) {
   RuleOptions o;
   o.batch_size = 10;
   o.backoff_base = 1'000ms;
-  subscribe("r", EventPattern::for_types({kPlaced}), [](const Delivery& d) {
-    return d.event.data.at("n").as_int64() == 3 ? DeliveryResult::retry("poison") : DeliveryResult::ok();
-  }, o);
+  subscribe(
+      "r", EventPattern::for_types({kPlaced}),
+      [](const Delivery& d) {
+        return d.event.data.at("n").as_int64() == 3 ? DeliveryResult::retry("poison")
+                                                    : DeliveryResult::ok();
+      },
+      o);
   for (int i = 0; i < 5; ++i) publish(kPlaced, {{"n", i}});
   ASSERT_EQ(pump(), 10u);  // 5 relayed, 5 delivered in one batch
   EXPECT_EQ(batches_["r"], (std::vector<std::size_t>{5}));
@@ -273,9 +289,9 @@ TEST_F(BusTest, HandlerExceptionsAndShortResultListsBecomeRetries) {
                                  throw std::runtime_error("boom");
                                },
                                o}));
-  ASSERT_TRUE(bus_->subscribe({"short", EventPattern::for_types({kPlaced}),
-                               [](const std::vector<Delivery>&) { return std::vector<DeliveryResult>{}; },
-                               o}));
+  ASSERT_TRUE(bus_->subscribe(
+      {"short", EventPattern::for_types({kPlaced}),
+       [](const std::vector<Delivery>&) { return std::vector<DeliveryResult>{}; }, o}));
   publish(kPlaced);
   drain();
   auto dead = bus_->dead_letters();
@@ -303,17 +319,20 @@ TEST_F(BusTest, AStaleAckAfterTheVisibilityTimeoutIsIgnored) {
   RuleOptions o;
   o.visibility_timeout = 1'000ms;
   int calls = 0;
-  subscribe("r", EventPattern::for_types({kPlaced}), [&](const Delivery& d) {
-    if (++calls == 1) {
-      // The first handler is slow: its lease runs out and another consumer takes the message.
-      clock_.advance(1'001ms);
-      EXPECT_EQ(*bus_->deliver_once("r"), 1u);
-      EXPECT_EQ(d.receive_count, 1);
-      return DeliveryResult::retry("too late; this answer must be ignored");
-    }
-    EXPECT_EQ(d.receive_count, 2);
-    return DeliveryResult::ok();
-  }, o);
+  subscribe(
+      "r", EventPattern::for_types({kPlaced}),
+      [&](const Delivery& d) {
+        if (++calls == 1) {
+          // The first handler is slow: its lease runs out and another consumer takes the message.
+          clock_.advance(1'001ms);
+          EXPECT_EQ(*bus_->deliver_once("r"), 1u);
+          EXPECT_EQ(d.receive_count, 1);
+          return DeliveryResult::retry("too late; this answer must be ignored");
+        }
+        EXPECT_EQ(d.receive_count, 2);
+        return DeliveryResult::ok();
+      },
+      o);
   publish(kPlaced);
   drain();
   EXPECT_EQ(calls, 2);
@@ -323,14 +342,15 @@ TEST_F(BusTest, AStaleAckAfterTheVisibilityTimeoutIsIgnored) {
 
 TEST_F(BusTest, RedeliveryHasNoSecondEffectThanksToTheInbox) {
   auto apply = [&](const Delivery& d) {
-    return DeliveryResult::from(handle_once(*store_, clock_, d.event, "counter", [&](UnitOfWork& uow) {
-      auto cur = store_->get("COUNTER", "c");
-      if (!cur) return Status(tl::unexpected(cur.error()));
-      const std::int64_t n = *cur ? (**cur).attrs.at("n").as_int64() : 0;
-      uow.put(Item{"COUNTER", "c", 0, {{"n", n + 1}}, std::nullopt},
-              *cur ? Condition::version_is((**cur).version) : Condition::not_exists());
-      return Status{};
-    }));
+    return DeliveryResult::from(
+        handle_once(*store_, clock_, d.event, "counter", [&](UnitOfWork& uow) {
+          auto cur = store_->get("COUNTER", "c");
+          if (!cur) return Status(tl::unexpected(cur.error()));
+          const std::int64_t n = *cur ? (**cur).attrs.at("n").as_int64() : 0;
+          uow.put(Item{"COUNTER", "c", 0, {{"n", n + 1}}, std::nullopt},
+                  *cur ? Condition::version_is((**cur).version) : Condition::not_exists());
+          return Status{};
+        }));
   };
   subscribe("r", EventPattern::for_types({kPlaced}), apply);
   const auto t0 = clock_.now();
@@ -348,16 +368,16 @@ TEST_F(BusTest, ARestartResumesInFlightAndQueuedMessages) {
   for (int i = 0; i < 3; ++i) publish(kPlaced, {{"n", i}});
   ASSERT_EQ(*bus_->relay_once(), 3u);
   // A process that dies after its handler ran but before it acknowledged.
-  auto dying = DurableBus::open({.path = dir_.file("bus.db"), .clock = &clock_,
-                                 .fault_hook = [](std::string_view p) {
-                                   if (p == "consume.before_ack") throw std::runtime_error("killed");
-                                 }});
+  auto dying = DurableBus::open(
+      {.path = dir_.file("bus.db"), .clock = &clock_, .fault_hook = [](std::string_view p) {
+         if (p == "consume.before_ack") throw std::runtime_error("killed");
+       }});
   ASSERT_TRUE(dying);
-  ASSERT_TRUE((*dying)->subscribe({"r", EventPattern::for_types({kPlaced}),
-                                   [](const std::vector<Delivery>& ds) {
-                                     return std::vector<DeliveryResult>(ds.size());
-                                   },
-                                   {.batch_size = 1}}));
+  ASSERT_TRUE((*dying)->subscribe(
+      {"r",
+       EventPattern::for_types({kPlaced}),
+       [](const std::vector<Delivery>& ds) { return std::vector<DeliveryResult>(ds.size()); },
+       {.batch_size = 1}}));
   EXPECT_THROW((void)(*dying)->deliver_once("r"), std::runtime_error);
   dying->reset();
   EXPECT_EQ(bus_->stats("r")->in_flight, 1);
@@ -374,19 +394,20 @@ TEST_F(BusTest, ARestartResumesInFlightAndQueuedMessages) {
 TEST_F(BusTest, SubscribeValidatesRules) {
   auto h = [](const std::vector<Delivery>& ds) { return std::vector<DeliveryResult>(ds.size()); };
   EXPECT_TRUE(bus_->subscribe({"ok.rule-1", EventPattern{}, h, {}}));
-  EXPECT_EQ(bus_->subscribe({"ok.rule-1", EventPattern{}, h, {}}).error().kind, ErrorKind::invalid_input);
+  EXPECT_EQ(bus_->subscribe({"ok.rule-1", EventPattern{}, h, {}}).error().kind,
+            ErrorKind::invalid_input);
   EXPECT_FALSE(bus_->subscribe({"bad name", EventPattern{}, h, {}}));
   EXPECT_FALSE(bus_->subscribe({"", EventPattern{}, h, {}}));
   EXPECT_FALSE(bus_->subscribe({"nohandler", EventPattern{}, nullptr, {}}));
   EXPECT_FALSE(bus_->subscribe({"zero-batch", EventPattern{}, h, {.batch_size = 0}}));
-  EXPECT_FALSE(bus_->subscribe({"bad-backoff", EventPattern{}, h,
-                                {.backoff_base = 10'000ms, .backoff_cap = 1'000ms}}));
+  EXPECT_FALSE(bus_->subscribe(
+      {"bad-backoff", EventPattern{}, h, {.backoff_base = 10'000ms, .backoff_cap = 1'000ms}}));
   EXPECT_EQ(bus_->deliver_once("missing").error().kind, ErrorKind::not_found);
 }
 
 TEST_F(BusTest, ArchiveRetentionPrunesOldEvents) {
-  auto b = DurableBus::open({.path = dir_.file("bus2.db"), .clock = &clock_,
-                             .archive_retention = 60'000ms});
+  auto b = DurableBus::open(
+      {.path = dir_.file("bus2.db"), .clock = &clock_, .archive_retention = 60'000ms});
   ASSERT_TRUE(b);
   (*b)->attach_outbox("svc", *store_);
   publish(kPlaced);
@@ -400,13 +421,14 @@ TEST_F(BusTest, ArchiveRetentionPrunesOldEvents) {
 }
 
 TEST_F(BusTest, PruningKeepsEventsThatMessagesStillNeedAndRedriveSurvivesPruning) {
-  auto b = DurableBus::open({.path = dir_.file("bus3.db"), .clock = &clock_,
-                             .archive_retention = 1'000ms, .seed = 1});
+  auto b = DurableBus::open(
+      {.path = dir_.file("bus3.db"), .clock = &clock_, .archive_retention = 1'000ms, .seed = 1});
   ASSERT_TRUE(b);
   auto& bus = **b;
   bus.attach_outbox("svc", *store_);
   bool broken = true;
-  ASSERT_TRUE(bus.subscribe({"r", EventPattern::for_types({kPlaced}),
+  ASSERT_TRUE(bus.subscribe({"r",
+                             EventPattern::for_types({kPlaced}),
                              each_message([&](const Delivery&) -> Status {
                                if (broken) return make_error(ErrorKind::permanent, "broken");
                                return {};
@@ -425,7 +447,7 @@ TEST_F(BusTest, PruningKeepsEventsThatMessagesStillNeedAndRedriveSurvivesPruning
   broken = false;
   ASSERT_TRUE(bus.run_until_idle());
   EXPECT_EQ(bus.stats("r")->delayed + bus.stats("r")->ready, 0);  // the timer was delivered
-  EXPECT_EQ(*bus.redrive("r"), 1u);                                // restored from the DLQ copy
+  EXPECT_EQ(*bus.redrive("r"), 1u);                               // restored from the DLQ copy
   ASSERT_TRUE(bus.run_until_idle());
   EXPECT_EQ(*bus.backlog(), 0);
   EXPECT_TRUE(bus.dead_letters("r")->empty());
@@ -443,7 +465,8 @@ TEST(DurableBusThreads, DeliversEverythingAndStopsGracefully) {
   std::mutex mu;
   std::set<std::string> got;
   std::atomic<int> in_handler{0};
-  ASSERT_TRUE((*bus)->subscribe({"r", EventPattern::for_types({kPlaced}),
+  ASSERT_TRUE((*bus)->subscribe({"r",
+                                 EventPattern::for_types({kPlaced}),
                                  [&](const std::vector<Delivery>& ds) {
                                    ++in_handler;
                                    std::this_thread::sleep_for(2ms);

@@ -12,13 +12,17 @@ Result<Durability> parse_durability(std::string_view s) {
                         "durability must be \"normal\" or \"full\", got \"{}\"", s);
 }
 
-std::string_view to_string(Durability d) { return d == Durability::full ? "full" : "normal"; }
+std::string_view to_string(Durability d) {
+  return d == Durability::full ? "full" : "normal";
+}
 
 platform::Error sqlite_error(int code, std::string_view what, sqlite3* db) {
   const int primary = code & 0xff;
   ErrorKind kind = ErrorKind::permanent;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) kind = ErrorKind::transient;
-  else if (primary == SQLITE_CONSTRAINT) kind = ErrorKind::conflict;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+    kind = ErrorKind::transient;
+  else if (primary == SQLITE_CONSTRAINT)
+    kind = ErrorKind::conflict;
   else if (primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_NOMEM)
     kind = ErrorKind::transient;
   std::string msg = fmt::format("sqlite {}: {} ({})", what, sqlite3_errstr(code), code);
@@ -26,13 +30,19 @@ platform::Error sqlite_error(int code, std::string_view what, sqlite3* db) {
   return platform::Error{kind, std::move(msg)};
 }
 
-Stmt::~Stmt() { sqlite3_finalize(s_); }
+Stmt::~Stmt() {
+  sqlite3_finalize(s_);
+}
 
 void Stmt::bind(int i, std::string_view v) {
   sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
-void Stmt::bind(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); }
-void Stmt::bind_null(int i) { sqlite3_bind_null(s_, i); }
+void Stmt::bind(int i, std::int64_t v) {
+  sqlite3_bind_int64(s_, i, v);
+}
+void Stmt::bind_null(int i) {
+  sqlite3_bind_null(s_, i);
+}
 
 Result<bool> Stmt::step() {
   const int rc = sqlite3_step(s_);
@@ -52,19 +62,23 @@ void Stmt::reset() {
   sqlite3_clear_bindings(s_);
 }
 
-std::int64_t Stmt::column_int64(int i) const { return sqlite3_column_int64(s_, i); }
+std::int64_t Stmt::column_int64(int i) const {
+  return sqlite3_column_int64(s_, i);
+}
 std::string_view Stmt::column_text(int i) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, i));
   return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, i)))
            : std::string_view();
 }
-bool Stmt::column_is_null(int i) const { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
+bool Stmt::column_is_null(int i) const {
+  return sqlite3_column_type(s_, i) == SQLITE_NULL;
+}
 
 Result<std::unique_ptr<Db>> Db::open(const std::string& path, Durability d, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     auto err = sqlite_error(rc, "open " + path, raw);
     sqlite3_close(raw);

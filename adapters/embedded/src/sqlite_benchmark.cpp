@@ -20,8 +20,9 @@ using namespace orderly::platform;
 struct Dir {
   std::filesystem::path path;
   Dir() {
-    path = std::filesystem::temp_directory_path() /
-           ("orderly-sqlite-bench-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+    path =
+        std::filesystem::temp_directory_path() /
+        ("orderly-sqlite-bench-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
     std::filesystem::create_directories(path);
   }
   ~Dir() { std::filesystem::remove_all(path); }
@@ -51,9 +52,10 @@ void BM_RawSqliteCommit(benchmark::State& state) {
     }
     if (!tx->commit()) state.SkipWithError("commit failed");
   }
-  state.counters["commits/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["rows/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * rows), benchmark::Counter::kIsRate);
+  state.counters["commits/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(state.iterations() * rows),
+                                                benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_RawSqliteCommit)
     ->ArgNames({"rows_per_tx", "full"})
@@ -80,7 +82,8 @@ void BM_ItemStoreUnitOfWork(benchmark::State& state) {
     uow.emit(make_event("b", "orderly.bench.Out.v1", "s", {{"payload", kPayload}}, clock.now()));
     if (!uow.commit(**store)) state.SkipWithError("commit failed");
   }
-  state.counters["uow/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["uow/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ItemStoreUnitOfWork)->ArgNames({"full"})->Arg(0)->Arg(1)->UseRealTime();
 
@@ -88,7 +91,8 @@ void BM_ItemStoreGet(benchmark::State& state) {
   Dir dir;
   auto store = SqliteItemStore::open((dir.path / "svc.db").string());
   for (int i = 0; i < 1000; ++i)
-    (void)(*store)->put(Item{"P#" + std::to_string(i), "S", 0, {{"payload", kPayload}}, std::nullopt}, {});
+    (void)(*store)->put(
+        Item{"P#" + std::to_string(i), "S", 0, {{"payload", kPayload}}, std::nullopt}, {});
   int i = 0;
   for (auto _ : state) {
     auto r = (*store)->get("P#" + std::to_string(i++ % 1000), "S");

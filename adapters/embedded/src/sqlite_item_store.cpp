@@ -68,10 +68,14 @@ std::optional<std::string> prefix_end(std::string p) {
 
 std::string condition_text(const Condition& c) {
   switch (c.kind) {
-    case Condition::Kind::none: return "none";
-    case Condition::Kind::not_exists: return "item must not exist";
-    case Condition::Kind::exists: return "item must exist";
-    case Condition::Kind::version_is: return fmt::format("version must be {}", c.version);
+    case Condition::Kind::none:
+      return "none";
+    case Condition::Kind::not_exists:
+      return "item must not exist";
+    case Condition::Kind::exists:
+      return "item must exist";
+    case Condition::Kind::version_is:
+      return fmt::format("version must be {}", c.version);
   }
   return "?";
 }
@@ -139,15 +143,22 @@ Status check_condition(const Condition& c, bool exists, std::int64_t version, st
                        const std::string& pk, const std::string& sk) {
   bool ok = true;
   switch (c.kind) {
-    case Condition::Kind::none: break;
-    case Condition::Kind::not_exists: ok = !exists; break;
-    case Condition::Kind::exists: ok = exists; break;
-    case Condition::Kind::version_is: ok = exists && version == c.version; break;
+    case Condition::Kind::none:
+      break;
+    case Condition::Kind::not_exists:
+      ok = !exists;
+      break;
+    case Condition::Kind::exists:
+      ok = exists;
+      break;
+    case Condition::Kind::version_is:
+      ok = exists && version == c.version;
+      break;
   }
   if (ok) return {};
-  return platform::fail(ErrorKind::conflict,
-                        "condition failed on op {} ({}, {}): {}; found {}", index, pk, sk,
-                        condition_text(c), exists ? fmt::format("version {}", version) : "no item");
+  return platform::fail(ErrorKind::conflict, "condition failed on op {} ({}, {}): {}; found {}",
+                        index, pk, sk, condition_text(c),
+                        exists ? fmt::format("version {}", version) : "no item");
 }
 
 }  // namespace
@@ -171,8 +182,10 @@ Result<std::int64_t> SqliteItemStore::apply(const platform::WriteOp& op, std::si
     g->bind(2, sk);
     g->bind(3, version);
     g->bind(4, attrs);
-    if (ttl) g->bind(5, *ttl);
-    else g->bind_null(5);
+    if (ttl)
+      g->bind(5, *ttl);
+    else
+      g->bind_null(5);
     if (auto s = g->run(); !s) return tl::unexpected(s.error());
     return version;
   };
@@ -197,8 +210,8 @@ Result<std::int64_t> SqliteItemStore::apply(const platform::WriteOp& op, std::si
             boost::system::error_code ec;
             auto v = json::parse(cur->attrs, ec);
             if (ec || !v.is_object())
-              return platform::fail(ErrorKind::permanent, "item ({}, {}): stored attrs corrupt",
-                                    pk, sk);
+              return platform::fail(ErrorKind::permanent, "item ({}, {}): stored attrs corrupt", pk,
+                                    sk);
             attrs = std::move(v.get_object());
           }
           for (const auto& [k, v] : o.set) attrs[k] = v;
@@ -295,15 +308,15 @@ Result<Page> SqliteItemStore::query(const std::string& pk, const platform::Query
     auto raw = unhex(*q.cursor);
     const auto sep = raw ? raw->find('\x1f') : std::string::npos;
     if (!raw || sep == std::string::npos || raw->substr(0, sep) != pk)
-      return platform::fail(ErrorKind::invalid_input, "query: cursor does not belong to pk {}",
-                            pk);
+      return platform::fail(ErrorKind::invalid_input, "query: cursor does not belong to pk {}", pk);
     after = raw->substr(sep + 1);
   }
   // Lower bound lo (inclusive), upper bound hi (exclusive or inclusive).
   std::optional<std::string> lo, hi;
   bool hi_inclusive = false;
   switch (q.sk.kind) {
-    case platform::SkRange::Kind::all: break;
+    case platform::SkRange::Kind::all:
+      break;
     case platform::SkRange::Kind::prefix:
       lo = q.sk.a;
       hi = prefix_end(q.sk.a);

@@ -16,8 +16,12 @@ namespace orderly::platform {
 using TimePoint = std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
 using Millis = std::chrono::milliseconds;
 
-constexpr TimePoint from_unix_ms(std::int64_t ms) { return TimePoint{Millis{ms}}; }
-constexpr std::int64_t to_unix_ms(TimePoint t) { return t.time_since_epoch().count(); }
+constexpr TimePoint from_unix_ms(std::int64_t ms) {
+  return TimePoint{Millis{ms}};
+}
+constexpr std::int64_t to_unix_ms(TimePoint t) {
+  return t.time_since_epoch().count();
+}
 
 // RFC 3339 with milliseconds in UTC, e.g. 2026-11-25T12:00:00.123Z.
 std::string format_rfc3339(TimePoint t);

@@ -48,9 +48,7 @@ struct Error {
   ErrorKind kind = ErrorKind::permanent;
   std::string message;
 
-  [[nodiscard]] bool retryable() const noexcept {
-    return retry_action(kind) != RetryAction::none;
-  }
+  [[nodiscard]] bool retryable() const noexcept { return retry_action(kind) != RetryAction::none; }
   [[nodiscard]] std::string describe() const;
 
   friend bool operator==(const Error&, const Error&) = default;

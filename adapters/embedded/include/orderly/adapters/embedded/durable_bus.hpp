@@ -51,7 +51,7 @@ struct DurableBusOptions {
   const platform::Clock* clock = nullptr;  // defaults to the system clock
   int workers = 2;
   platform::Millis archive_retention{7LL * 24 * 3600 * 1000};
-  platform::Millis idle_poll{100};               // upper bound on a worker's sleep
+  platform::Millis idle_poll{100};              // upper bound on a worker's sleep
   platform::Millis housekeeping_every{60'000};  // archive pruning and TTL sweeps
   std::size_t relay_batch = 512;
   std::optional<std::uint64_t> seed;  // jitter RNG seed; random when absent
@@ -92,9 +92,9 @@ class DurableBus final : public platform::Bus {
   void attach_outbox(std::string name, SqliteItemStore& store);
 
   // --- one step at a time, on the calling thread ---
-  Result<std::size_t> relay_once();                            // outbox items moved
+  Result<std::size_t> relay_once();                           // outbox items moved
   Result<std::size_t> deliver_once(const std::string& rule);  // messages settled
-  Result<std::size_t> pump();                                  // relay + one batch per rule
+  Result<std::size_t> pump();                                 // relay + one batch per rule
   Result<std::size_t> run_until_idle(int max_rounds = 10'000);
   // Makes messages a dead process left in flight visible now; start() calls it.
   Result<std::size_t> recover_in_flight();
@@ -104,9 +104,11 @@ class DurableBus final : public platform::Bus {
   void stop();  // idempotent; in-flight batches finish and settle first
 
   // --- operations ---
-  Result<std::vector<DeadLetter>> dead_letters(const std::string& rule = {}, std::size_t limit = 100);
+  Result<std::vector<DeadLetter>> dead_letters(const std::string& rule = {},
+                                               std::size_t limit = 100);
   Result<std::size_t> redrive(const std::string& rule);
-  Result<std::size_t> replay(const std::string& rule, platform::TimePoint from, platform::TimePoint to);
+  Result<std::size_t> replay(const std::string& rule, platform::TimePoint from,
+                             platform::TimePoint to);
   Result<std::size_t> prune_archive();
   Result<QueueStats> stats(const std::string& rule);
   Result<std::int64_t> backlog();  // messages not yet delivered, all rules
