@@ -17,6 +17,8 @@ std::string_view to_string(ErrorKind k) noexcept {
       return "unauthorized";
     case ErrorKind::forbidden:
       return "forbidden";
+    case ErrorKind::failed_precondition:
+      return "failed_precondition";
     case ErrorKind::permanent:
       return "permanent";
   }

@@ -74,7 +74,7 @@ TEST(ErrorKinds, CarryRetryMeaning) {
   EXPECT_EQ(retry_action(ErrorKind::transient), RetryAction::retry_call);
   EXPECT_EQ(retry_action(ErrorKind::conflict), RetryAction::retry_unit_of_work);
   for (auto k : {ErrorKind::invalid_input, ErrorKind::not_found, ErrorKind::unauthorized,
-                 ErrorKind::forbidden, ErrorKind::permanent})
+                 ErrorKind::forbidden, ErrorKind::failed_precondition, ErrorKind::permanent})
     EXPECT_EQ(retry_action(k), RetryAction::none) << to_string(k);
   EXPECT_EQ(DeliveryResult::from(make_error(ErrorKind::transient, "x")).outcome, Outcome::retry);
 }

@@ -26,6 +26,7 @@ enum class ErrorKind {
   not_found,
   unauthorized,  // no or bad credentials
   forbidden,     // good credentials, not allowed
+  failed_precondition,  // not allowed in the current state (e.g. cancel a delivered order)
   permanent,     // anything else that will fail the same way again
 };
 
