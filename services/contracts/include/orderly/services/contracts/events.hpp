@@ -1,0 +1,288 @@
+// The event contracts in code: one struct per event type, with strict
+// encode/decode of its CloudEvent `data`. schemas/events/*.schema.json is the
+// same contract in JSON Schema; tests/contract checks the two agree.
+//
+//   CloudEvent e = to_event(OrderPlaced{...}, clock.now());   // type, source, subject set
+//   Result<OrderPlaced> placed = decode<OrderPlaced>(e.data);  // invalid_input names the field
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "orderly/platform/clock.hpp"
+#include "orderly/platform/event.hpp"
+#include "orderly/platform/json_reader.hpp"
+#include "orderly/platform/subscriptions.hpp"
+
+namespace orderly::services::contracts {
+
+using platform::Result;
+
+// ---- shared shapes ----
+struct Money {
+  std::int64_t amount = 0;  // minor units (pence, cents)
+  std::string currency;     // ISO 4217
+  friend bool operator==(const Money&, const Money&) = default;
+};
+struct OrderLine {
+  std::string sku;
+  std::int64_t quantity = 0;
+  Money unit_price;
+  friend bool operator==(const OrderLine&, const OrderLine&) = default;
+};
+struct StockLine {
+  std::string sku;
+  std::int64_t quantity = 0;
+  friend bool operator==(const StockLine&, const StockLine&) = default;
+};
+struct Shortage {
+  std::string sku;
+  std::int64_t requested = 0;
+  std::int64_t available = 0;
+  friend bool operator==(const Shortage&, const Shortage&) = default;
+};
+struct Address {
+  std::string name, line1;
+  std::optional<std::string> line2;
+  std::string city, postal_code, country;
+  friend bool operator==(const Address&, const Address&) = default;
+};
+
+inline constexpr std::int64_t kMaxQuantity = 1000;
+inline constexpr std::size_t kMaxLines = 100;
+
+// ---- orders ----
+struct OrderPlaced {
+  static constexpr std::string_view kType = "orderly.orders.OrderPlaced.v1";
+  static constexpr std::string_view kSource = "orderly.orders";
+  std::string order_id, customer_id;
+  std::vector<OrderLine> items;
+  Money total;
+  std::string payment_token;
+  Address shipping_address;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct OrderConfirmed {
+  static constexpr std::string_view kType = "orderly.orders.OrderConfirmed.v1";
+  static constexpr std::string_view kSource = "orderly.orders";
+  std::string order_id, customer_id;
+  std::vector<OrderLine> items;
+  Money total;
+  Address shipping_address;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct OrderCancelled {
+  static constexpr std::string_view kType = "orderly.orders.OrderCancelled.v1";
+  static constexpr std::string_view kSource = "orderly.orders";
+  std::string order_id, customer_id;
+  std::string reason;  // payment_declined | out_of_stock | timeout | customer_request
+  Money total;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct OrderShipped {
+  static constexpr std::string_view kType = "orderly.orders.OrderShipped.v1";
+  static constexpr std::string_view kSource = "orderly.orders";
+  std::string order_id, customer_id, shipment_id, carrier, tracking_number;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct OrderDelivered {
+  static constexpr std::string_view kType = "orderly.orders.OrderDelivered.v1";
+  static constexpr std::string_view kSource = "orderly.orders";
+  std::string order_id, customer_id, shipment_id;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct SagaTimedOut {
+  static constexpr std::string_view kType = "orderly.orders.SagaTimedOut.v1";
+  static constexpr std::string_view kSource = "orderly.orders";
+  std::string order_id;
+  std::string placed_at;  // RFC 3339
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+
+// ---- inventory ----
+struct InventoryReserved {
+  static constexpr std::string_view kType = "orderly.inventory.InventoryReserved.v1";
+  static constexpr std::string_view kSource = "orderly.inventory";
+  std::string order_id;
+  std::vector<StockLine> lines;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct InventoryReservationFailed {
+  static constexpr std::string_view kType = "orderly.inventory.InventoryReservationFailed.v1";
+  static constexpr std::string_view kSource = "orderly.inventory";
+  std::string order_id;
+  std::string reason;  // out_of_stock | unknown_sku
+  std::vector<Shortage> shortages;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct InventoryReleased {
+  static constexpr std::string_view kType = "orderly.inventory.InventoryReleased.v1";
+  static constexpr std::string_view kSource = "orderly.inventory";
+  std::string order_id;
+  std::vector<StockLine> lines;
+  bool restocked = false;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct InventoryCommitted {
+  static constexpr std::string_view kType = "orderly.inventory.InventoryCommitted.v1";
+  static constexpr std::string_view kSource = "orderly.inventory";
+  std::string order_id;
+  std::vector<StockLine> lines;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct ProductUpdated {
+  static constexpr std::string_view kType = "orderly.inventory.ProductUpdated.v1";
+  static constexpr std::string_view kSource = "orderly.inventory";
+  std::string sku, name;
+  Money price;
+  std::int64_t available = 0;
+  [[nodiscard]] const std::string& subject() const { return sku; }
+};
+
+// ---- payments ----
+#define ORDERLY_PAYMENT_EVENT(Name)                                                  \
+  struct Name {                                                                      \
+    static constexpr std::string_view kType = "orderly.payments." #Name ".v1";      \
+    static constexpr std::string_view kSource = "orderly.payments";                 \
+    std::string order_id, payment_id;                                                \
+    Money amount;                                                                    \
+    [[nodiscard]] const std::string& subject() const { return order_id; }           \
+  };
+ORDERLY_PAYMENT_EVENT(PaymentAuthorized)
+ORDERLY_PAYMENT_EVENT(PaymentCaptured)
+ORDERLY_PAYMENT_EVENT(PaymentVoided)
+ORDERLY_PAYMENT_EVENT(PaymentRefunded)
+#undef ORDERLY_PAYMENT_EVENT
+struct PaymentDeclined {
+  static constexpr std::string_view kType = "orderly.payments.PaymentDeclined.v1";
+  static constexpr std::string_view kSource = "orderly.payments";
+  std::string order_id, payment_id;
+  Money amount;
+  std::string reason;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+
+// ---- shipping ----
+struct ShipmentCreated {
+  static constexpr std::string_view kType = "orderly.shipping.ShipmentCreated.v1";
+  static constexpr std::string_view kSource = "orderly.shipping";
+  std::string order_id, customer_id, shipment_id, carrier, tracking_number;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct ShipmentDispatched {
+  static constexpr std::string_view kType = "orderly.shipping.ShipmentDispatched.v1";
+  static constexpr std::string_view kSource = "orderly.shipping";
+  std::string order_id, customer_id, shipment_id, carrier, tracking_number;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct ShipmentDelivered {
+  static constexpr std::string_view kType = "orderly.shipping.ShipmentDelivered.v1";
+  static constexpr std::string_view kSource = "orderly.shipping";
+  std::string order_id, customer_id, shipment_id;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct CarrierProgressed {
+  static constexpr std::string_view kType = "orderly.shipping.CarrierProgressed.v1";
+  static constexpr std::string_view kSource = "orderly.shipping";
+  std::string order_id, shipment_id;
+  std::string step;  // dispatch | deliver
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+
+// ---- notifications ----
+struct NotificationSent {
+  static constexpr std::string_view kType = "orderly.notifications.NotificationSent.v1";
+  static constexpr std::string_view kSource = "orderly.notifications";
+  std::string notification_id, customer_id, order_id;
+  std::string channel;   // email
+  std::string template_name;  // order_confirmed | order_cancelled | shipment_dispatched | shipment_delivered
+  std::string subject_line;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+
+// ---- encoding ----
+// Every event type has a pair of these; decode<E> is strict (unknown fields,
+// wrong types and out-of-range values are invalid_input naming the path).
+#define ORDERLY_EVENT_CODEC(E)                          \
+  boost::json::object encode(const E& e);               \
+  void read(platform::JsonReader& r, E& e);
+ORDERLY_EVENT_CODEC(OrderPlaced)
+ORDERLY_EVENT_CODEC(OrderConfirmed)
+ORDERLY_EVENT_CODEC(OrderCancelled)
+ORDERLY_EVENT_CODEC(OrderShipped)
+ORDERLY_EVENT_CODEC(OrderDelivered)
+ORDERLY_EVENT_CODEC(SagaTimedOut)
+ORDERLY_EVENT_CODEC(InventoryReserved)
+ORDERLY_EVENT_CODEC(InventoryReservationFailed)
+ORDERLY_EVENT_CODEC(InventoryReleased)
+ORDERLY_EVENT_CODEC(InventoryCommitted)
+ORDERLY_EVENT_CODEC(ProductUpdated)
+ORDERLY_EVENT_CODEC(PaymentAuthorized)
+ORDERLY_EVENT_CODEC(PaymentDeclined)
+ORDERLY_EVENT_CODEC(PaymentCaptured)
+ORDERLY_EVENT_CODEC(PaymentVoided)
+ORDERLY_EVENT_CODEC(PaymentRefunded)
+ORDERLY_EVENT_CODEC(ShipmentCreated)
+ORDERLY_EVENT_CODEC(ShipmentDispatched)
+ORDERLY_EVENT_CODEC(ShipmentDelivered)
+ORDERLY_EVENT_CODEC(CarrierProgressed)
+ORDERLY_EVENT_CODEC(NotificationSent)
+#undef ORDERLY_EVENT_CODEC
+
+template <class E>
+Result<E> decode(const boost::json::object& data) {
+  platform::JsonReader r{data, "$.data"};
+  E e;
+  read(r, e);
+  r.done();
+  if (auto s = r.status(); !s) return tl::unexpected(s.error());
+  return e;
+}
+
+template <class E>
+Result<E> decode(const platform::CloudEvent& ev) {
+  if (ev.type != E::kType)
+    return platform::fail(platform::ErrorKind::invalid_input, "expected {}, got {}", E::kType,
+                          ev.type);
+  return decode<E>(ev.data);
+}
+
+template <class E>
+platform::CloudEvent to_event(const E& e, platform::TimePoint now) {
+  return platform::make_event(std::string(E::kSource), std::string(E::kType), e.subject(),
+                              encode(e), now);
+}
+
+// A typed subscription: decodes the data strictly (a bad event fails
+// permanently, with the field, into the DLQ) and hands it to `fn`.
+//
+//   on<OrderPlaced>([&](const OrderPlaced& p, const CloudEvent& e, UnitOfWork& uow) {...})
+template <class E, class F>
+platform::Handler on(F fn) {
+  return {std::string(E::kType),
+          [fn = std::move(fn)](const platform::CloudEvent& e, platform::UnitOfWork& uow) -> platform::Status {
+            auto d = decode<E>(e);
+            if (!d) return tl::unexpected(d.error());
+            return fn(*d, e, uow);
+          }};
+}
+
+// Shape helpers shared with the gateway's request parsing.
+Money read_money(platform::JsonReader& r, std::string_view key);
+Address read_address(platform::JsonReader& r, std::string_view key);
+boost::json::object encode(const Money& m);
+boost::json::object encode(const Address& a);
+boost::json::array encode_lines(const std::vector<OrderLine>& lines);
+boost::json::array encode_lines(const std::vector<StockLine>& lines);
+std::vector<OrderLine> read_order_lines(platform::JsonReader& r, std::string_view key);
+std::vector<StockLine> read_stock_lines(platform::JsonReader& r, std::string_view key);
+bool is_uuid_string(std::string_view s);
+
+// Every event type, for catalogues and contract tests.
+std::vector<std::string_view> all_event_types();
+
+}  // namespace orderly::services::contracts

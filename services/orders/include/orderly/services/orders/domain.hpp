@@ -1,0 +1,109 @@
+// The order and its saga, as pure functions: each transition returns the next
+// state and the events to emit, or an error for a change the state forbids.
+//
+//   auto t = place(cmd, catalogue);            // PENDING + OrderPlaced
+//   t = on_inventory_reserved(t->order);       // still PENDING, waiting for payment
+//   t = on_payment_authorized(t->order);       // CONFIRMED + OrderConfirmed
+//   auto c = cancel_by_customer(shipped);      // error: failed_precondition
+//
+// Late facts (a reservation arriving after the order was cancelled) are not
+// errors: they leave the status alone and say so in Transition::note.
+// No I/O here; handlers in service.cpp load, call, and commit.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "orderly/services/contracts/events.hpp"
+
+namespace orderly::services::orders {
+
+using contracts::Address;
+using contracts::Money;
+using contracts::OrderLine;
+using platform::Result;
+
+enum class Status { pending, confirmed, shipped, delivered, cancelled };
+std::string_view to_string(Status s);
+Result<Status> parse_status(std::string_view s);
+
+// Cancellation reasons, as they appear in events and the API.
+inline constexpr std::string_view kPaymentDeclined = "payment_declined";
+inline constexpr std::string_view kOutOfStock = "out_of_stock";
+inline constexpr std::string_view kTimeout = "timeout";
+inline constexpr std::string_view kCustomerRequest = "customer_request";
+
+struct TimelineEntry {
+  std::string type, time, event_id;
+  std::optional<std::string> traceparent;
+  friend bool operator==(const TimelineEntry&, const TimelineEntry&) = default;
+};
+
+struct Order {
+  std::string id, customer_id;
+  Status status = Status::pending;
+  std::vector<OrderLine> items;
+  Money total;
+  Address shipping_address;
+  bool reserved = false;    // InventoryReserved seen
+  bool authorized = false;  // PaymentAuthorized seen
+  std::optional<std::string> cancellation_reason;
+  std::optional<std::string> shipment_id, carrier, tracking_number;
+  std::string created_at;
+  std::vector<TimelineEntry> timeline;
+
+  [[nodiscard]] bool terminal() const {
+    return status == Status::delivered || status == Status::cancelled;
+  }
+  friend bool operator==(const Order&, const Order&) = default;
+};
+
+struct CatalogueEntry {
+  std::string sku, name;
+  Money price;
+};
+
+struct PlaceOrder {
+  std::string order_id;  // chosen by the caller (UUIDv7), so retries can be idempotent
+  std::string customer_id;
+  std::vector<contracts::StockLine> items;  // client prices are never read
+  std::string payment_token;
+  Address shipping_address;
+  std::string now;  // RFC 3339
+};
+
+using OrderEvent = std::variant<contracts::OrderPlaced, contracts::OrderConfirmed,
+                                contracts::OrderCancelled, contracts::OrderShipped,
+                                contracts::OrderDelivered>;
+
+struct Transition {
+  Order order;
+  std::vector<OrderEvent> events;
+  std::string note;  // why nothing changed, for late or repeated facts
+};
+
+using PriceLookup = std::function<std::optional<CatalogueEntry>(const std::string& sku)>;
+
+// Totals come from the catalogue. Errors name the bad line ($.items[i]...).
+Result<Transition> place(const PlaceOrder& cmd, const PriceLookup& catalogue);
+Result<Transition> on_inventory_reserved(Order o);
+Result<Transition> on_reservation_failed(Order o);
+Result<Transition> on_payment_authorized(Order o);
+Result<Transition> on_payment_declined(Order o);
+Result<Transition> on_shipment_created(Order o, const std::string& shipment_id,
+                                       const std::string& carrier, const std::string& tracking);
+Result<Transition> on_shipment_dispatched(Order o, const std::string& shipment_id,
+                                          const std::string& carrier, const std::string& tracking);
+Result<Transition> on_shipment_delivered(Order o, const std::string& shipment_id);
+Result<Transition> on_saga_timeout(Order o);
+// Accepted until the shipment is dispatched.
+Result<Transition> cancel_by_customer(Order o);
+
+// Persistence of an order as item attributes (also the API's representation).
+boost::json::object to_json(const Order& o);
+Result<Order> order_from_json(const boost::json::object& attrs);
+
+}  // namespace orderly::services::orders

@@ -1,0 +1,67 @@
+// The orders service: its subscriptions (the saga's inputs), and the commands
+// the API calls. Handlers are thin: decode, load, call domain.hpp, commit one
+// unit of work (state + outbox + inbox).
+//
+//   OrdersService orders{store, clock, {.saga_timeout = 30s}};
+//   for (auto& rule : orders.rules()) bus.subscribe(std::move(rule));
+//   auto placed = orders.place_order({...});
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orderly/platform/bus.hpp"
+#include "orderly/platform/item_store.hpp"
+#include "orderly/platform/unit_of_work.hpp"
+#include "orderly/services/orders/domain.hpp"
+
+namespace orderly::services::orders {
+
+struct Config {
+  platform::Millis saga_timeout{30'000};
+};
+
+inline constexpr std::string_view kSagaRule = "orders.saga";
+inline constexpr std::string_view kTimerRule = "orders.timers";
+inline constexpr std::string_view kCatalogueRule = "orders.catalogue";
+
+struct OrderPage {
+  std::vector<Order> orders;
+  std::optional<std::string> next_cursor;
+};
+
+class OrdersService {
+ public:
+  OrdersService(platform::ItemStore& store, const platform::Clock& clock, Config config = {});
+
+  // Every subscription of the service, in one place.
+  std::vector<platform::Rule> rules();
+  static std::vector<std::string> produces();
+
+  // Commands and queries for the API.
+  Result<Order> place_order(PlaceOrder cmd, std::optional<std::string> traceparent = std::nullopt);
+  Result<Order> cancel_order(const std::string& order_id,
+                             std::optional<std::string> traceparent = std::nullopt);
+  Result<std::optional<Order>> get_order(const std::string& order_id);
+  Result<OrderPage> list_orders(const std::string& customer_id, std::size_t limit,
+                                std::optional<std::string> cursor);
+  std::optional<CatalogueEntry> catalogue_entry(const std::string& sku);
+
+ private:
+  using Step = std::function<Result<Transition>(Order)>;
+  platform::Status advance(const platform::CloudEvent& cause, platform::UnitOfWork& uow,
+                           const std::string& order_id, const Step& step);
+  platform::Status on_product_updated(const contracts::ProductUpdated& d,
+                                      const platform::CloudEvent& e, platform::UnitOfWork& uow);
+  void emit(platform::UnitOfWork& uow, Order& order, const std::vector<OrderEvent>& events,
+            const platform::CloudEvent* cause, const std::optional<std::string>& traceparent);
+
+  platform::ItemStore& store_;
+  const platform::Clock& clock_;
+  Config config_;
+};
+
+std::string order_pk(std::string_view order_id);
+
+}  // namespace orderly::services::orders

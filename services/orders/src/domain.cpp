@@ -1,0 +1,262 @@
+// The order state machine.
+#include "orderly/services/orders/domain.hpp"
+
+#include <set>
+
+namespace orderly::services::orders {
+
+namespace json = boost::json;
+using platform::ErrorKind;
+using platform::JsonReader;
+
+std::string_view to_string(Status s) {
+  switch (s) {
+    case Status::pending: return "PENDING";
+    case Status::confirmed: return "CONFIRMED";
+    case Status::shipped: return "SHIPPED";
+    case Status::delivered: return "DELIVERED";
+    case Status::cancelled: return "CANCELLED";
+  }
+  return "?";
+}
+
+Result<Status> parse_status(std::string_view s) {
+  for (auto st : {Status::pending, Status::confirmed, Status::shipped, Status::delivered,
+                  Status::cancelled})
+    if (to_string(st) == s) return st;
+  return platform::fail(ErrorKind::invalid_input, "unknown order status {}", s);
+}
+
+namespace {
+
+Transition unchanged(Order o, std::string note) { return Transition{std::move(o), {}, std::move(note)}; }
+
+contracts::OrderConfirmed confirmed_event(const Order& o) {
+  return {o.id, o.customer_id, o.items, o.total, o.shipping_address};
+}
+
+Transition cancel(Order o, std::string_view reason) {
+  o.status = Status::cancelled;
+  o.cancellation_reason = std::string(reason);
+  contracts::OrderCancelled e{o.id, o.customer_id, std::string(reason), o.total};
+  Transition t{std::move(o), {}, {}};
+  t.events.emplace_back(std::move(e));
+  return t;
+}
+
+Transition maybe_confirm(Order o) {
+  if (o.status == Status::pending && o.reserved && o.authorized) {
+    o.status = Status::confirmed;
+    auto e = confirmed_event(o);
+    Transition t{std::move(o), {}, {}};
+    t.events.emplace_back(std::move(e));
+    return t;
+  }
+  return Transition{std::move(o), {}, {}};
+}
+
+}  // namespace
+
+Result<Transition> place(const PlaceOrder& cmd, const PriceLookup& catalogue) {
+  std::vector<platform::FieldError> errors;
+  if (cmd.items.empty()) errors.push_back({"$.items", "must have 1 to 100 elements"});
+  if (cmd.items.size() > contracts::kMaxLines) errors.push_back({"$.items", "must have 1 to 100 elements"});
+  Order o;
+  o.id = cmd.order_id;
+  o.customer_id = cmd.customer_id;
+  o.shipping_address = cmd.shipping_address;
+  o.created_at = cmd.now;
+  std::set<std::string> seen;
+  std::optional<std::string> currency;
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < cmd.items.size() && i < contracts::kMaxLines; ++i) {
+    const auto& line = cmd.items[i];
+    const std::string path = fmt::format("$.items[{}]", i);
+    if (!seen.insert(line.sku).second) {
+      errors.push_back({path + ".sku", "appears on more than one line"});
+      continue;
+    }
+    if (line.quantity < 1 || line.quantity > contracts::kMaxQuantity) {
+      errors.push_back({path + ".quantity", "must be an integer from 1 to 1000"});
+      continue;
+    }
+    auto entry = catalogue(line.sku);
+    if (!entry) {
+      errors.push_back({path + ".sku", fmt::format("unknown sku {}", line.sku)});
+      continue;
+    }
+    if (currency && *currency != entry->price.currency) {
+      errors.push_back({path + ".sku", "is priced in another currency than the other lines"});
+      continue;
+    }
+    currency = entry->price.currency;
+    total += entry->price.amount * line.quantity;  // <= 1e12 * 1000 * 100 fits in int64
+    o.items.push_back({line.sku, line.quantity, entry->price});
+  }
+  if (!errors.empty()) {
+    std::string msg;
+    for (const auto& e : errors) msg += (msg.empty() ? "" : "; ") + e.path + ": " + e.message;
+    return platform::make_error(ErrorKind::invalid_input, std::move(msg));
+  }
+  o.total = Money{total, *currency};
+  contracts::OrderPlaced e{o.id, o.customer_id, o.items, o.total, cmd.payment_token, o.shipping_address};
+  Transition t{std::move(o), {}, {}};
+  t.events.emplace_back(std::move(e));
+  return t;
+}
+
+Result<Transition> on_inventory_reserved(Order o) {
+  if (o.status != Status::pending) return unchanged(std::move(o), "reservation arrived after the saga ended");
+  o.reserved = true;
+  return maybe_confirm(std::move(o));
+}
+
+Result<Transition> on_reservation_failed(Order o) {
+  if (o.status != Status::pending) return unchanged(std::move(o), "reservation failure arrived after the saga ended");
+  return cancel(std::move(o), kOutOfStock);
+}
+
+Result<Transition> on_payment_authorized(Order o) {
+  if (o.status != Status::pending) return unchanged(std::move(o), "authorisation arrived after the saga ended");
+  o.authorized = true;
+  return maybe_confirm(std::move(o));
+}
+
+Result<Transition> on_payment_declined(Order o) {
+  if (o.status != Status::pending) return unchanged(std::move(o), "decline arrived after the saga ended");
+  return cancel(std::move(o), kPaymentDeclined);
+}
+
+Result<Transition> on_saga_timeout(Order o) {
+  if (o.status != Status::pending) return unchanged(std::move(o), "the saga had already ended");
+  return cancel(std::move(o), kTimeout);
+}
+
+Result<Transition> on_shipment_created(Order o, const std::string& shipment_id,
+                                       const std::string& carrier, const std::string& tracking) {
+  if (o.status != Status::confirmed)
+    return unchanged(std::move(o), fmt::format("shipment created while {}", to_string(o.status)));
+  o.shipment_id = shipment_id;
+  o.carrier = carrier;
+  o.tracking_number = tracking;
+  return Transition{std::move(o), {}, {}};
+}
+
+Result<Transition> on_shipment_dispatched(Order o, const std::string& shipment_id,
+                                          const std::string& carrier, const std::string& tracking) {
+  if (o.status == Status::shipped || o.status == Status::delivered)
+    return unchanged(std::move(o), "already shipped");
+  if (o.status == Status::cancelled)
+    return unchanged(std::move(o), "dispatched after the order was cancelled");
+  if (o.status != Status::confirmed)
+    return platform::fail(ErrorKind::failed_precondition, "order {} is {}: it cannot ship", o.id,
+                          to_string(o.status));
+  o.status = Status::shipped;
+  o.shipment_id = shipment_id;
+  o.carrier = carrier;
+  o.tracking_number = tracking;
+  contracts::OrderShipped e{o.id, o.customer_id, shipment_id, carrier, tracking};
+  Transition t{std::move(o), {}, {}};
+  t.events.emplace_back(std::move(e));
+  return t;
+}
+
+Result<Transition> on_shipment_delivered(Order o, const std::string& shipment_id) {
+  if (o.status == Status::delivered) return unchanged(std::move(o), "already delivered");
+  if (o.status == Status::cancelled)
+    return unchanged(std::move(o), "delivered after the order was cancelled");
+  if (o.status != Status::shipped && o.status != Status::confirmed)
+    return platform::fail(ErrorKind::failed_precondition, "order {} is {}: it cannot be delivered",
+                          o.id, to_string(o.status));
+  Transition t{o, {}, {}};
+  if (o.status == Status::confirmed) {
+    // Delivery overtook dispatch (no ordering guarantee): ship first, then deliver.
+    t.events.emplace_back(contracts::OrderShipped{o.id, o.customer_id, shipment_id,
+                                                  o.carrier.value_or("unknown"),
+                                                  o.tracking_number.value_or("unknown")});
+  }
+  t.order.status = Status::delivered;
+  t.order.shipment_id = shipment_id;
+  t.events.emplace_back(contracts::OrderDelivered{o.id, o.customer_id, shipment_id});
+  return t;
+}
+
+Result<Transition> cancel_by_customer(Order o) {
+  switch (o.status) {
+    case Status::pending:
+    case Status::confirmed:
+      return cancel(std::move(o), kCustomerRequest);
+    case Status::shipped:
+    case Status::delivered:
+      return platform::fail(ErrorKind::failed_precondition,
+                            "order {} is {}: it can no longer be cancelled", o.id, to_string(o.status));
+    case Status::cancelled:
+      return platform::fail(ErrorKind::failed_precondition, "order {} is already cancelled", o.id);
+  }
+  return platform::fail(ErrorKind::permanent, "unreachable");
+}
+
+// ---- persistence ----
+
+json::object to_json(const Order& o) {
+  json::array timeline;
+  for (const auto& t : o.timeline) {
+    json::object e{{"type", t.type}, {"time", t.time}, {"eventId", t.event_id}};
+    if (t.traceparent) e["traceparent"] = *t.traceparent;
+    timeline.push_back(std::move(e));
+  }
+  json::object out{{"orderId", o.id},
+                   {"customerId", o.customer_id},
+                   {"status", to_string(o.status)},
+                   {"items", contracts::encode_lines(o.items)},
+                   {"total", contracts::encode(o.total)},
+                   {"shippingAddress", contracts::encode(o.shipping_address)},
+                   {"createdAt", o.created_at},
+                   {"saga", {{"reserved", o.reserved}, {"authorized", o.authorized}}},
+                   {"timeline", std::move(timeline)}};
+  if (o.cancellation_reason) out["cancellationReason"] = *o.cancellation_reason;
+  if (o.shipment_id) {
+    json::object s{{"shipmentId", *o.shipment_id}};
+    if (o.carrier) s["carrier"] = *o.carrier;
+    if (o.tracking_number) s["trackingNumber"] = *o.tracking_number;
+    out["shipment"] = std::move(s);
+  }
+  return out;
+}
+
+Result<Order> order_from_json(const json::object& attrs) {
+  JsonReader r{attrs};
+  Order o;
+  o.id = r.string("orderId", 1, 64);
+  o.customer_id = r.string("customerId", 1, 128);
+  auto status = parse_status(r.one_of("status", {"PENDING", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED"}));
+  if (status) o.status = *status;
+  o.items = contracts::read_order_lines(r, "items");
+  o.total = contracts::read_money(r, "total");
+  o.shipping_address = contracts::read_address(r, "shippingAddress");
+  o.created_at = r.string("createdAt", 1, 64);
+  r.object("saga", [&](JsonReader& s) {
+    o.reserved = s.boolean("reserved");
+    o.authorized = s.boolean("authorized");
+  });
+  o.cancellation_reason = r.optional_string("cancellationReason", 1, 64);
+  r.optional_object("shipment", [&](JsonReader& s) {
+    o.shipment_id = s.string("shipmentId", 1, 64);
+    o.carrier = s.optional_string("carrier", 1, 64);
+    o.tracking_number = s.optional_string("trackingNumber", 1, 64);
+  });
+  r.array("timeline", 0, 10'000, [&](JsonReader& t, std::size_t) {
+    TimelineEntry e;
+    e.type = t.string("type", 1, 256);
+    e.time = t.string("time", 1, 64);
+    e.event_id = t.string("eventId", 1, 64);
+    e.traceparent = t.optional_string("traceparent", 1, 64);
+    o.timeline.push_back(std::move(e));
+  });
+  r.done();
+  if (auto s = r.status(); !s)
+    return platform::fail(ErrorKind::permanent, "stored order is unreadable: {}", s.error().message);
+  return o;
+}
+
+}  // namespace orderly::services::orders

@@ -1,0 +1,179 @@
+#include "orderly/services/orders/domain.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "orderly/platform/id.hpp"
+
+namespace orderly::services::orders {
+namespace {
+
+namespace c = contracts;
+using platform::ErrorKind;
+
+const std::map<std::string, CatalogueEntry> kCatalogue = {
+    {"SKU-A", {"SKU-A", "Alpha", {1'250, "GBP"}}},
+    {"SKU-B", {"SKU-B", "Beta", {399, "GBP"}}},
+    {"SKU-EUR", {"SKU-EUR", "Euro thing", {100, "EUR"}}},
+};
+
+std::optional<CatalogueEntry> lookup(const std::string& sku) {
+  auto it = kCatalogue.find(sku);
+  if (it == kCatalogue.end()) return std::nullopt;
+  return it->second;
+}
+
+PlaceOrder command(std::vector<c::StockLine> items = {{"SKU-A", 2}, {"SKU-B", 1}}) {
+  return {platform::new_uuid_v7(), "customer-1", std::move(items), "tok_ok",
+          c::Address{"Ada", "1 Loop Rd", std::nullopt, "Leeds", "LS1 1AA", "GB"},
+          "2026-11-25T12:00:00.000Z"};
+}
+
+Order pending() { return place(command(), lookup)->order; }
+
+template <class E>
+const E& only_event(const Transition& t) {
+  EXPECT_EQ(t.events.size(), 1u);
+  return std::get<E>(t.events.at(0));
+}
+
+Order with_status(Status s) {
+  auto o = pending();
+  o.status = s;
+  return o;
+}
+
+TEST(PlaceOrder, PricesFromTheCatalogueAndEmitsOrderPlaced) {
+  auto t = place(command(), lookup);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->order.status, Status::pending);
+  EXPECT_EQ(t->order.total, (c::Money{2 * 1'250 + 399, "GBP"}));
+  EXPECT_EQ(t->order.items[0].unit_price, (c::Money{1'250, "GBP"}));
+  const auto& e = only_event<c::OrderPlaced>(*t);
+  EXPECT_EQ(e.total, t->order.total);
+  EXPECT_EQ(e.payment_token, "tok_ok");
+}
+
+TEST(PlaceOrder, RejectsUnknownSkusDuplicatesBadQuantitiesAndMixedCurrenciesNamingTheLine) {
+  auto t = place(command({{"SKU-A", 1}, {"NOPE", 1}, {"SKU-A", 2}, {"SKU-B", 0}, {"SKU-EUR", 1},
+                          {"SKU-B", 1001}}),
+                 lookup);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().kind, ErrorKind::invalid_input);
+  for (const char* needle : {"$.items[1].sku: unknown sku NOPE", "$.items[2].sku: appears on more",
+                             "$.items[3].quantity", "$.items[4].sku: is priced in another currency"})
+    EXPECT_NE(t.error().message.find(needle), std::string::npos) << t.error().message;
+  EXPECT_FALSE(place(command({}), lookup));
+}
+
+TEST(Saga, ConfirmsOnlyWhenBothReservationAndAuthorisationArriveInEitherOrder) {
+  for (bool reserve_first : {true, false}) {
+    auto o = pending();
+    auto first = reserve_first ? on_inventory_reserved(o) : on_payment_authorized(o);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->order.status, Status::pending);
+    EXPECT_TRUE(first->events.empty());
+    auto second = reserve_first ? on_payment_authorized(first->order) : on_inventory_reserved(first->order);
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->order.status, Status::confirmed);
+    EXPECT_EQ(only_event<c::OrderConfirmed>(*second).total, o.total);
+  }
+}
+
+TEST(Saga, FailuresCancelWithTheirReason) {
+  struct Case {
+    Result<Transition> (*fn)(Order);
+    std::string_view reason;
+  };
+  for (auto [fn, reason] : {Case{on_reservation_failed, kOutOfStock},
+                            Case{on_payment_declined, kPaymentDeclined},
+                            Case{on_saga_timeout, kTimeout}, Case{cancel_by_customer, kCustomerRequest}}) {
+    auto t = fn(pending());
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->order.status, Status::cancelled);
+    EXPECT_EQ(t->order.cancellation_reason, std::string(reason));
+    EXPECT_EQ(only_event<c::OrderCancelled>(*t).reason, reason);
+  }
+}
+
+TEST(Saga, LateFactsAfterTheSagaEndedChangeNothingAndSaySo) {
+  for (auto s : {Status::confirmed, Status::cancelled, Status::shipped, Status::delivered}) {
+    for (auto fn : {on_inventory_reserved, on_payment_authorized, on_reservation_failed,
+                    on_payment_declined, on_saga_timeout}) {
+      const auto o = with_status(s);
+      auto t = fn(o);
+      ASSERT_TRUE(t);
+      EXPECT_EQ(t->order.status, s);
+      EXPECT_TRUE(t->events.empty());
+      EXPECT_FALSE(t->note.empty());
+    }
+  }
+}
+
+TEST(Saga, ShipsAndDeliversFromConfirmed) {
+  auto o = with_status(Status::confirmed);
+  auto created = on_shipment_created(o, "s-1", "ParcelSim", "PS1");
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->order.status, Status::confirmed);
+  EXPECT_EQ(created->order.shipment_id, "s-1");
+  auto shipped = on_shipment_dispatched(created->order, "s-1", "ParcelSim", "PS1");
+  ASSERT_TRUE(shipped);
+  EXPECT_EQ(shipped->order.status, Status::shipped);
+  EXPECT_EQ(only_event<c::OrderShipped>(*shipped).tracking_number, "PS1");
+  auto delivered = on_shipment_delivered(shipped->order, "s-1");
+  ASSERT_TRUE(delivered);
+  EXPECT_EQ(delivered->order.status, Status::delivered);
+  EXPECT_EQ(only_event<c::OrderDelivered>(*delivered).shipment_id, "s-1");
+}
+
+TEST(Saga, DeliveryThatOvertakesDispatchShipsAndDelivers) {
+  auto t = on_shipment_delivered(with_status(Status::confirmed), "s-1");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->order.status, Status::delivered);
+  ASSERT_EQ(t->events.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<c::OrderShipped>(t->events[0]));
+  EXPECT_TRUE(std::holds_alternative<c::OrderDelivered>(t->events[1]));
+  // And the late dispatch is a no-op with a note.
+  auto late = on_shipment_dispatched(t->order, "s-1", "ParcelSim", "PS1");
+  ASSERT_TRUE(late);
+  EXPECT_TRUE(late->events.empty());
+  EXPECT_EQ(late->order.status, Status::delivered);
+}
+
+TEST(Saga, InvalidShippingTransitionsAreErrors) {
+  EXPECT_EQ(on_shipment_dispatched(with_status(Status::pending), "s", "c", "t").error().kind,
+            ErrorKind::failed_precondition);
+  EXPECT_EQ(on_shipment_delivered(with_status(Status::pending), "s").error().kind,
+            ErrorKind::failed_precondition);
+  // Shipping facts about a cancelled order are late facts, not errors.
+  EXPECT_TRUE(on_shipment_dispatched(with_status(Status::cancelled), "s", "c", "t")->events.empty());
+  EXPECT_TRUE(on_shipment_created(with_status(Status::cancelled), "s", "c", "t")->events.empty());
+}
+
+TEST(CustomerCancel, AllowedUntilDispatchThenRefused) {
+  EXPECT_TRUE(cancel_by_customer(with_status(Status::pending)));
+  EXPECT_TRUE(cancel_by_customer(with_status(Status::confirmed)));
+  for (auto s : {Status::shipped, Status::delivered, Status::cancelled}) {
+    auto t = cancel_by_customer(with_status(s));
+    ASSERT_FALSE(t);
+    EXPECT_EQ(t.error().kind, ErrorKind::failed_precondition) << to_string(s);
+  }
+}
+
+TEST(OrderJson, RoundTripsAndRejectsCorruption) {
+  auto o = pending();
+  o.timeline.push_back({"orderly.orders.OrderPlaced.v1", "2026-11-25T12:00:00Z", "e-1",
+                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"});
+  o.cancellation_reason = "timeout";
+  o.shipment_id = "s-1";
+  auto back = order_from_json(to_json(o));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, o);
+  auto broken = to_json(o);
+  broken["status"] = "LOST";
+  EXPECT_EQ(order_from_json(broken).error().kind, ErrorKind::permanent);
+}
+
+}  // namespace
+}  // namespace orderly::services::orders

@@ -1,0 +1,203 @@
+// Orders: the saga's handlers and the API's commands.
+#include "orderly/services/orders/service.hpp"
+
+#include "orderly/platform/subscriptions.hpp"
+
+namespace orderly::services::orders {
+
+namespace json = boost::json;
+namespace c = contracts;
+using platform::CloudEvent;
+using platform::Condition;
+using platform::ErrorKind;
+using platform::Item;
+using platform::Status;
+using platform::UnitOfWork;
+
+namespace {
+constexpr std::string_view kOrderSk = "ORDER";
+constexpr std::string_view kProductPk = "PRODUCT";
+
+std::string customer_pk(std::string_view customer) { return "CUSTOMER#" + std::string(customer); }
+
+TimelineEntry entry_for(const CloudEvent& e) { return {e.type, e.time, e.id, e.traceparent}; }
+}  // namespace
+
+std::string order_pk(std::string_view order_id) { return "ORDER#" + std::string(order_id); }
+
+OrdersService::OrdersService(platform::ItemStore& store, const platform::Clock& clock, Config config)
+    : store_(store), clock_(clock), config_(config) {}
+
+std::vector<std::string> OrdersService::produces() {
+  return {std::string(c::OrderPlaced::kType),    std::string(c::OrderConfirmed::kType),
+          std::string(c::OrderCancelled::kType), std::string(c::OrderShipped::kType),
+          std::string(c::OrderDelivered::kType), std::string(c::SagaTimedOut::kType)};
+}
+
+std::vector<platform::Rule> OrdersService::rules() {
+  using c::on;
+  // Saga inputs that move one order along.
+  auto step = [this](auto transition) {
+    return [this, transition](const auto& d, const CloudEvent& e, UnitOfWork& uow) {
+      return advance(e, uow, d.order_id, [&](Order o) { return transition(std::move(o), d); });
+    };
+  };
+  std::vector<platform::Rule> out;
+  out.push_back(platform::make_rule(
+      std::string(kSagaRule),
+      {
+          on<c::InventoryReserved>(step([](Order o, const auto&) { return on_inventory_reserved(std::move(o)); })),
+          on<c::InventoryReservationFailed>(step([](Order o, const auto&) { return on_reservation_failed(std::move(o)); })),
+          on<c::PaymentAuthorized>(step([](Order o, const auto&) { return on_payment_authorized(std::move(o)); })),
+          on<c::PaymentDeclined>(step([](Order o, const auto&) { return on_payment_declined(std::move(o)); })),
+          on<c::ShipmentCreated>(step([](Order o, const c::ShipmentCreated& d) {
+            return on_shipment_created(std::move(o), d.shipment_id, d.carrier, d.tracking_number);
+          })),
+          on<c::ShipmentDispatched>(step([](Order o, const c::ShipmentDispatched& d) {
+            return on_shipment_dispatched(std::move(o), d.shipment_id, d.carrier, d.tracking_number);
+          })),
+          on<c::ShipmentDelivered>(step([](Order o, const c::ShipmentDelivered& d) {
+            return on_shipment_delivered(std::move(o), d.shipment_id);
+          })),
+      },
+      store_, clock_));
+  out.push_back(platform::make_rule(
+      std::string(kTimerRule),
+      {on<c::SagaTimedOut>(step([](Order o, const auto&) { return on_saga_timeout(std::move(o)); }))},
+      store_, clock_));
+  out.push_back(platform::make_rule(
+      std::string(kCatalogueRule),
+      {on<c::ProductUpdated>([this](const c::ProductUpdated& d, const CloudEvent& e, UnitOfWork& uow) {
+        return on_product_updated(d, e, uow);
+      })},
+      store_, clock_));
+  return out;
+}
+
+void OrdersService::emit(UnitOfWork& uow, Order& order, const std::vector<OrderEvent>& events,
+                         const CloudEvent* cause, const std::optional<std::string>& traceparent) {
+  for (const auto& ev : events) {
+    CloudEvent e = std::visit([&](const auto& x) { return c::to_event(x, clock_.now()); }, ev);
+    if (cause) platform::caused_by(e, *cause);
+    if (traceparent) e.traceparent = traceparent;
+    order.timeline.push_back(entry_for(e));
+    uow.emit(std::move(e));
+  }
+}
+
+Status OrdersService::advance(const CloudEvent& cause, UnitOfWork& uow, const std::string& order_id,
+                              const Step& step) {
+  auto item = store_.get(order_pk(order_id), std::string(kOrderSk));
+  if (!item) return tl::unexpected(item.error());
+  if (!*item) return platform::fail(ErrorKind::not_found, "order {} does not exist", order_id);
+  auto order = order_from_json((*item)->attrs);
+  if (!order) return tl::unexpected(order.error());
+  order->timeline.push_back(entry_for(cause));
+  auto t = step(std::move(*order));
+  if (!t) return tl::unexpected(t.error());
+  emit(uow, t->order, t->events, &cause, std::nullopt);
+  uow.put(Item{order_pk(order_id), std::string(kOrderSk), 0, to_json(t->order), std::nullopt},
+          Condition::version_is((*item)->version));
+  return {};
+}
+
+Status OrdersService::on_product_updated(const c::ProductUpdated& product, const CloudEvent& e,
+                                         UnitOfWork& uow) {
+  const auto* d = &product;
+  auto cur = store_.get(std::string(kProductPk), d->sku);
+  if (!cur) return tl::unexpected(cur.error());
+  // Last writer by event time wins: an older update arriving late changes nothing.
+  if (*cur) {
+    const auto* t = (*cur)->attrs.if_contains("updatedAt");
+    if (t && t->is_string() && std::string_view(t->get_string()) > std::string_view(e.time)) return {};
+  }
+  json::object attrs{{"sku", d->sku}, {"name", d->name}, {"price", c::encode(d->price)},
+                     {"updatedAt", e.time}};
+  uow.put(Item{std::string(kProductPk), d->sku, 0, std::move(attrs), std::nullopt},
+          *cur ? Condition::version_is((*cur)->version) : Condition::not_exists());
+  return {};
+}
+
+std::optional<CatalogueEntry> OrdersService::catalogue_entry(const std::string& sku) {
+  auto cur = store_.get(std::string(kProductPk), sku);
+  if (!cur || !*cur) return std::nullopt;
+  platform::JsonReader r{(*cur)->attrs};
+  CatalogueEntry e;
+  e.sku = sku;
+  e.name = r.string("name", 1, 200);
+  e.price = c::read_money(r, "price");
+  if (!r.ok()) return std::nullopt;
+  return e;
+}
+
+Result<Order> OrdersService::place_order(PlaceOrder cmd, std::optional<std::string> traceparent) {
+  if (cmd.now.empty()) cmd.now = platform::format_rfc3339(clock_.now());
+  auto t = place(cmd, [this](const std::string& sku) { return catalogue_entry(sku); });
+  if (!t) return tl::unexpected(t.error());
+  UnitOfWork uow{clock_};
+  emit(uow, t->order, t->events, nullptr, traceparent);
+  auto timer = c::to_event(c::SagaTimedOut{t->order.id, cmd.now}, clock_.now());
+  if (traceparent) timer.traceparent = traceparent;
+  timer.correlationid = uow.emitted().front().correlationid;
+  uow.schedule(std::move(timer), clock_.now() + config_.saga_timeout, std::string(kTimerRule));
+  uow.put(Item{order_pk(t->order.id), std::string(kOrderSk), 0, to_json(t->order), std::nullopt},
+          Condition::not_exists());
+  uow.put(Item{customer_pk(t->order.customer_id), order_pk(t->order.id), 0,
+               json::object{{"orderId", t->order.id}}, std::nullopt},
+          Condition::not_exists());
+  if (auto s = uow.commit(store_); !s) return tl::unexpected(s.error());
+  return t->order;
+}
+
+Result<Order> OrdersService::cancel_order(const std::string& order_id,
+                                          std::optional<std::string> traceparent) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    auto item = store_.get(order_pk(order_id), std::string(kOrderSk));
+    if (!item) return tl::unexpected(item.error());
+    if (!*item) return platform::fail(ErrorKind::not_found, "order {} does not exist", order_id);
+    auto order = order_from_json((*item)->attrs);
+    if (!order) return tl::unexpected(order.error());
+    auto t = cancel_by_customer(std::move(*order));
+    if (!t) return tl::unexpected(t.error());
+    UnitOfWork uow{clock_};
+    emit(uow, t->order, t->events, nullptr, traceparent);
+    uow.put(Item{order_pk(order_id), std::string(kOrderSk), 0, to_json(t->order), std::nullopt},
+            Condition::version_is((*item)->version));
+    auto s = uow.commit(store_);
+    if (s) return t->order;
+    if (s.error().kind != ErrorKind::conflict) return tl::unexpected(s.error());
+  }
+  return platform::fail(ErrorKind::transient, "order {} is changing too fast; try again", order_id);
+}
+
+Result<std::optional<Order>> OrdersService::get_order(const std::string& order_id) {
+  auto item = store_.get(order_pk(order_id), std::string(kOrderSk));
+  if (!item) return tl::unexpected(item.error());
+  if (!*item) return std::optional<Order>{};
+  auto order = order_from_json((*item)->attrs);
+  if (!order) return tl::unexpected(order.error());
+  return std::optional<Order>{std::move(*order)};
+}
+
+Result<OrderPage> OrdersService::list_orders(const std::string& customer_id, std::size_t limit,
+                                             std::optional<std::string> cursor) {
+  platform::QueryOptions q;
+  q.sk = platform::SkRange::prefix("ORDER#");
+  q.limit = limit;
+  q.cursor = std::move(cursor);
+  q.forward = false;  // newest first: order ids are UUIDv7
+  auto page = store_.query(customer_pk(customer_id), q);
+  if (!page) return tl::unexpected(page.error());
+  OrderPage out;
+  out.next_cursor = page->next_cursor;
+  for (const auto& it : page->items) {
+    const auto* id = it.attrs.if_contains("orderId");
+    if (!id || !id->is_string()) continue;
+    auto o = get_order(std::string(id->get_string()));
+    if (!o) return tl::unexpected(o.error());
+    if (*o) out.orders.push_back(std::move(**o));
+  }
+  return out;
+}
+
+}  // namespace orderly::services::orders
