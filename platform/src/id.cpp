@@ -59,6 +59,46 @@ std::string new_uuid_v7() {
   return new_uuid_v7(SystemClock::instance().now());
 }
 
+namespace {
+std::uint64_t fnv1a(std::string_view a, std::string_view b, std::uint64_t seed) {
+  std::uint64_t h = seed;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+  };
+  mix(a);
+  mix(std::string_view("\x1f", 1));
+  mix(b);
+  // Final avalanche (splitmix64) so nearby names spread over all bits.
+  h += 0x9e3779b97f4a7c15ULL;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+  return h ^ (h >> 31);
+}
+}  // namespace
+
+std::string derived_uuid(std::string_view space, std::string_view name) {
+  const std::uint64_t hi = fnv1a(space, name, 14695981039346656037ULL);
+  const std::uint64_t lo = fnv1a(space, name, 0x84222325cbf29ce4ULL);
+  std::array<std::uint8_t, 16> b{};
+  for (int i = 0; i < 8; ++i) {
+    b[i] = static_cast<std::uint8_t>(hi >> (56 - 8 * i));
+    b[8 + i] = static_cast<std::uint8_t>(lo >> (56 - 8 * i));
+  }
+  b[6] = static_cast<std::uint8_t>(0x80 | (b[6] & 0x0f));  // version 8
+  b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3f));  // RFC variant
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 0xf]);
+  }
+  return out;
+}
+
 bool is_uuid(std::string_view s) noexcept {
   if (s.size() != 36) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {

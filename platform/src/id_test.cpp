@@ -38,6 +38,18 @@ TEST(UuidV7, UniqueAcrossThreads) {
   EXPECT_EQ(all.size(), 20'000u);
 }
 
+TEST(DerivedUuid, IsStableDistinctAndVersion8) {
+  const auto a = derived_uuid("payment", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+  EXPECT_EQ(a, derived_uuid("payment", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"));
+  EXPECT_NE(a, derived_uuid("shipment", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"));
+  EXPECT_NE(a, derived_uuid("payment", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c"));
+  EXPECT_TRUE(is_uuid(a));
+  EXPECT_EQ(a[14], '8');
+  std::set<std::string> many;
+  for (int i = 0; i < 10'000; ++i) many.insert(derived_uuid("x", std::to_string(i)));
+  EXPECT_EQ(many.size(), 10'000u);
+}
+
 TEST(UuidV7, ValidatorRejectsNonUuids) {
   EXPECT_FALSE(is_uuid(""));
   EXPECT_FALSE(is_uuid("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5"));

@@ -18,4 +18,10 @@ std::string new_uuid_v7(TimePoint now);
 std::string new_uuid_v7();
 bool is_uuid(std::string_view s) noexcept;
 
+// A UUIDv8 (RFC 9562 custom layout) that is a pure function of its inputs:
+// the same (space, name) always gives the same id. Used where a retry must
+// reuse an id, e.g. the payment id of an order, which is also the provider's
+// idempotency key. Not a security boundary.
+std::string derived_uuid(std::string_view space, std::string_view name);
+
 }  // namespace orderly::platform

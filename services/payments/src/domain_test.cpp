@@ -1,0 +1,103 @@
+#include "orderly/services/payments/domain.hpp"
+
+#include <gtest/gtest.h>
+
+namespace orderly::services::payments {
+namespace {
+
+namespace c = contracts;
+using platform::ErrorKind;
+
+const Money kAmount{2'899, "GBP"};
+
+Payment with(PaymentStatus s) { return Payment{"o-1", payment_id_for("o-1"), s, kAmount, {}}; }
+
+TEST(Authorize, ApprovalDeclineAndNoAnswer) {
+  auto ok = authorized("o-1", kAmount, {AuthDecision::approved, {}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->payment->status, PaymentStatus::authorized);
+  EXPECT_EQ(std::get<c::PaymentAuthorized>(ok->events.at(0)).amount, kAmount);
+  auto no = authorized("o-1", kAmount, {AuthDecision::declined, "card declined"});
+  EXPECT_EQ(no->payment->status, PaymentStatus::declined);
+  EXPECT_EQ(std::get<c::PaymentDeclined>(no->events.at(0)).reason, "card declined");
+  auto silent = authorized("o-1", kAmount, {AuthDecision::pending, {}});
+  EXPECT_EQ(silent->payment->status, PaymentStatus::pending);
+  EXPECT_TRUE(silent->events.empty());
+}
+
+TEST(Authorize, OnlyOncePerOrderAndNeverAfterAnEarlyCancel) {
+  EXPECT_TRUE(needs_authorization(std::nullopt));
+  EXPECT_FALSE(needs_authorization(with(PaymentStatus::cancelled_early)));
+  EXPECT_FALSE(needs_authorization(with(PaymentStatus::authorized)));
+  EXPECT_TRUE(skip_authorization(with(PaymentStatus::cancelled_early)).events.empty());
+  EXPECT_EQ(payment_id_for("o-1"), payment_id_for("o-1"));
+}
+
+TEST(Capture, OnlyAnAuthorisedPayment) {
+  auto t = capture(with(PaymentStatus::authorized), "o-1");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->payment->status, PaymentStatus::captured);
+  EXPECT_EQ(t->call, ProviderCall::capture);
+  EXPECT_EQ(std::get<c::PaymentCaptured>(t->events.at(0)).amount, kAmount);
+  for (auto s : {PaymentStatus::pending, PaymentStatus::declined, PaymentStatus::captured,
+                 PaymentStatus::voided, PaymentStatus::refunded, PaymentStatus::cancelled_early}) {
+    auto bad = capture(with(s), "o-1");
+    ASSERT_FALSE(bad) << to_string(s);
+    EXPECT_EQ(bad.error().kind, ErrorKind::failed_precondition);
+  }
+  EXPECT_FALSE(capture(std::nullopt, "o-1"));
+}
+
+TEST(Cancel, VoidsAnAuthorisationRefundsACaptureAndTombstonesTheUnseen) {
+  auto v = cancel(with(PaymentStatus::authorized), "o-1", kAmount);
+  EXPECT_EQ(v->payment->status, PaymentStatus::voided);
+  EXPECT_EQ(v->call, ProviderCall::void_authorization);
+  EXPECT_TRUE(std::holds_alternative<c::PaymentVoided>(v->events.at(0)));
+  auto p = cancel(with(PaymentStatus::pending), "o-1", kAmount);
+  EXPECT_EQ(p->payment->status, PaymentStatus::voided);
+  auto r = cancel(with(PaymentStatus::captured), "o-1", kAmount);
+  EXPECT_EQ(r->payment->status, PaymentStatus::refunded);
+  EXPECT_EQ(r->call, ProviderCall::refund);
+  EXPECT_TRUE(std::holds_alternative<c::PaymentRefunded>(r->events.at(0)));
+  auto d = cancel(with(PaymentStatus::declined), "o-1", kAmount);
+  EXPECT_FALSE(d->payment);
+  EXPECT_TRUE(d->events.empty());
+  auto early = cancel(std::nullopt, "o-1", kAmount);
+  EXPECT_EQ(early->payment->status, PaymentStatus::cancelled_early);
+  EXPECT_EQ(early->call, ProviderCall::none);
+  for (auto s : {PaymentStatus::voided, PaymentStatus::refunded, PaymentStatus::cancelled_early})
+    EXPECT_EQ(cancel(with(s), "o-1", kAmount).error().kind, ErrorKind::failed_precondition);
+}
+
+TEST(SimulatedProvider, TokensBehaveAsDocumentedAndNothingChargesTwice) {
+  SimulatedProvider p;
+  EXPECT_EQ(p.authorize("k1", "tok_ok", kAmount)->decision, AuthDecision::approved);
+  EXPECT_EQ(p.authorize("k2", "tok_decline", kAmount)->decision, AuthDecision::declined);
+  EXPECT_EQ(p.authorize("k3", "tok_timeout", kAmount)->decision, AuthDecision::pending);
+  EXPECT_EQ(p.authorize("k4", "tok_flaky", kAmount).error().kind, ErrorKind::transient);
+  EXPECT_EQ(p.authorize("k4", "tok_flaky", kAmount).error().kind, ErrorKind::transient);
+  EXPECT_EQ(p.authorize("k4", "tok_flaky", kAmount)->decision, AuthDecision::approved);
+  EXPECT_EQ(p.authorize("k5", "tok_bogus", kAmount)->decision, AuthDecision::declined);
+  ASSERT_TRUE(p.capture("k1", kAmount));
+  ASSERT_TRUE(p.capture("k1", kAmount));  // repeated: idempotent
+  EXPECT_EQ(p.accounts().at("k1").captures, 1);
+  EXPECT_FALSE(p.capture("k2", kAmount));
+  EXPECT_FALSE(p.void_authorization("k1"));  // captured: refund instead
+  ASSERT_TRUE(p.refund("k1", kAmount));
+  ASSERT_TRUE(p.refund("k1", kAmount));
+  EXPECT_EQ(p.accounts().at("k1").refunds, 1);
+  ASSERT_TRUE(p.void_authorization("k4"));
+  EXPECT_FALSE(p.capture("k4", kAmount));
+}
+
+TEST(PaymentJson, RoundTrips) {
+  auto p = with(PaymentStatus::declined);
+  p.decline_reason = "card declined";
+  EXPECT_EQ(*payment_from_json(to_json(p)), p);
+  auto broken = to_json(p);
+  broken.erase("amount");
+  EXPECT_EQ(payment_from_json(broken).error().kind, ErrorKind::permanent);
+}
+
+}  // namespace
+}  // namespace orderly::services::payments
