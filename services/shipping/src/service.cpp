@@ -1,0 +1,89 @@
+// Shipping: handlers and the carrier simulator's timers.
+#include "orderly/services/shipping/service.hpp"
+
+namespace orderly::services::shipping {
+
+namespace c = contracts;
+using platform::CloudEvent;
+using platform::Condition;
+using platform::Item;
+using platform::Status;
+using platform::UnitOfWork;
+
+namespace {
+constexpr std::string_view kShipmentSk = "SHIPMENT";
+std::string shipment_pk(std::string_view order_id) { return "SHIPMENT#" + std::string(order_id); }
+}  // namespace
+
+ShippingService::ShippingService(platform::ItemStore& store, const platform::Clock& clock, Config config)
+    : store_(store), clock_(clock), config_(config) {}
+
+std::vector<std::string> ShippingService::produces() {
+  return {std::string(c::ShipmentCreated::kType), std::string(c::ShipmentDispatched::kType),
+          std::string(c::ShipmentDelivered::kType), std::string(c::CarrierProgressed::kType)};
+}
+
+std::vector<platform::Rule> ShippingService::rules() {
+  using c::on;
+  auto step = [this](auto transition) {
+    return [this, transition](const auto& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
+      auto l = load(d.order_id);
+      if (!l) return tl::unexpected(l.error());
+      auto o = transition(l->shipment, d);
+      if (!o) return tl::unexpected(o.error());
+      return finish(*l, *o, e, uow);
+    };
+  };
+  std::vector<platform::Rule> out;
+  out.push_back(platform::make_rule(
+      std::string(kEventsRule),
+      {
+          on<c::OrderConfirmed>(step([](const auto& s, const c::OrderConfirmed& d) { return on_order_confirmed(s, d); })),
+          on<c::PaymentCaptured>(step([](const auto& s, const c::PaymentCaptured& d) { return on_payment_captured(s, d.order_id); })),
+          on<c::OrderCancelled>(step([](const auto& s, const c::OrderCancelled& d) { return on_order_cancelled(s, d.order_id); })),
+      },
+      store_, clock_));
+  out.push_back(platform::make_rule(
+      std::string(kCarrierRule),
+      {on<c::CarrierProgressed>(step([](const auto& s, const c::CarrierProgressed& d) { return on_carrier_step(s, d); }))},
+      store_, clock_));
+  return out;
+}
+
+Result<ShippingService::Loaded> ShippingService::load(const std::string& order_id) {
+  Loaded l;
+  auto item = store_.get(shipment_pk(order_id), std::string(kShipmentSk));
+  if (!item) return tl::unexpected(item.error());
+  if (*item) {
+    auto s = shipment_from_json((*item)->attrs);
+    if (!s) return tl::unexpected(s.error());
+    l.shipment = std::move(*s);
+    l.version = (*item)->version;
+  }
+  return l;
+}
+
+Status ShippingService::finish(const Loaded& l, const Outcome& o, const CloudEvent& cause, UnitOfWork& uow) {
+  if (o.shipment)
+    uow.put(Item{shipment_pk(o.shipment->order_id), std::string(kShipmentSk), 0, to_json(*o.shipment), std::nullopt},
+            l.shipment ? Condition::version_is(l.version) : Condition::not_exists());
+  for (const auto& ev : o.events) {
+    CloudEvent e = std::visit([&](const auto& x) { return c::to_event(x, clock_.now()); }, ev);
+    platform::caused_by(e, cause);
+    uow.emit(std::move(e));
+  }
+  if (o.next_step) {
+    auto timer = c::to_event(*o.next_step, clock_.now());
+    platform::caused_by(timer, cause);
+    uow.schedule(std::move(timer), clock_.now() + config_.carrier_delay, std::string(kCarrierRule));
+  }
+  return {};
+}
+
+Result<std::optional<Shipment>> ShippingService::get_shipment(const std::string& order_id) {
+  auto l = load(order_id);
+  if (!l) return tl::unexpected(l.error());
+  return l->shipment;
+}
+
+}  // namespace orderly::services::shipping
