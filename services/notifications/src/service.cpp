@@ -1,0 +1,106 @@
+// Notifications: one message per milestone event.
+#include "orderly/services/notifications/service.hpp"
+
+#include "orderly/platform/id.hpp"
+
+namespace orderly::services::notifications {
+
+namespace c = contracts;
+using platform::CloudEvent;
+using platform::Condition;
+using platform::Item;
+using platform::Status;
+using platform::UnitOfWork;
+
+namespace {
+std::string mailbox_pk(std::string_view customer) { return "MAILBOX#" + std::string(customer); }
+}  // namespace
+
+Status MailboxChannel::deliver(const Notification& n, UnitOfWork& uow) {
+  // Sorted by time, then id: the sort key is the (time-sortable) notification time.
+  const std::string sk = platform::format_rfc3339(uow.clock().now()) + "#" + n.notification_id;
+  uow.put(Item{mailbox_pk(n.customer_id), sk, 0, to_json(n), std::nullopt}, Condition::not_exists());
+  return {};
+}
+
+NotificationsService::NotificationsService(platform::ItemStore& store, const platform::Clock& clock,
+                                           Channel& channel)
+    : store_(store), clock_(clock), channel_(channel) {}
+
+std::vector<std::string> NotificationsService::produces() {
+  return {std::string(c::NotificationSent::kType)};
+}
+
+std::vector<platform::Rule> NotificationsService::rules() {
+  using c::on;
+  std::vector<platform::Rule> out;
+  out.push_back(platform::make_rule(
+      std::string(kEventsRule),
+      {
+          on<c::OrderConfirmed>([this](const c::OrderConfirmed& d, const CloudEvent& e, UnitOfWork& uow) {
+            return send(Template::order_confirmed, e, d.customer_id, d.order_id,
+                        {{"total", format_money(d.total)}}, uow);
+          }),
+          on<c::OrderCancelled>([this](const c::OrderCancelled& d, const CloudEvent& e, UnitOfWork& uow) {
+            std::string reason = d.reason;
+            for (auto& ch : reason)
+              if (ch == '_') ch = ' ';
+            return send(Template::order_cancelled, e, d.customer_id, d.order_id,
+                        {{"total", format_money(d.total)}, {"reason", reason}}, uow);
+          }),
+          on<c::ShipmentDispatched>([this](const c::ShipmentDispatched& d, const CloudEvent& e, UnitOfWork& uow) {
+            return send(Template::shipment_dispatched, e, d.customer_id, d.order_id,
+                        {{"carrier", d.carrier}, {"tracking", d.tracking_number}}, uow);
+          }),
+          on<c::ShipmentDelivered>([this](const c::ShipmentDelivered& d, const CloudEvent& e, UnitOfWork& uow) {
+            return send(Template::shipment_delivered, e, d.customer_id, d.order_id,
+                        {{"carrier", std::string("ParcelSim")}}, uow);
+          }),
+      },
+      store_, clock_));
+  return out;
+}
+
+Status NotificationsService::send(Template t, const CloudEvent& cause, const std::string& customer_id,
+                                  const std::string& order_id, const Values& values, UnitOfWork& uow) {
+  // One notification per milestone event: its id derives from the event's.
+  const auto n = render(t, platform::derived_uuid("orderly.notifications", cause.id), customer_id,
+                        order_id, values);
+  if (auto s = channel_.deliver(n, uow); !s) return s;
+  auto e = c::to_event(c::NotificationSent{n.notification_id, n.customer_id, n.order_id, n.channel,
+                                           std::string(to_string(n.template_name)), n.subject},
+                       clock_.now());
+  platform::caused_by(e, cause);
+  uow.emit(std::move(e));
+  return {};
+}
+
+Result<std::vector<Notification>> NotificationsService::mailbox(const std::string& customer_id,
+                                                                 std::size_t limit) {
+  platform::QueryOptions q;
+  q.limit = limit;
+  q.forward = false;
+  auto page = store_.query(mailbox_pk(customer_id), q);
+  if (!page) return tl::unexpected(page.error());
+  std::vector<Notification> out;
+  for (const auto& it : page->items) {
+    platform::JsonReader r{it.attrs};
+    Notification n;
+    n.notification_id = r.string("notificationId", 1, 64);
+    n.customer_id = r.string("customerId", 1, 128);
+    n.order_id = r.string("orderId", 1, 64);
+    n.channel = r.string("channel", 1, 16);
+    const auto t = r.one_of("template", {"order_confirmed", "order_cancelled", "shipment_dispatched", "shipment_delivered"});
+    for (auto x : {Template::order_confirmed, Template::order_cancelled, Template::shipment_dispatched,
+                   Template::shipment_delivered})
+      if (to_string(x) == t) n.template_name = x;
+    n.subject = r.string("subject", 1, 200);
+    n.body = r.string("body", 1, 2000);
+    r.done();
+    if (auto s = r.status(); !s) return tl::unexpected(s.error());
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+}  // namespace orderly::services::notifications
