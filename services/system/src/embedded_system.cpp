@@ -1,0 +1,129 @@
+// EmbeddedSystem: stores, bus, services, subscriptions.
+#include "orderly/services/system/embedded_system.hpp"
+
+#include <filesystem>
+#include <set>
+
+namespace orderly::services::system {
+
+using adapters::embedded::DurableBus;
+using adapters::embedded::SqliteItemStore;
+using platform::ErrorKind;
+
+namespace {
+
+std::vector<std::string> consumed_by(std::vector<platform::Rule> rules) {
+  std::vector<std::string> out;
+  for (const auto& r : rules)
+    for (auto& t : r.pattern.literal_types()) out.push_back(std::move(t));
+  return out;
+}
+
+}  // namespace
+
+std::vector<ServiceContract> contracts_of_services() {
+  // Services built on a throwaway store only to read their subscription tables.
+  struct NoStore final : platform::ItemStore {
+    Result<std::optional<platform::Item>> get(const std::string&, const std::string&) override { return std::nullopt; }
+    Result<std::int64_t> put(const platform::Item&, platform::Condition) override { return 0; }
+    Result<std::int64_t> update(const platform::Update&) override { return 0; }
+    platform::Status remove(const std::string&, const std::string&, platform::Condition) override { return {}; }
+    Result<platform::Page> query(const std::string&, const platform::QueryOptions&) override { return platform::Page{}; }
+    platform::Status transact_write(const std::vector<platform::WriteOp>&) override { return {}; }
+  } store;
+  auto& clock = platform::SystemClock::instance();
+  payments::SimulatedProvider provider;
+  notifications::MailboxChannel mailbox;
+  return {
+      {"orders", orders::OrdersService::produces(), consumed_by(orders::OrdersService(store, clock).rules())},
+      {"inventory", inventory::InventoryService::produces(),
+       consumed_by(inventory::InventoryService(store, clock).rules())},
+      {"payments", payments::PaymentsService::produces(),
+       consumed_by(payments::PaymentsService(store, clock, provider).rules())},
+      {"shipping", shipping::ShippingService::produces(),
+       consumed_by(shipping::ShippingService(store, clock).rules())},
+      {"notifications", notifications::NotificationsService::produces(),
+       consumed_by(notifications::NotificationsService(store, clock, mailbox).rules())},
+  };
+}
+
+std::vector<std::string> terminal_event_types() {
+  std::set<std::string> consumed;
+  for (const auto& s : contracts_of_services()) consumed.insert(s.consumes.begin(), s.consumes.end());
+  std::vector<std::string> out;
+  for (const auto& s : contracts_of_services())
+    for (const auto& t : s.produces)
+      if (!consumed.count(t)) out.push_back(t);
+  return out;
+}
+
+Result<std::unique_ptr<EmbeddedSystem>> EmbeddedSystem::open(Options options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec)
+    return platform::fail(ErrorKind::invalid_input, "cannot create data directory {}: {}",
+                          options.data_dir, ec.message());
+  std::unique_ptr<EmbeddedSystem> sys(new EmbeddedSystem(std::move(options)));
+  auto& o = sys->options_;
+  const platform::Clock& clock = o.clock ? *o.clock : platform::SystemClock::instance();
+
+  auto open_store = [&](const char* name, std::unique_ptr<SqliteItemStore>& out) -> platform::Status {
+    auto s = SqliteItemStore::open(o.data_dir + "/" + name + ".db", {.durability = o.durability, .clock = &clock});
+    if (!s) return tl::unexpected(s.error());
+    out = std::move(*s);
+    return {};
+  };
+  for (auto [name, slot] : {std::pair{"orders", &sys->orders_store_}, {"inventory", &sys->inventory_store_},
+                            {"payments", &sys->payments_store_}, {"shipping", &sys->shipping_store_},
+                            {"notifications", &sys->notifications_store_}})
+    if (auto s = open_store(name, *slot); !s) return tl::unexpected(s.error());
+
+  auto bus = DurableBus::open({.path = o.data_dir + "/bus.db", .durability = o.durability, .clock = &clock,
+                               .workers = o.workers, .seed = o.seed});
+  if (!bus) return tl::unexpected(bus.error());
+  sys->bus_ = std::move(*bus);
+
+  // The deployment diagram: each service, its store, its subscriptions.
+  sys->orders_ = std::make_unique<orders::OrdersService>(*sys->orders_store_, clock,
+                                                         orders::Config{.saga_timeout = o.saga_timeout});
+  inventory::Config inv;
+  if (o.catalogue) inv.seed = *o.catalogue;
+  sys->inventory_ = std::make_unique<inventory::InventoryService>(*sys->inventory_store_, clock, inv);
+  sys->payments_ = std::make_unique<payments::PaymentsService>(*sys->payments_store_, clock, sys->provider_);
+  sys->shipping_ = std::make_unique<shipping::ShippingService>(*sys->shipping_store_, clock,
+                                                               shipping::Config{.carrier_delay = o.carrier_delay});
+  sys->notifications_ = std::make_unique<notifications::NotificationsService>(*sys->notifications_store_, clock,
+                                                                              sys->mailbox_);
+  for (auto* store : {sys->orders_store_.get(), sys->inventory_store_.get(), sys->payments_store_.get(),
+                      sys->shipping_store_.get(), sys->notifications_store_.get()})
+    sys->bus_->attach_outbox(store->path(), *store);
+
+  std::vector<platform::Rule> rules;
+  for (auto&& group : {sys->orders_->rules(), sys->inventory_->rules(), sys->payments_->rules(),
+                       sys->shipping_->rules(), sys->notifications_->rules()})
+    for (const auto& r : group) rules.push_back(r);
+  for (auto& r : rules) {
+    if (o.wrap) r.handler = o.wrap(r.name, std::move(r.handler));
+    if (auto s = sys->bus_->subscribe(std::move(r)); !s) return tl::unexpected(s.error());
+  }
+  if (auto s = sys->inventory_->seed_if_empty(); !s) return tl::unexpected(s.error());
+  return sys;
+}
+
+EmbeddedSystem::~EmbeddedSystem() { stop(); }
+
+platform::Status EmbeddedSystem::start() { return bus_->start(); }
+
+void EmbeddedSystem::stop() {
+  if (bus_) bus_->stop();
+}
+
+SqliteItemStore& EmbeddedSystem::store(std::string_view service) {
+  if (service == "orders") return *orders_store_;
+  if (service == "inventory") return *inventory_store_;
+  if (service == "payments") return *payments_store_;
+  if (service == "shipping") return *shipping_store_;
+  return *notifications_store_;
+}
+
+}  // namespace orderly::services::system

@@ -1,0 +1,394 @@
+// Whole-saga tests on the embedded runtime: the five services on one durable
+// bus, driven step by step against a manual clock. Each case ends with the
+// system-wide invariants:
+//   1. every order is terminal (DELIVERED or CANCELLED);
+//   2. per sku, on-hand = seeded - committed lines, and nothing stays reserved;
+//   3. captured money (payments and the provider) = totals of orders that shipped;
+//   4. every cancelled order's authorisation was voided or its capture refunded;
+//   5. nothing was captured or refunded twice at the provider;
+//   and no message is left in any queue or DLQ.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "orderly/platform/id.hpp"
+#include "orderly/services/system/embedded_system.hpp"
+#include "support/temp_dir.hpp"
+
+namespace orderly {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace orderly::services;
+using platform::ErrorKind;
+using platform::Millis;
+namespace c = contracts;
+
+const c::Address kAddress{"Ada Lovelace", "12 Analytical Row", std::nullopt, "London", "N1 9GU", "GB"};
+
+std::vector<inventory::Product> catalogue() {
+  return {{"SKU-A", "Alpha", {1'000, "GBP"}, 100, 0},
+          {"SKU-B", "Beta", {250, "GBP"}, 100, 0},
+          {"SKU-RARE", "Rare", {9'900, "GBP"}, 3, 0}};
+}
+
+class SagaTest : public ::testing::Test {
+ protected:
+  void open(system::Options extra = {}) {
+    extra.data_dir = dir_.path().string();
+    extra.clock = &clock_;
+    extra.saga_timeout = 30'000ms;
+    extra.carrier_delay = 5'000ms;
+    extra.catalogue = catalogue();
+    extra.seed = 1;
+    auto s = system::EmbeddedSystem::open(std::move(extra));
+    ASSERT_TRUE(s) << s.error().message;
+    sys_ = std::move(*s);
+    // Let the orders service learn the catalogue (through any injected failures).
+    settle();
+  }
+
+  std::string place(std::vector<c::StockLine> items, std::string token) {
+    orders::PlaceOrder cmd{platform::new_uuid_v7(clock_.now()), "customer-" + token, std::move(items),
+                           std::move(token), kAddress, {}};
+    auto o = sys_->orders().place_order(cmd);
+    EXPECT_TRUE(o) << o.error().message;
+    if (!o) return {};
+    placed_.push_back(o->id);
+    return o->id;
+  }
+
+  orders::Order order(const std::string& id) {
+    auto o = sys_->orders().get_order(id);
+    EXPECT_TRUE(o && *o);
+    return o && *o ? **o : orders::Order{};
+  }
+
+  // Delivers everything that is due now; `step` picks how (default: pump every rule in order).
+  void run(const std::function<void()>& step = {}) {
+    for (int i = 0; i < 10'000; ++i) {
+      if (step) {
+        step();
+      } else {
+        ASSERT_TRUE(sys_->bus().run_until_idle());
+      }
+      if (ready() == 0 && outboxes_empty()) return;
+    }
+    FAIL() << "the bus never went idle";
+  }
+
+  bool outboxes_empty() {
+    for (const char* s : {"orders", "inventory", "payments", "shipping", "notifications"})
+      if (!sys_->store(s).query(std::string(platform::kOutboxPk), {})->items.empty()) return false;
+    return true;
+  }
+
+  std::int64_t ready() {
+    std::int64_t n = 0;
+    for (const auto& r : sys_->bus().rule_names()) n += sys_->bus().stats(r)->ready;
+    return n;
+  }
+
+  // Runs, moving the clock a second at a time, until no message is left (timers included).
+  void settle(const std::function<void()>& step = {}) {
+    for (int i = 0; i < 600; ++i) {
+      run(step);
+      if (*sys_->bus().backlog() == 0) return;
+      clock_.advance(1'000ms);
+    }
+    FAIL() << "messages still queued after 10 simulated minutes";
+  }
+
+  void check_invariants() {
+    // No dead letters anywhere: every handler accepted every event.
+    auto dead = sys_->bus().dead_letters();
+    ASSERT_TRUE(dead);
+    for (const auto& d : *dead) ADD_FAILURE() << "dead letter in " << d.rule << ": " << d.last_error;
+    EXPECT_EQ(*sys_->bus().backlog(), 0);
+
+    std::int64_t shipped_total = 0;
+    std::map<std::string, std::int64_t> committed;
+    auto& inv_store = sys_->store("inventory");
+    for (const auto& id : placed_) {
+      const auto o = order(id);
+      // 1. terminal
+      EXPECT_TRUE(o.terminal()) << id << " is " << orders::to_string(o.status);
+      auto pay = sys_->payments().get_payment(id);
+      ASSERT_TRUE(pay);
+      if (o.status == orders::Status::delivered || o.status == orders::Status::shipped) {
+        shipped_total += o.total.amount;
+        ASSERT_TRUE(*pay);
+        EXPECT_EQ((*pay)->status, payments::PaymentStatus::captured) << id;
+      }
+      // 4. cancelled orders hold no money
+      if (o.status == orders::Status::cancelled) {
+        ASSERT_TRUE(*pay) << "payments never saw the cancel of " << id;
+        const auto st = (*pay)->status;
+        EXPECT_TRUE(st == payments::PaymentStatus::voided || st == payments::PaymentStatus::refunded ||
+                    st == payments::PaymentStatus::declined || st == payments::PaymentStatus::cancelled_early)
+            << id << " payment is " << payments::to_string(st);
+      }
+      auto res = inv_store.get("RESERVATION#" + id, "RESERVATION");
+      ASSERT_TRUE(res);
+      if (*res) {
+        auto r = inventory::reservation_from_json((*res)->attrs);
+        ASSERT_TRUE(r);
+        EXPECT_NE(r->status, inventory::ReservationStatus::reserved) << id << " still holds stock";
+        if (r->status == inventory::ReservationStatus::committed) {
+          for (const auto& l : r->lines) committed[l.sku] += l.quantity;
+        }
+        if (o.status == orders::Status::cancelled) {
+          EXPECT_NE(r->status, inventory::ReservationStatus::committed) << id << " kept its stock";
+        }
+      }
+    }
+    // 2. stock
+    for (const auto& seeded : catalogue()) {
+      auto p = sys_->inventory().get_product(seeded.sku);
+      ASSERT_TRUE(p && *p);
+      EXPECT_EQ((*p)->reserved, 0) << seeded.sku;
+      EXPECT_EQ((*p)->on_hand, seeded.on_hand - committed[seeded.sku]) << seeded.sku;
+    }
+    // 3 and 5. money at the provider
+    std::int64_t captured = 0;
+    for (const auto& [key, acct] : sys_->provider().accounts()) {
+      EXPECT_LE(acct.captures, 1) << key << " captured twice";
+      EXPECT_LE(acct.refunds, 1) << key << " refunded twice";
+      EXPECT_FALSE(acct.authorized && !acct.captured && !acct.voided) << key << " left authorised";
+      if (acct.captured && !acct.refunded) captured += acct.captured_amount.amount;
+    }
+    EXPECT_EQ(captured, shipped_total);
+  }
+
+  // The mixed runs must really cover each outcome, or their invariants prove little.
+  void expect_every_outcome() {
+    std::map<std::string, int> seen;
+    for (const auto& id : placed_) {
+      const auto o = order(id);
+      ++seen[o.cancellation_reason.value_or(std::string(orders::to_string(o.status)))];
+    }
+    for (const char* outcome : {"DELIVERED", "payment_declined", "timeout", "out_of_stock"})
+      EXPECT_GT(seen[outcome], 0) << "no order ended " << outcome;
+  }
+
+  std::size_t mailbox_count(const std::string& customer, notifications::Template t) {
+    auto m = sys_->notifications().mailbox(customer);
+    EXPECT_TRUE(m);
+    std::size_t n = 0;
+    if (m) {
+      for (const auto& x : *m) n += x.template_name == t;
+    }
+    return n;
+  }
+
+  orderly::testing::TempDir dir_;
+  platform::ManualClock clock_;
+  std::unique_ptr<system::EmbeddedSystem> sys_;
+  std::vector<std::string> placed_;
+};
+
+TEST_F(SagaTest, HappyPathReachesDeliveredWithATimeline) {
+  open();
+  const auto id = place({{"SKU-A", 2}, {"SKU-B", 1}}, "tok_ok");
+  run();
+  EXPECT_EQ(order(id).status, orders::Status::confirmed);
+  clock_.advance(5'000ms);
+  run();
+  EXPECT_EQ(order(id).status, orders::Status::shipped);
+  settle();
+  const auto o = order(id);
+  EXPECT_EQ(o.status, orders::Status::delivered);
+  EXPECT_EQ(o.total, (c::Money{2'250, "GBP"}));
+  std::set<std::string> types;
+  for (const auto& t : o.timeline) {
+    types.insert(t.type);
+    EXPECT_TRUE(platform::is_uuid(t.event_id));
+  }
+  for (auto t : {c::OrderPlaced::kType, c::InventoryReserved::kType, c::PaymentAuthorized::kType,
+                 c::OrderConfirmed::kType, c::ShipmentCreated::kType, c::ShipmentDispatched::kType,
+                 c::OrderShipped::kType, c::ShipmentDelivered::kType, c::OrderDelivered::kType})
+    EXPECT_TRUE(types.count(std::string(t))) << t;
+  EXPECT_EQ(mailbox_count("customer-tok_ok", notifications::Template::order_confirmed), 1u);
+  EXPECT_EQ(mailbox_count("customer-tok_ok", notifications::Template::shipment_dispatched), 1u);
+  EXPECT_EQ(mailbox_count("customer-tok_ok", notifications::Template::shipment_delivered), 1u);
+  check_invariants();
+}
+
+TEST_F(SagaTest, DeclinedPaymentCancelsAndReleasesStock) {
+  open();
+  const auto id = place({{"SKU-A", 5}}, "tok_decline");
+  settle();
+  const auto o = order(id);
+  EXPECT_EQ(o.status, orders::Status::cancelled);
+  EXPECT_EQ(o.cancellation_reason, "payment_declined");
+  EXPECT_EQ(mailbox_count("customer-tok_decline", notifications::Template::order_cancelled), 1u);
+  check_invariants();
+}
+
+TEST_F(SagaTest, OutOfStockOnOneLineReservesNothingAndVoidsThePayment) {
+  open();
+  const auto id = place({{"SKU-A", 1}, {"SKU-RARE", 5}}, "tok_ok");
+  settle();
+  const auto o = order(id);
+  EXPECT_EQ(o.status, orders::Status::cancelled);
+  EXPECT_EQ(o.cancellation_reason, "out_of_stock");
+  auto a = sys_->inventory().get_product("SKU-A");
+  EXPECT_EQ((*a)->reserved, 0);
+  EXPECT_EQ((*a)->on_hand, 100);
+  auto pay = sys_->payments().get_payment(id);
+  ASSERT_TRUE(pay && *pay);
+  EXPECT_EQ((*pay)->status, payments::PaymentStatus::voided);
+  check_invariants();
+}
+
+TEST_F(SagaTest, FlakyProviderIsRetriedThroughTheBusAndSucceeds) {
+  open();
+  const auto id = place({{"SKU-B", 1}}, "tok_flaky");
+  settle();
+  EXPECT_EQ(order(id).status, orders::Status::delivered);
+  const auto acct = sys_->provider().accounts().at(payments::payment_id_for(id));
+  EXPECT_EQ(acct.authorize_calls, 3);
+  check_invariants();
+}
+
+TEST_F(SagaTest, ProviderThatNeverAnswersIsCancelledByTheSagaTimeout) {
+  open();
+  const auto id = place({{"SKU-A", 1}}, "tok_timeout");
+  run();
+  EXPECT_EQ(order(id).status, orders::Status::pending);
+  clock_.advance(29'000ms);
+  run();
+  EXPECT_EQ(order(id).status, orders::Status::pending);
+  clock_.advance(1'000ms);
+  run();
+  const auto o = order(id);
+  EXPECT_EQ(o.status, orders::Status::cancelled);
+  EXPECT_EQ(o.cancellation_reason, "timeout");
+  settle();
+  check_invariants();
+}
+
+TEST_F(SagaTest, CustomerCancelBeforeDispatchRefundsAndRestocks) {
+  open();
+  const auto id = place({{"SKU-A", 3}}, "tok_ok");
+  run();  // confirmed, captured, shipment created; the carrier has not come yet
+  ASSERT_EQ(order(id).status, orders::Status::confirmed);
+  auto cancelled = sys_->orders().cancel_order(id);
+  ASSERT_TRUE(cancelled) << cancelled.error().message;
+  EXPECT_EQ(cancelled->status, orders::Status::cancelled);
+  settle();
+  const auto o = order(id);
+  EXPECT_EQ(o.status, orders::Status::cancelled);
+  EXPECT_EQ(o.cancellation_reason, "customer_request");
+  auto pay = sys_->payments().get_payment(id);
+  EXPECT_EQ((*pay)->status, payments::PaymentStatus::refunded);
+  auto a = sys_->inventory().get_product("SKU-A");
+  EXPECT_EQ((*a)->on_hand, 100);  // committed to the shipment, then restocked
+  check_invariants();
+}
+
+TEST_F(SagaTest, CancelAfterDispatchIsRefused) {
+  open();
+  const auto id = place({{"SKU-A", 1}}, "tok_ok");
+  run();
+  clock_.advance(5'000ms);
+  run();
+  ASSERT_EQ(order(id).status, orders::Status::shipped);
+  auto refused = sys_->orders().cancel_order(id);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::failed_precondition);
+  settle();
+  EXPECT_EQ(order(id).status, orders::Status::delivered);
+  check_invariants();
+}
+
+void place_mix(SagaTest* t, int n, std::mt19937& rng,
+               const std::function<std::string(std::vector<c::StockLine>, std::string)>& place) {
+  (void)t;
+  const std::vector<std::string> tokens = {"tok_ok", "tok_ok", "tok_ok", "tok_decline", "tok_flaky", "tok_timeout"};
+  std::uniform_int_distribution<std::size_t> pick(0, tokens.size() - 1);
+  std::uniform_int_distribution<int> qty(1, 3);
+  for (int i = 0; i < n; ++i) {
+    std::vector<c::StockLine> lines{{"SKU-A", qty(rng)}};
+    if (i % 3 == 0) lines.push_back({"SKU-B", qty(rng)});
+    if (i % 7 == 0) lines.push_back({"SKU-RARE", 2});  // the first two fit, the rest run out
+    place(std::move(lines), tokens[pick(rng)]);
+  }
+}
+
+// Every handler runs twice on every delivery: the inbox must absorb the second.
+TEST_F(SagaTest, EveryHandlerRunTwiceChangesNothing) {
+  open({.wrap = [](const std::string&, platform::BatchHandler h) -> platform::BatchHandler {
+    return [h](const std::vector<platform::Delivery>& batch) {
+      auto first = h(batch);
+      auto second = h(batch);
+      for (std::size_t i = 0; i < first.size() && i < second.size(); ++i)
+        if (second[i].outcome != platform::Outcome::ok) first[i] = second[i];
+      return first;
+    };
+  }});
+  std::mt19937 rng(7);
+  place_mix(this, 24, rng, [this](auto lines, auto token) { return place(std::move(lines), std::move(token)); });
+  settle();
+  check_invariants();
+  expect_every_outcome();
+  for (const auto& id : placed_) {
+    const auto o = order(id);
+    std::map<std::string, int> seen;
+    for (const auto& t : o.timeline) ++seen[t.event_id];
+    for (const auto& [event_id, count] : seen) EXPECT_EQ(count, 1) << id << " saw " << event_id << " twice";
+  }
+}
+
+// Deliveries in a random order: random rules first, random transient refusals
+// that push messages behind later ones, random batch interleavings.
+TEST_F(SagaTest, ShuffledDeliveryStillReachesConsistentTerminalStates) {
+  std::mt19937 rng(20261125);
+  open({.wrap = [&rng](const std::string&, platform::BatchHandler h) -> platform::BatchHandler {
+    return [h, &rng](const std::vector<platform::Delivery>& batch) {
+      std::vector<platform::Delivery> kept;
+      std::vector<std::size_t> index;
+      std::vector<platform::DeliveryResult> out(batch.size(), platform::DeliveryResult::retry("shuffled"));
+      std::bernoulli_distribution refuse(0.3);
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        if (!refuse(rng) || batch[i].receive_count >= 4) {
+          kept.push_back(batch[i]);
+          index.push_back(i);
+        }
+      std::shuffle(kept.begin(), kept.end(), rng);
+      // Handle one at a time in the shuffled order.
+      for (std::size_t k = 0; k < kept.size(); ++k) {
+        auto r = h({kept[k]});
+        for (std::size_t i = 0; i < batch.size(); ++i)
+          if (batch[i].message_id == kept[k].message_id) out[i] = r.at(0);
+      }
+      return out;
+    };
+  }});
+  place_mix(this, 30, rng, [this](auto lines, auto token) { return place(std::move(lines), std::move(token)); });
+  auto names = sys_->bus().rule_names();
+  settle([&] {
+    std::shuffle(names.begin(), names.end(), rng);
+    ASSERT_TRUE(sys_->bus().relay_once());
+    for (const auto& r : names) ASSERT_TRUE(sys_->bus().deliver_once(r));
+    clock_.advance(Millis{std::uniform_int_distribution<int>(0, 400)(rng)});
+  });
+  check_invariants();
+  expect_every_outcome();
+}
+
+TEST_F(SagaTest, StateSurvivesARestartMidSaga) {
+  open();
+  const auto id = place({{"SKU-A", 1}}, "tok_ok");
+  ASSERT_TRUE(sys_->bus().relay_once());
+  sys_.reset();  // the process stops between steps
+  open();
+  settle();
+  EXPECT_EQ(order(id).status, orders::Status::delivered);
+  check_invariants();
+}
+
+}  // namespace
+}  // namespace orderly
