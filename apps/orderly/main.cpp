@@ -12,7 +12,7 @@
 #include <iostream>
 
 #include "orderly/adapters/embedded/durable_bus.hpp"
-#include "orderly/adapters/embedded/sqlite_item_store.hpp"
+#include "orderly/services/system/embedded_system.hpp"
 
 namespace {
 
@@ -23,6 +23,12 @@ using adapters::embedded::DurableBus;
 struct Common {
   std::string data_dir = ".orderly";
   std::string durability = "normal";
+};
+
+struct UpOptions {
+  int workers = 2;
+  double saga_timeout_s = 30;
+  double carrier_delay_s = 5;
 };
 
 int fail(const platform::Error& e) {
@@ -41,7 +47,7 @@ platform::Result<std::unique_ptr<DurableBus>> open_bus(const Common& c, int work
   return DurableBus::open({.path = c.data_dir + "/bus.db", .durability = *d, .workers = workers});
 }
 
-int cmd_up(const Common& c, int workers) {
+int cmd_up(const Common& c, const UpOptions& up) {
   // Block the stop signals before any thread starts, then wait for one here.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -49,17 +55,26 @@ int cmd_up(const Common& c, int workers) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto bus = open_bus(c, workers);
-  if (!bus) return fail(bus.error());
-  if (auto s = (*bus)->start(); !s) return fail(s.error());
-  std::printf("orderly: embedded runtime up (data %s, durability %s, %d workers)\n",
-              c.data_dir.c_str(), c.durability.c_str(), workers);
-  std::printf("orderly: Ctrl-C stops it gracefully\n");
+  auto durability = adapters::embedded::parse_durability(c.durability);
+  if (!durability) return fail(durability.error());
+  // The deployment: five services on their own SQLite stores, one durable bus.
+  auto sys = services::system::EmbeddedSystem::open({
+      .data_dir = c.data_dir,
+      .durability = *durability,
+      .workers = up.workers,
+      .saga_timeout = platform::Millis{static_cast<std::int64_t>(up.saga_timeout_s * 1000)},
+      .carrier_delay = platform::Millis{static_cast<std::int64_t>(up.carrier_delay_s * 1000)},
+  });
+  if (!sys) return fail(sys.error());
+  if (auto s = (*sys)->start(); !s) return fail(s.error());
+  std::printf("orderly: up: orders, inventory, payments, shipping, notifications on one durable bus\n");
+  std::printf("orderly: data %s, durability %s, %d bus workers; Ctrl-C stops it gracefully\n",
+              c.data_dir.c_str(), c.durability.c_str(), up.workers);
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::printf("orderly: signal %d, finishing in-flight work\n", sig);
-  (*bus)->stop();
+  (*sys)->stop();
   std::printf("orderly: stopped\n");
   return 0;
 }
@@ -100,13 +115,19 @@ int main(int argc, char** argv) {
   CLI::App app{"Orderly: event-driven order fulfilment in C++"};
   app.require_subcommand(1);
   Common common;
-  int workers = 2;
+  UpOptions up_options;
   std::string rule;
 
   auto* up = app.add_subcommand("up", "Run the whole system in this process");
   add_common(up, common);
-  up->add_option("--workers", workers, "Bus worker threads")
+  up->add_option("--workers", up_options.workers, "Bus worker threads")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  up->add_option("--saga-timeout", up_options.saga_timeout_s, "Seconds before a pending order is cancelled")
+      ->check(CLI::Range(0.001, 86400.0))
+      ->capture_default_str();
+  up->add_option("--carrier-delay", up_options.carrier_delay_s, "Seconds between the carrier's steps")
+      ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
 
   auto* dlq = app.add_subcommand("dlq", "Inspect and redrive dead letters");
@@ -124,7 +145,7 @@ int main(int argc, char** argv) {
   });
 
   CLI11_PARSE(app, argc, argv);
-  if (up->parsed()) return cmd_up(common, workers);
+  if (up->parsed()) return cmd_up(common, up_options);
   if (dlq_list->parsed()) return cmd_dlq_list(common, rule);
   if (dlq_redrive->parsed()) return cmd_dlq_redrive(common, rule);
   return 0;

@@ -306,6 +306,30 @@ void read(JsonReader& r, NotificationSent& e) {
   e.subject_line = r.string("subject", 1, 200);
 }
 
+namespace {
+template <class... E>
+platform::Status validate_as(std::string_view type, const json::object& data) {
+  platform::Status result = platform::fail(platform::ErrorKind::not_found, "unknown event type {}", type);
+  auto try_one = [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (type != T::kType) return false;
+    auto d = decode<T>(data);
+    result = d ? platform::Status{} : platform::Status(tl::unexpected(d.error()));
+    return true;
+  };
+  (try_one(std::type_identity<E>{}) || ...);
+  return result;
+}
+}  // namespace
+
+platform::Status validate_data(std::string_view type, const json::object& data) {
+  return validate_as<OrderPlaced, OrderConfirmed, OrderCancelled, OrderShipped, OrderDelivered,
+                     SagaTimedOut, InventoryReserved, InventoryReservationFailed, InventoryReleased,
+                     InventoryCommitted, ProductUpdated, PaymentAuthorized, PaymentDeclined,
+                     PaymentCaptured, PaymentVoided, PaymentRefunded, ShipmentCreated,
+                     ShipmentDispatched, ShipmentDelivered, CarrierProgressed, NotificationSent>(type, data);
+}
+
 std::vector<std::string_view> all_event_types() {
   return {OrderPlaced::kType,        OrderConfirmed::kType,     OrderCancelled::kType,
           OrderShipped::kType,       OrderDelivered::kType,     SagaTimedOut::kType,

@@ -72,6 +72,12 @@ struct DeadLetter {
   platform::TimePoint dead_at;
 };
 
+struct ArchivedEvent {
+  std::int64_t seq = 0;  // increases in publish order
+  std::string event_id, type, body;
+  platform::TimePoint archived_at;
+};
+
 struct QueueStats {
   std::int64_t ready = 0;      // visible now
   std::int64_t delayed = 0;    // waiting for a timer or a backoff
@@ -113,6 +119,8 @@ class DurableBus final : public platform::Bus {
   Result<QueueStats> stats(const std::string& rule);
   Result<std::int64_t> backlog();  // messages not yet delivered, all rules
   Result<std::int64_t> archived_count();
+  // Archived events after `after_seq`, oldest first (for tailing and exports).
+  Result<std::vector<ArchivedEvent>> archive_since(std::int64_t after_seq, std::size_t limit = 1000);
   [[nodiscard]] std::vector<std::string> rule_names() const;
 
  private:

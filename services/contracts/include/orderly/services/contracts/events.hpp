@@ -282,6 +282,10 @@ std::vector<OrderLine> read_order_lines(platform::JsonReader& r, std::string_vie
 std::vector<StockLine> read_stock_lines(platform::JsonReader& r, std::string_view key);
 bool is_uuid_string(std::string_view s);
 
+// Decodes `data` as the event type `type` names: ok, or invalid_input naming
+// the field; not_found for a type this code does not know.
+platform::Status validate_data(std::string_view type, const boost::json::object& data);
+
 // Every event type, for catalogues and contract tests.
 std::vector<std::string_view> all_event_types();
 

@@ -1,0 +1,101 @@
+// contract_dump: what the running C++ code produces and consumes, for the
+// contract tests in tests/contract/*.test.mjs.
+//
+//   contract_dump --out DIR
+//     DIR/catalogue.json     {"services":[{"name","produces","consumes"}], "terminal":[...]}
+//     DIR/samples/<type>.json one CloudEvent per produced type, really emitted
+//
+// The samples come from running the five services on the embedded runtime
+// through enough sagas (delivered, declined, out of stock, timed out,
+// cancelled after capture) that every event type is emitted at least once.
+#include <CLI/CLI.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "orderly/platform/id.hpp"
+#include "orderly/services/system/embedded_system.hpp"
+
+namespace {
+
+using namespace orderly;
+using namespace orderly::services;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "contract_dump: %s\n", what.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Dump the event catalogue and emitted samples of the C++ services"};
+  std::string out;
+  app.add_option("--out", out, "Output directory")->required();
+  CLI11_PARSE(app, argc, argv);
+
+  const auto work = std::filesystem::temp_directory_path() /
+                    ("orderly-contract-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(work);
+  platform::ManualClock clock;
+  std::map<std::string, std::string> samples;
+  {
+    auto sys = system::EmbeddedSystem::open(
+        {.data_dir = work.string(), .clock = &clock, .saga_timeout = 30'000ms, .carrier_delay = 5'000ms});
+    if (!sys) return fail(sys.error().describe());
+    auto& s = **sys;
+    auto drain = [&] {
+      for (int i = 0; i < 200; ++i) {
+        if (!s.bus().run_until_idle()) return false;
+        if (*s.bus().backlog() == 0) return true;
+        clock.advance(1'000ms);
+      }
+      return false;
+    };
+    if (!drain()) return fail("catalogue did not settle");
+    const contracts::Address addr{"Grace Hopper", "1 Compiler Way", std::string("Flat 2"), "Arlington", "22201", "US"};
+    auto place = [&](std::vector<contracts::StockLine> lines, const char* token) {
+      return s.orders().place_order({platform::new_uuid_v7(clock.now()), "sample-customer", std::move(lines), token, addr, {}});
+    };
+    for (const char* token : {"tok_ok", "tok_decline", "tok_timeout"})
+      if (!place({{"KB-MECH-01", 1}, {"MS-WL-02", 2}}, token)) return fail("place failed");
+    if (!place({{"LTD-ED-01", 50}}, "tok_ok")) return fail("place failed");
+    auto cancelled = place({{"PAD-XL-01", 1}}, "tok_ok");
+    if (!cancelled) return fail("place failed");
+    if (!s.bus().run_until_idle()) return fail("bus failed");
+    if (auto c = s.orders().cancel_order(cancelled->id); !c) return fail(c.error().describe());
+    if (!drain()) return fail("sagas did not settle");
+    auto dead = s.bus().dead_letters();
+    if (!dead || !dead->empty()) return fail("dead letters while producing samples");
+    auto archived = s.bus().archive_since(0, 100'000);
+    if (!archived) return fail(archived.error().describe());
+    for (const auto& a : *archived) samples.emplace(a.type, a.body);  // the first of each type
+  }
+  std::filesystem::remove_all(work);
+
+  std::filesystem::create_directories(std::filesystem::path(out) / "samples");
+  json::object catalogue;
+  json::array services;
+  for (const auto& sc : system::contracts_of_services()) {
+    json::array produces, consumes;
+    for (const auto& t : sc.produces) produces.emplace_back(t);
+    for (const auto& t : sc.consumes) consumes.emplace_back(t);
+    services.push_back(json::object{{"name", sc.name}, {"produces", produces}, {"consumes", consumes}});
+    for (const auto& t : sc.produces)
+      if (!samples.count(t)) return fail("no sample was emitted for " + t);
+  }
+  json::array terminal;
+  for (const auto& t : system::terminal_event_types()) terminal.emplace_back(t);
+  catalogue["services"] = std::move(services);
+  catalogue["terminal"] = std::move(terminal);
+  std::ofstream(std::filesystem::path(out) / "catalogue.json") << json::serialize(catalogue) << "\n";
+  for (const auto& [type, body] : samples)
+    std::ofstream(std::filesystem::path(out) / "samples" / (type + ".json")) << body << "\n";
+  std::printf("contract_dump: %zu event types, %zu samples in %s\n", samples.size(), samples.size(), out.c_str());
+  return 0;
+}
