@@ -96,3 +96,43 @@ export function envelopeSchemaFrom(document) {
 export function expectedSubject(type, data) {
   return type === 'orderly.inventory.ProductUpdated.v1' ? data.sku : data.orderId;
 }
+
+// Validators for whole events: CloudEventEnvelope (from the AsyncAPI
+// components) combined with that type's constant type/source and its data
+// schema, exactly as each AsyncAPI message payload combines them.
+// Returns Map<full type, validate>.
+export function eventValidators(document, ajv, byType) {
+  const envelope = envelopeSchemaFrom(document);
+  const envelopeId = 'urn:orderly:asyncapi:CloudEventEnvelope';
+  if (!ajv.getSchema(envelopeId)) ajv.addSchema({ ...envelope, $id: envelopeId });
+  const out = new Map();
+  for (const [type, { schema }] of byType) {
+    const service = TYPE_RE.exec(type)[1];
+    out.set(type, ajv.compile({
+      allOf: [
+        { $ref: envelopeId },
+        {
+          type: 'object',
+          properties: {
+            type: { const: type },
+            source: { const: `orderly.${service}` },
+            data: { $ref: schema.$id },
+          },
+        },
+      ],
+    }));
+  }
+  return out;
+}
+
+// AsyncAPI operations as {service: {produces: Set(type), consumes: Set(type)}},
+// from operation ids <service>.<send|receive>.<Name> and their channels.
+export function operationsByService(document) {
+  const out = {};
+  for (const op of document.operations().all()) {
+    const [service, verb] = op.id().split('.');
+    const entry = (out[service] ??= { produces: new Set(), consumes: new Set() });
+    for (const ch of op.channels().all()) (verb === 'send' ? entry.produces : entry.consumes).add(ch.address());
+  }
+  return out;
+}
