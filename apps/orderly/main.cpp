@@ -67,7 +67,8 @@ int cmd_up(const Common& c, const UpOptions& up) {
   });
   if (!sys) return fail(sys.error());
   if (auto s = (*sys)->start(); !s) return fail(s.error());
-  std::printf("orderly: up: orders, inventory, payments, shipping, notifications on one durable bus\n");
+  std::printf(
+      "orderly: up: orders, inventory, payments, shipping, notifications on one durable bus\n");
   std::printf("orderly: data %s, durability %s, %d bus workers; Ctrl-C stops it gracefully\n",
               c.data_dir.c_str(), c.durability.c_str(), up.workers);
   std::fflush(stdout);
@@ -123,10 +124,12 @@ int main(int argc, char** argv) {
   up->add_option("--workers", up_options.workers, "Bus worker threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  up->add_option("--saga-timeout", up_options.saga_timeout_s, "Seconds before a pending order is cancelled")
+  up->add_option("--saga-timeout", up_options.saga_timeout_s,
+                 "Seconds before a pending order is cancelled")
       ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
-  up->add_option("--carrier-delay", up_options.carrier_delay_s, "Seconds between the carrier's steps")
+  up->add_option("--carrier-delay", up_options.carrier_delay_s,
+                 "Seconds between the carrier's steps")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
 

@@ -78,7 +78,8 @@ std::string JsonReader::string_matching(std::string_view key,
   return s;
 }
 
-std::string JsonReader::one_of(std::string_view key, std::initializer_list<std::string_view> allowed) {
+std::string JsonReader::one_of(std::string_view key,
+                               std::initializer_list<std::string_view> allowed) {
   const auto* v = find(key, true);
   if (!v) return {};
   if (v->is_string())
@@ -100,7 +101,8 @@ std::int64_t JsonReader::integer(std::string_view key, std::int64_t min, std::in
   } else if (v->is_double()) {
     // 2.0 is an integer in JSON's number model; 2.5 and 1e300 are not.
     const double d = v->get_double();
-    if (d != d || d < -9.2e18 || d > 9.2e18 || static_cast<double>(static_cast<std::int64_t>(d)) != d) {
+    if (d != d || d < -9.2e18 || d > 9.2e18 ||
+        static_cast<double>(static_cast<std::int64_t>(d)) != d) {
       fail(key, "must be an integer");
       return 0;
     }
@@ -187,11 +189,13 @@ Status JsonReader::status() const {
 }
 
 bool is_currency_code(std::string_view s) noexcept {
-  return s.size() == 3 && std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  return s.size() == 3 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
 bool is_country_code(std::string_view s) noexcept {
-  return s.size() == 2 && std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  return s.size() == 2 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
 bool is_sku(std::string_view s) noexcept {

@@ -57,13 +57,15 @@ TEST(JsonReader, ListsEveryBadFieldByItsPath) {
 }
 
 TEST(JsonReader, RejectsWrongShapesAndOverflow) {
-  for (const char* text : {R"({"items":{},"address":{"city":"x","country":"GB"},"channel":"sms"})",
-                           R"({"items":[],"address":{"city":"x","country":"GB"},"channel":"sms"})",
-                           R"({"items":[1],"address":{"city":"x","country":"GB"},"channel":"sms"})",
-                           R"({"items":[{"sku":"A","quantity":18446744073709551615}],"address":{"city":"x","country":"GB"},"channel":"sms"})",
-                           R"({"items":[{"sku":"A","quantity":1e300}],"address":{"city":"x","country":"GB"},"channel":"sms"})",
-                           R"({"items":[{"sku":"A","quantity":-1}],"address":{"city":"x","country":"GB"},"channel":"sms"})",
-                           R"({"items":[{"sku":"A","quantity":1}],"address":[],"channel":"sms"})"}) {
+  for (
+      const char* text :
+      {R"({"items":{},"address":{"city":"x","country":"GB"},"channel":"sms"})",
+       R"({"items":[],"address":{"city":"x","country":"GB"},"channel":"sms"})",
+       R"({"items":[1],"address":{"city":"x","country":"GB"},"channel":"sms"})",
+       R"({"items":[{"sku":"A","quantity":18446744073709551615}],"address":{"city":"x","country":"GB"},"channel":"sms"})",
+       R"({"items":[{"sku":"A","quantity":1e300}],"address":{"city":"x","country":"GB"},"channel":"sms"})",
+       R"({"items":[{"sku":"A","quantity":-1}],"address":{"city":"x","country":"GB"},"channel":"sms"})",
+       R"({"items":[{"sku":"A","quantity":1}],"address":[],"channel":"sms"})"}) {
     EXPECT_FALSE(read_order(text).empty()) << text;
   }
 }

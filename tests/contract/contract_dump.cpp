@@ -39,14 +39,16 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "Output directory")->required();
   CLI11_PARSE(app, argc, argv);
 
-  const auto work = std::filesystem::temp_directory_path() /
-                    ("orderly-contract-" + std::to_string(::getpid()));
+  const auto work =
+      std::filesystem::temp_directory_path() / ("orderly-contract-" + std::to_string(::getpid()));
   std::filesystem::remove_all(work);
   platform::ManualClock clock;
   std::map<std::string, std::string> samples;
   {
-    auto sys = system::EmbeddedSystem::open(
-        {.data_dir = work.string(), .clock = &clock, .saga_timeout = 30'000ms, .carrier_delay = 5'000ms});
+    auto sys = system::EmbeddedSystem::open({.data_dir = work.string(),
+                                             .clock = &clock,
+                                             .saga_timeout = 30'000ms,
+                                             .carrier_delay = 5'000ms});
     if (!sys) return fail(sys.error().describe());
     auto& s = **sys;
     auto drain = [&] {
@@ -58,9 +60,15 @@ int main(int argc, char** argv) {
       return false;
     };
     if (!drain()) return fail("catalogue did not settle");
-    const contracts::Address addr{"Grace Hopper", "1 Compiler Way", std::string("Flat 2"), "Arlington", "22201", "US"};
+    const contracts::Address addr{"Grace Hopper", "1 Compiler Way", std::string("Flat 2"),
+                                  "Arlington",    "22201",          "US"};
     auto place = [&](std::vector<contracts::StockLine> lines, const char* token) {
-      return s.orders().place_order({platform::new_uuid_v7(clock.now()), "sample-customer", std::move(lines), token, addr, {}});
+      return s.orders().place_order({platform::new_uuid_v7(clock.now()),
+                                     "sample-customer",
+                                     std::move(lines),
+                                     token,
+                                     addr,
+                                     {}});
     };
     for (const char* token : {"tok_ok", "tok_decline", "tok_timeout"})
       if (!place({{"KB-MECH-01", 1}, {"MS-WL-02", 2}}, token)) return fail("place failed");
@@ -85,7 +93,8 @@ int main(int argc, char** argv) {
     json::array produces, consumes;
     for (const auto& t : sc.produces) produces.emplace_back(t);
     for (const auto& t : sc.consumes) consumes.emplace_back(t);
-    services.push_back(json::object{{"name", sc.name}, {"produces", produces}, {"consumes", consumes}});
+    services.push_back(
+        json::object{{"name", sc.name}, {"produces", produces}, {"consumes", consumes}});
     for (const auto& t : sc.produces)
       if (!samples.count(t)) return fail("no sample was emitted for " + t);
   }
@@ -93,9 +102,11 @@ int main(int argc, char** argv) {
   for (const auto& t : system::terminal_event_types()) terminal.emplace_back(t);
   catalogue["services"] = std::move(services);
   catalogue["terminal"] = std::move(terminal);
-  std::ofstream(std::filesystem::path(out) / "catalogue.json") << json::serialize(catalogue) << "\n";
+  std::ofstream(std::filesystem::path(out) / "catalogue.json")
+      << json::serialize(catalogue) << "\n";
   for (const auto& [type, body] : samples)
     std::ofstream(std::filesystem::path(out) / "samples" / (type + ".json")) << body << "\n";
-  std::printf("contract_dump: %zu event types, %zu samples in %s\n", samples.size(), samples.size(), out.c_str());
+  std::printf("contract_dump: %zu event types, %zu samples in %s\n", samples.size(), samples.size(),
+              out.c_str());
   return 0;
 }

@@ -43,7 +43,8 @@ TEST(SchemaExamples, EverySchemaExampleDecodesInCpp) {
       extra["unexpectedField"] = 1;
       auto bad = services::contracts::validate_data(type, extra);
       ASSERT_FALSE(bad) << type;
-      EXPECT_NE(bad.error().message.find("$.data.unexpectedField"), std::string::npos) << bad.error().message;
+      EXPECT_NE(bad.error().message.find("$.data.unexpectedField"), std::string::npos)
+          << bad.error().message;
     }
   }
   // One schema per type the code knows, and no other.

@@ -26,7 +26,8 @@ using platform::ErrorKind;
 using platform::Millis;
 namespace c = contracts;
 
-const c::Address kAddress{"Ada Lovelace", "12 Analytical Row", std::nullopt, "London", "N1 9GU", "GB"};
+const c::Address kAddress{
+    "Ada Lovelace", "12 Analytical Row", std::nullopt, "London", "N1 9GU", "GB"};
 
 std::vector<inventory::Product> catalogue() {
   return {{"SKU-A", "Alpha", {1'000, "GBP"}, 100, 0},
@@ -51,8 +52,12 @@ class SagaTest : public ::testing::Test {
   }
 
   std::string place(std::vector<c::StockLine> items, std::string token) {
-    orders::PlaceOrder cmd{platform::new_uuid_v7(clock_.now()), "customer-" + token, std::move(items),
-                           std::move(token), kAddress, {}};
+    orders::PlaceOrder cmd{platform::new_uuid_v7(clock_.now()),
+                           "customer-" + token,
+                           std::move(items),
+                           std::move(token),
+                           kAddress,
+                           {}};
     auto o = sys_->orders().place_order(cmd);
     EXPECT_TRUE(o) << o.error().message;
     if (!o) return {};
@@ -105,7 +110,8 @@ class SagaTest : public ::testing::Test {
     // No dead letters anywhere: every handler accepted every event.
     auto dead = sys_->bus().dead_letters();
     ASSERT_TRUE(dead);
-    for (const auto& d : *dead) ADD_FAILURE() << "dead letter in " << d.rule << ": " << d.last_error;
+    for (const auto& d : *dead)
+      ADD_FAILURE() << "dead letter in " << d.rule << ": " << d.last_error;
     EXPECT_EQ(*sys_->bus().backlog(), 0);
 
     std::int64_t shipped_total = 0;
@@ -126,8 +132,10 @@ class SagaTest : public ::testing::Test {
       if (o.status == orders::Status::cancelled) {
         ASSERT_TRUE(*pay) << "payments never saw the cancel of " << id;
         const auto st = (*pay)->status;
-        EXPECT_TRUE(st == payments::PaymentStatus::voided || st == payments::PaymentStatus::refunded ||
-                    st == payments::PaymentStatus::declined || st == payments::PaymentStatus::cancelled_early)
+        EXPECT_TRUE(st == payments::PaymentStatus::voided ||
+                    st == payments::PaymentStatus::refunded ||
+                    st == payments::PaymentStatus::declined ||
+                    st == payments::PaymentStatus::cancelled_early)
             << id << " payment is " << payments::to_string(st);
       }
       auto res = inv_store.get("RESERVATION#" + id, "RESERVATION");
@@ -307,7 +315,8 @@ TEST_F(SagaTest, CancelAfterDispatchIsRefused) {
 void place_mix(SagaTest* t, int n, std::mt19937& rng,
                const std::function<std::string(std::vector<c::StockLine>, std::string)>& place) {
   (void)t;
-  const std::vector<std::string> tokens = {"tok_ok", "tok_ok", "tok_ok", "tok_decline", "tok_flaky", "tok_timeout"};
+  const std::vector<std::string> tokens = {"tok_ok",      "tok_ok",    "tok_ok",
+                                           "tok_decline", "tok_flaky", "tok_timeout"};
   std::uniform_int_distribution<std::size_t> pick(0, tokens.size() - 1);
   std::uniform_int_distribution<int> qty(1, 3);
   for (int i = 0; i < n; ++i) {
@@ -330,7 +339,8 @@ TEST_F(SagaTest, EveryHandlerRunTwiceChangesNothing) {
     };
   }});
   std::mt19937 rng(7);
-  place_mix(this, 24, rng, [this](auto lines, auto token) { return place(std::move(lines), std::move(token)); });
+  place_mix(this, 24, rng,
+            [this](auto lines, auto token) { return place(std::move(lines), std::move(token)); });
   settle();
   check_invariants();
   expect_every_outcome();
@@ -338,7 +348,8 @@ TEST_F(SagaTest, EveryHandlerRunTwiceChangesNothing) {
     const auto o = order(id);
     std::map<std::string, int> seen;
     for (const auto& t : o.timeline) ++seen[t.event_id];
-    for (const auto& [event_id, count] : seen) EXPECT_EQ(count, 1) << id << " saw " << event_id << " twice";
+    for (const auto& [event_id, count] : seen)
+      EXPECT_EQ(count, 1) << id << " saw " << event_id << " twice";
   }
 }
 
@@ -350,7 +361,8 @@ TEST_F(SagaTest, ShuffledDeliveryStillReachesConsistentTerminalStates) {
     return [h, &rng](const std::vector<platform::Delivery>& batch) {
       std::vector<platform::Delivery> kept;
       std::vector<std::size_t> index;
-      std::vector<platform::DeliveryResult> out(batch.size(), platform::DeliveryResult::retry("shuffled"));
+      std::vector<platform::DeliveryResult> out(batch.size(),
+                                                platform::DeliveryResult::retry("shuffled"));
       std::bernoulli_distribution refuse(0.3);
       for (std::size_t i = 0; i < batch.size(); ++i)
         if (!refuse(rng) || batch[i].receive_count >= 4) {
@@ -367,7 +379,8 @@ TEST_F(SagaTest, ShuffledDeliveryStillReachesConsistentTerminalStates) {
       return out;
     };
   }});
-  place_mix(this, 30, rng, [this](auto lines, auto token) { return place(std::move(lines), std::move(token)); });
+  place_mix(this, 30, rng,
+            [this](auto lines, auto token) { return place(std::move(lines), std::move(token)); });
   auto names = sys_->bus().rule_names();
   settle([&] {
     std::shuffle(names.begin(), names.end(), rng);

@@ -646,10 +646,12 @@ Result<std::int64_t> DurableBus::backlog() {
   return scalar(*db_, "SELECT COUNT(*) FROM messages");
 }
 
-Result<std::vector<ArchivedEvent>> DurableBus::archive_since(std::int64_t after_seq, std::size_t limit) {
+Result<std::vector<ArchivedEvent>> DurableBus::archive_since(std::int64_t after_seq,
+                                                             std::size_t limit) {
   std::lock_guard lk(db_mu_);
   auto st = db_->prepare(
-      "SELECT seq, event_id, type, body, archived_at FROM archive WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+      "SELECT seq, event_id, type, body, archived_at FROM archive WHERE seq > ?1 ORDER BY seq "
+      "LIMIT ?2");
   if (!st) return tl::unexpected(st.error());
   StmtGuard g(**st);
   g->bind(1, after_seq);
@@ -659,8 +661,9 @@ Result<std::vector<ArchivedEvent>> DurableBus::archive_since(std::int64_t after_
     auto row = g->step();
     if (!row) return tl::unexpected(row.error());
     if (!*row) break;
-    out.push_back({g->column_int64(0), std::string(g->column_text(1)), std::string(g->column_text(2)),
-                   std::string(g->column_text(3)), platform::from_unix_ms(g->column_int64(4))});
+    out.push_back({g->column_int64(0), std::string(g->column_text(1)),
+                   std::string(g->column_text(2)), std::string(g->column_text(3)),
+                   platform::from_unix_ms(g->column_int64(4))});
   }
   return out;
 }

@@ -8,7 +8,9 @@ namespace orderly::services::contracts {
 namespace json = boost::json;
 using platform::JsonReader;
 
-bool is_uuid_string(std::string_view s) { return platform::is_uuid(s); }
+bool is_uuid_string(std::string_view s) {
+  return platform::is_uuid(s);
+}
 
 namespace {
 
@@ -19,27 +21,34 @@ std::string read_uuid(JsonReader& r, std::string_view key) {
 }
 
 std::string read_sku(JsonReader& r, std::string_view key) {
-  return r.string_matching(key, platform::is_sku, "a SKU (upper-case letters, digits and '-', up to 32)");
+  return r.string_matching(key, platform::is_sku,
+                           "a SKU (upper-case letters, digits and '-', up to 32)");
 }
 
 }  // namespace
 
 // ---- shared shapes ----
 
-json::object encode(const Money& m) { return {{"amount", m.amount}, {"currency", m.currency}}; }
+json::object encode(const Money& m) {
+  return {{"amount", m.amount}, {"currency", m.currency}};
+}
 
 Money read_money(JsonReader& r, std::string_view key) {
   Money m;
   r.object(key, [&](JsonReader& o) {
     m.amount = o.integer("amount", 0, 1'000'000'000'000);
-    m.currency = o.string_matching("currency", platform::is_currency_code, "an ISO 4217 code like GBP");
+    m.currency =
+        o.string_matching("currency", platform::is_currency_code, "an ISO 4217 code like GBP");
   });
   return m;
 }
 
 json::object encode(const Address& a) {
-  json::object o{{"name", a.name}, {"line1", a.line1}, {"city", a.city},
-                 {"postalCode", a.postal_code}, {"country", a.country}};
+  json::object o{{"name", a.name},
+                 {"line1", a.line1},
+                 {"city", a.city},
+                 {"postalCode", a.postal_code},
+                 {"country", a.country}};
   if (a.line2) o["line2"] = *a.line2;
   return o;
 }
@@ -52,7 +61,8 @@ Address read_address(JsonReader& r, std::string_view key) {
     a.line2 = o.optional_string("line2", 0, 200);
     a.city = o.string("city", 1, 100);
     a.postal_code = o.string("postalCode", 1, 20);
-    a.country = o.string_matching("country", platform::is_country_code, "an ISO 3166-1 alpha-2 code like GB");
+    a.country = o.string_matching("country", platform::is_country_code,
+                                  "an ISO 3166-1 alpha-2 code like GB");
   });
   return a;
 }
@@ -60,7 +70,8 @@ Address read_address(JsonReader& r, std::string_view key) {
 json::array encode_lines(const std::vector<OrderLine>& lines) {
   json::array a;
   for (const auto& l : lines)
-    a.push_back(json::object{{"sku", l.sku}, {"quantity", l.quantity}, {"unitPrice", encode(l.unit_price)}});
+    a.push_back(json::object{
+        {"sku", l.sku}, {"quantity", l.quantity}, {"unitPrice", encode(l.unit_price)}});
   return a;
 }
 
@@ -96,8 +107,8 @@ std::vector<StockLine> read_stock_lines(JsonReader& r, std::string_view key) {
 // ---- orders ----
 
 json::object encode(const OrderPlaced& e) {
-  return {{"orderId", e.order_id},         {"customerId", e.customer_id},
-          {"items", encode_lines(e.items)}, {"total", encode(e.total)},
+  return {{"orderId", e.order_id},           {"customerId", e.customer_id},
+          {"items", encode_lines(e.items)},  {"total", encode(e.total)},
           {"paymentToken", e.payment_token}, {"shippingAddress", encode(e.shipping_address)}};
 }
 void read(JsonReader& r, OrderPlaced& e) {
@@ -110,8 +121,10 @@ void read(JsonReader& r, OrderPlaced& e) {
 }
 
 json::object encode(const OrderConfirmed& e) {
-  return {{"orderId", e.order_id},         {"customerId", e.customer_id},
-          {"items", encode_lines(e.items)}, {"total", encode(e.total)},
+  return {{"orderId", e.order_id},
+          {"customerId", e.customer_id},
+          {"items", encode_lines(e.items)},
+          {"total", encode(e.total)},
           {"shippingAddress", encode(e.shipping_address)}};
 }
 void read(JsonReader& r, OrderConfirmed& e) {
@@ -123,19 +136,25 @@ void read(JsonReader& r, OrderConfirmed& e) {
 }
 
 json::object encode(const OrderCancelled& e) {
-  return {{"orderId", e.order_id}, {"customerId", e.customer_id}, {"reason", e.reason},
+  return {{"orderId", e.order_id},
+          {"customerId", e.customer_id},
+          {"reason", e.reason},
           {"total", encode(e.total)}};
 }
 void read(JsonReader& r, OrderCancelled& e) {
   e.order_id = read_uuid(r, "orderId");
   e.customer_id = r.string("customerId", 1, kIdMax);
-  e.reason = r.one_of("reason", {"payment_declined", "out_of_stock", "timeout", "customer_request"});
+  e.reason =
+      r.one_of("reason", {"payment_declined", "out_of_stock", "timeout", "customer_request"});
   e.total = read_money(r, "total");
 }
 
 json::object encode(const OrderShipped& e) {
-  return {{"orderId", e.order_id}, {"customerId", e.customer_id}, {"shipmentId", e.shipment_id},
-          {"carrier", e.carrier}, {"trackingNumber", e.tracking_number}};
+  return {{"orderId", e.order_id},
+          {"customerId", e.customer_id},
+          {"shipmentId", e.shipment_id},
+          {"carrier", e.carrier},
+          {"trackingNumber", e.tracking_number}};
 }
 void read(JsonReader& r, OrderShipped& e) {
   e.order_id = read_uuid(r, "orderId");
@@ -154,7 +173,9 @@ void read(JsonReader& r, OrderDelivered& e) {
   e.shipment_id = read_uuid(r, "shipmentId");
 }
 
-json::object encode(const SagaTimedOut& e) { return {{"orderId", e.order_id}, {"placedAt", e.placed_at}}; }
+json::object encode(const SagaTimedOut& e) {
+  return {{"orderId", e.order_id}, {"placedAt", e.placed_at}};
+}
 void read(JsonReader& r, SagaTimedOut& e) {
   e.order_id = read_uuid(r, "orderId");
   e.placed_at = r.string_matching("placedAt", platform::is_rfc3339, "an RFC 3339 timestamp");
@@ -173,7 +194,8 @@ void read(JsonReader& r, InventoryReserved& e) {
 json::object encode(const InventoryReservationFailed& e) {
   json::array shortages;
   for (const auto& s : e.shortages)
-    shortages.push_back(json::object{{"sku", s.sku}, {"requested", s.requested}, {"available", s.available}});
+    shortages.push_back(
+        json::object{{"sku", s.sku}, {"requested", s.requested}, {"available", s.available}});
   return {{"orderId", e.order_id}, {"reason", e.reason}, {"shortages", std::move(shortages)}};
 }
 void read(JsonReader& r, InventoryReservationFailed& e) {
@@ -230,14 +252,30 @@ void read_payment(JsonReader& r, E& e) {
 }
 }  // namespace
 
-json::object encode(const PaymentAuthorized& e) { return encode_payment(e); }
-void read(JsonReader& r, PaymentAuthorized& e) { read_payment(r, e); }
-json::object encode(const PaymentCaptured& e) { return encode_payment(e); }
-void read(JsonReader& r, PaymentCaptured& e) { read_payment(r, e); }
-json::object encode(const PaymentVoided& e) { return encode_payment(e); }
-void read(JsonReader& r, PaymentVoided& e) { read_payment(r, e); }
-json::object encode(const PaymentRefunded& e) { return encode_payment(e); }
-void read(JsonReader& r, PaymentRefunded& e) { read_payment(r, e); }
+json::object encode(const PaymentAuthorized& e) {
+  return encode_payment(e);
+}
+void read(JsonReader& r, PaymentAuthorized& e) {
+  read_payment(r, e);
+}
+json::object encode(const PaymentCaptured& e) {
+  return encode_payment(e);
+}
+void read(JsonReader& r, PaymentCaptured& e) {
+  read_payment(r, e);
+}
+json::object encode(const PaymentVoided& e) {
+  return encode_payment(e);
+}
+void read(JsonReader& r, PaymentVoided& e) {
+  read_payment(r, e);
+}
+json::object encode(const PaymentRefunded& e) {
+  return encode_payment(e);
+}
+void read(JsonReader& r, PaymentRefunded& e) {
+  read_payment(r, e);
+}
 json::object encode(const PaymentDeclined& e) {
   auto o = encode_payment(e);
   o["reason"] = e.reason;
@@ -253,8 +291,11 @@ void read(JsonReader& r, PaymentDeclined& e) {
 namespace {
 template <class E>
 json::object encode_tracked(const E& e) {
-  return {{"orderId", e.order_id}, {"customerId", e.customer_id}, {"shipmentId", e.shipment_id},
-          {"carrier", e.carrier}, {"trackingNumber", e.tracking_number}};
+  return {{"orderId", e.order_id},
+          {"customerId", e.customer_id},
+          {"shipmentId", e.shipment_id},
+          {"carrier", e.carrier},
+          {"trackingNumber", e.tracking_number}};
 }
 template <class E>
 void read_tracked(JsonReader& r, E& e) {
@@ -266,10 +307,18 @@ void read_tracked(JsonReader& r, E& e) {
 }
 }  // namespace
 
-json::object encode(const ShipmentCreated& e) { return encode_tracked(e); }
-void read(JsonReader& r, ShipmentCreated& e) { read_tracked(r, e); }
-json::object encode(const ShipmentDispatched& e) { return encode_tracked(e); }
-void read(JsonReader& r, ShipmentDispatched& e) { read_tracked(r, e); }
+json::object encode(const ShipmentCreated& e) {
+  return encode_tracked(e);
+}
+void read(JsonReader& r, ShipmentCreated& e) {
+  read_tracked(r, e);
+}
+json::object encode(const ShipmentDispatched& e) {
+  return encode_tracked(e);
+}
+void read(JsonReader& r, ShipmentDispatched& e) {
+  read_tracked(r, e);
+}
 
 json::object encode(const ShipmentDelivered& e) {
   return {{"orderId", e.order_id}, {"customerId", e.customer_id}, {"shipmentId", e.shipment_id}};
@@ -292,24 +341,28 @@ void read(JsonReader& r, CarrierProgressed& e) {
 // ---- notifications ----
 
 json::object encode(const NotificationSent& e) {
-  return {{"notificationId", e.notification_id}, {"customerId", e.customer_id},
-          {"orderId", e.order_id},               {"channel", e.channel},
-          {"template", e.template_name},         {"subject", e.subject_line}};
+  return {{"notificationId", e.notification_id},
+          {"customerId", e.customer_id},
+          {"orderId", e.order_id},
+          {"channel", e.channel},
+          {"template", e.template_name},
+          {"subject", e.subject_line}};
 }
 void read(JsonReader& r, NotificationSent& e) {
   e.notification_id = read_uuid(r, "notificationId");
   e.customer_id = r.string("customerId", 1, kIdMax);
   e.order_id = read_uuid(r, "orderId");
   e.channel = r.one_of("channel", {"email"});
-  e.template_name = r.one_of("template", {"order_confirmed", "order_cancelled", "shipment_dispatched",
-                                          "shipment_delivered"});
+  e.template_name = r.one_of("template", {"order_confirmed", "order_cancelled",
+                                          "shipment_dispatched", "shipment_delivered"});
   e.subject_line = r.string("subject", 1, 200);
 }
 
 namespace {
 template <class... E>
 platform::Status validate_as(std::string_view type, const json::object& data) {
-  platform::Status result = platform::fail(platform::ErrorKind::not_found, "unknown event type {}", type);
+  platform::Status result =
+      platform::fail(platform::ErrorKind::not_found, "unknown event type {}", type);
   auto try_one = [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (type != T::kType) return false;
@@ -327,17 +380,21 @@ platform::Status validate_data(std::string_view type, const json::object& data) 
                      SagaTimedOut, InventoryReserved, InventoryReservationFailed, InventoryReleased,
                      InventoryCommitted, ProductUpdated, PaymentAuthorized, PaymentDeclined,
                      PaymentCaptured, PaymentVoided, PaymentRefunded, ShipmentCreated,
-                     ShipmentDispatched, ShipmentDelivered, CarrierProgressed, NotificationSent>(type, data);
+                     ShipmentDispatched, ShipmentDelivered, CarrierProgressed, NotificationSent>(
+      type, data);
 }
 
 std::vector<std::string_view> all_event_types() {
-  return {OrderPlaced::kType,        OrderConfirmed::kType,     OrderCancelled::kType,
-          OrderShipped::kType,       OrderDelivered::kType,     SagaTimedOut::kType,
-          InventoryReserved::kType,  InventoryReservationFailed::kType,
-          InventoryReleased::kType,  InventoryCommitted::kType, ProductUpdated::kType,
-          PaymentAuthorized::kType,  PaymentDeclined::kType,    PaymentCaptured::kType,
-          PaymentVoided::kType,      PaymentRefunded::kType,    ShipmentCreated::kType,
-          ShipmentDispatched::kType, ShipmentDelivered::kType,  CarrierProgressed::kType,
+  return {OrderPlaced::kType,       OrderConfirmed::kType,
+          OrderCancelled::kType,    OrderShipped::kType,
+          OrderDelivered::kType,    SagaTimedOut::kType,
+          InventoryReserved::kType, InventoryReservationFailed::kType,
+          InventoryReleased::kType, InventoryCommitted::kType,
+          ProductUpdated::kType,    PaymentAuthorized::kType,
+          PaymentDeclined::kType,   PaymentCaptured::kType,
+          PaymentVoided::kType,     PaymentRefunded::kType,
+          ShipmentCreated::kType,   ShipmentDispatched::kType,
+          ShipmentDelivered::kType, CarrierProgressed::kType,
           NotificationSent::kType};
 }
 

@@ -82,7 +82,9 @@ TEST(Commit, DecrementsOnHandAndReserved) {
 
 TEST(Commit, InvalidWithoutAReservationOrAfterFailure) {
   EXPECT_EQ(commit(std::nullopt, "o-1", stock(5, 5)).error().kind, ErrorKind::failed_precondition);
-  EXPECT_EQ(commit(Reservation{"o-1", ReservationStatus::failed, kLines}, "o-1", stock(5, 5)).error().kind,
+  EXPECT_EQ(commit(Reservation{"o-1", ReservationStatus::failed, kLines}, "o-1", stock(5, 5))
+                .error()
+                .kind,
             ErrorKind::failed_precondition);
   // Released before the shipment arrived: a late fact, nothing to commit.
   auto late = commit(Reservation{"o-1", ReservationStatus::released, kLines}, "o-1", stock(5, 5));
@@ -119,8 +121,8 @@ TEST(Release, BeforeTheOrderWasSeenLeavesATombstone) {
 }
 
 TEST(Release, NothingToReleaseAfterAFailureOrTwice) {
-  for (auto s : {ReservationStatus::failed, ReservationStatus::released, ReservationStatus::restocked,
-                 ReservationStatus::cancelled_early}) {
+  for (auto s : {ReservationStatus::failed, ReservationStatus::released,
+                 ReservationStatus::restocked, ReservationStatus::cancelled_early}) {
     auto o = release(Reservation{"o-1", s, kLines}, "o-1", stock(5, 5));
     ASSERT_TRUE(o);
     EXPECT_TRUE(o->events.empty()) << to_string(s);

@@ -15,14 +15,18 @@ using platform::UnitOfWork;
 namespace {
 constexpr std::string_view kProductPk = "PRODUCT";
 constexpr std::string_view kReservationSk = "RESERVATION";
-std::string reservation_pk(std::string_view order_id) { return "RESERVATION#" + std::string(order_id); }
+std::string reservation_pk(std::string_view order_id) {
+  return "RESERVATION#" + std::string(order_id);
+}
 }  // namespace
 
-InventoryService::InventoryService(platform::ItemStore& store, const platform::Clock& clock, Config config)
+InventoryService::InventoryService(platform::ItemStore& store, const platform::Clock& clock,
+                                   Config config)
     : store_(store), clock_(clock), config_(std::move(config)) {}
 
 std::vector<std::string> InventoryService::produces() {
-  return {std::string(c::InventoryReserved::kType), std::string(c::InventoryReservationFailed::kType),
+  return {std::string(c::InventoryReserved::kType),
+          std::string(c::InventoryReservationFailed::kType),
           std::string(c::InventoryReleased::kType), std::string(c::InventoryCommitted::kType),
           std::string(c::ProductUpdated::kType)};
 }
@@ -33,33 +37,36 @@ std::vector<platform::Rule> InventoryService::rules() {
   out.push_back(platform::make_rule(
       std::string(kEventsRule),
       {
-          on<c::OrderPlaced>([this](const c::OrderPlaced& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
-            std::vector<StockLine> lines;
-            std::vector<std::string> skus;
-            for (const auto& l : d.items) {
-              lines.push_back({l.sku, l.quantity});
-              skus.push_back(l.sku);
-            }
-            auto loaded = load(d.order_id, skus);
-            if (!loaded) return tl::unexpected(loaded.error());
-            auto outcome = reserve(loaded->reservation, d.order_id, lines, loaded->products);
-            if (!outcome) return tl::unexpected(outcome.error());
-            return write(*loaded, *outcome, &e, uow);
-          }),
-          on<c::OrderCancelled>([this](const c::OrderCancelled& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
-            auto loaded = load_for_reservation(d.order_id);
-            if (!loaded) return tl::unexpected(loaded.error());
-            auto outcome = release(loaded->reservation, d.order_id, loaded->products);
-            if (!outcome) return tl::unexpected(outcome.error());
-            return write(*loaded, *outcome, &e, uow);
-          }),
-          on<c::ShipmentCreated>([this](const c::ShipmentCreated& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
-            auto loaded = load_for_reservation(d.order_id);
-            if (!loaded) return tl::unexpected(loaded.error());
-            auto outcome = commit(loaded->reservation, d.order_id, loaded->products);
-            if (!outcome) return tl::unexpected(outcome.error());
-            return write(*loaded, *outcome, &e, uow);
-          }),
+          on<c::OrderPlaced>(
+              [this](const c::OrderPlaced& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
+                std::vector<StockLine> lines;
+                std::vector<std::string> skus;
+                for (const auto& l : d.items) {
+                  lines.push_back({l.sku, l.quantity});
+                  skus.push_back(l.sku);
+                }
+                auto loaded = load(d.order_id, skus);
+                if (!loaded) return tl::unexpected(loaded.error());
+                auto outcome = reserve(loaded->reservation, d.order_id, lines, loaded->products);
+                if (!outcome) return tl::unexpected(outcome.error());
+                return write(*loaded, *outcome, &e, uow);
+              }),
+          on<c::OrderCancelled>(
+              [this](const c::OrderCancelled& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
+                auto loaded = load_for_reservation(d.order_id);
+                if (!loaded) return tl::unexpected(loaded.error());
+                auto outcome = release(loaded->reservation, d.order_id, loaded->products);
+                if (!outcome) return tl::unexpected(outcome.error());
+                return write(*loaded, *outcome, &e, uow);
+              }),
+          on<c::ShipmentCreated>(
+              [this](const c::ShipmentCreated& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
+                auto loaded = load_for_reservation(d.order_id);
+                if (!loaded) return tl::unexpected(loaded.error());
+                auto outcome = commit(loaded->reservation, d.order_id, loaded->products);
+                if (!outcome) return tl::unexpected(outcome.error());
+                return write(*loaded, *outcome, &e, uow);
+              }),
       },
       store_, clock_));
   return out;
@@ -90,7 +97,8 @@ Result<InventoryService::Loaded> InventoryService::load(const std::string& order
   return l;
 }
 
-Result<InventoryService::Loaded> InventoryService::load_for_reservation(const std::string& order_id) {
+Result<InventoryService::Loaded> InventoryService::load_for_reservation(
+    const std::string& order_id) {
   auto first = load(order_id, {});
   if (!first || !first->reservation) return first;
   std::vector<std::string> skus;
@@ -98,12 +106,13 @@ Result<InventoryService::Loaded> InventoryService::load_for_reservation(const st
   return load(order_id, skus);
 }
 
-Status InventoryService::write(const Loaded& loaded, const Outcome& outcome, const CloudEvent* cause,
-                               UnitOfWork& uow) {
+Status InventoryService::write(const Loaded& loaded, const Outcome& outcome,
+                               const CloudEvent* cause, UnitOfWork& uow) {
   for (const auto& p : outcome.changed) {
     auto v = loaded.versions.find(p.sku);
-    uow.put(Item{std::string(kProductPk), p.sku, 0, to_json(p), std::nullopt},
-            v == loaded.versions.end() ? Condition::not_exists() : Condition::version_is(v->second));
+    uow.put(
+        Item{std::string(kProductPk), p.sku, 0, to_json(p), std::nullopt},
+        v == loaded.versions.end() ? Condition::not_exists() : Condition::version_is(v->second));
   }
   if (outcome.reservation)
     uow.put(Item{reservation_pk(outcome.reservation->order_id), std::string(kReservationSk), 0,

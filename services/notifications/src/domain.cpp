@@ -7,10 +7,14 @@ namespace json = boost::json;
 
 std::string_view to_string(Template t) {
   switch (t) {
-    case Template::order_confirmed: return "order_confirmed";
-    case Template::order_cancelled: return "order_cancelled";
-    case Template::shipment_dispatched: return "shipment_dispatched";
-    case Template::shipment_delivered: return "shipment_delivered";
+    case Template::order_confirmed:
+      return "order_confirmed";
+    case Template::order_cancelled:
+      return "order_cancelled";
+    case Template::shipment_dispatched:
+      return "shipment_dispatched";
+    case Template::shipment_delivered:
+      return "shipment_delivered";
   }
   return "?";
 }
@@ -29,7 +33,8 @@ Text text_of(Template t) {
               "Thank you. We have your payment of {total} and are packing order {order}."};
     case Template::order_cancelled:
       return {"Your order {order} was cancelled",
-              "Order {order} was cancelled ({reason}). Any payment of {total} is released or refunded."};
+              "Order {order} was cancelled ({reason}). Any payment of {total} is released or "
+              "refunded."};
     case Template::shipment_dispatched:
       return {"Your order {order} is on its way",
               "{carrier} has your parcel. Tracking number: {tracking}."};
@@ -59,7 +64,10 @@ std::string fill(std::string_view text, const Values& values) {
 }  // namespace
 
 std::string format_money(const contracts::Money& m) {
-  const char* symbol = m.currency == "GBP" ? "£" : m.currency == "EUR" ? "€" : m.currency == "USD" ? "$" : "";
+  const char* symbol = m.currency == "GBP"   ? "£"
+                       : m.currency == "EUR" ? "€"
+                       : m.currency == "USD" ? "$"
+                                             : "";
   if (*symbol) return fmt::format("{}{}.{:02}", symbol, m.amount / 100, m.amount % 100);
   return fmt::format("{}.{:02} {}", m.amount / 100, m.amount % 100, m.currency);
 }
@@ -69,12 +77,17 @@ Notification render(Template t, const std::string& notification_id, const std::s
   Values v = values;
   v.emplace("order", order_id.substr(0, 8));
   const auto text = text_of(t);
-  return Notification{notification_id, customer_id, order_id, "email", t, fill(text.subject, v), fill(text.body, v)};
+  return Notification{notification_id,       customer_id,       order_id, "email", t,
+                      fill(text.subject, v), fill(text.body, v)};
 }
 
 json::object to_json(const Notification& n) {
-  return {{"notificationId", n.notification_id}, {"customerId", n.customer_id}, {"orderId", n.order_id},
-          {"channel", n.channel}, {"template", to_string(n.template_name)}, {"subject", n.subject},
+  return {{"notificationId", n.notification_id},
+          {"customerId", n.customer_id},
+          {"orderId", n.order_id},
+          {"channel", n.channel},
+          {"template", to_string(n.template_name)},
+          {"subject", n.subject},
           {"body", n.body}};
 }
 

@@ -6,9 +6,12 @@ namespace orderly::services::notifications {
 namespace {
 
 TEST(Render, FillsEveryTemplateWithoutLeftoverPlaceholders) {
-  const Values v{{"total", "£12.34"}, {"reason", "payment declined"}, {"carrier", "ParcelSim"}, {"tracking", "PS1"}};
-  for (auto t : {Template::order_confirmed, Template::order_cancelled, Template::shipment_dispatched,
-                 Template::shipment_delivered}) {
+  const Values v{{"total", "£12.34"},
+                 {"reason", "payment declined"},
+                 {"carrier", "ParcelSim"},
+                 {"tracking", "PS1"}};
+  for (auto t : {Template::order_confirmed, Template::order_cancelled,
+                 Template::shipment_dispatched, Template::shipment_delivered}) {
     auto n = render(t, "n-1", "cust-1", "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", v);
     EXPECT_EQ(n.subject.find('{'), std::string::npos) << n.subject;
     EXPECT_EQ(n.body.find('{'), std::string::npos) << n.body;

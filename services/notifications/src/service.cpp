@@ -13,13 +13,16 @@ using platform::Status;
 using platform::UnitOfWork;
 
 namespace {
-std::string mailbox_pk(std::string_view customer) { return "MAILBOX#" + std::string(customer); }
+std::string mailbox_pk(std::string_view customer) {
+  return "MAILBOX#" + std::string(customer);
+}
 }  // namespace
 
 Status MailboxChannel::deliver(const Notification& n, UnitOfWork& uow) {
   // Sorted by time, then id: the sort key is the (time-sortable) notification time.
   const std::string sk = platform::format_rfc3339(uow.clock().now()) + "#" + n.notification_id;
-  uow.put(Item{mailbox_pk(n.customer_id), sk, 0, to_json(n), std::nullopt}, Condition::not_exists());
+  uow.put(Item{mailbox_pk(n.customer_id), sk, 0, to_json(n), std::nullopt},
+          Condition::not_exists());
   return {};
 }
 
@@ -37,32 +40,37 @@ std::vector<platform::Rule> NotificationsService::rules() {
   out.push_back(platform::make_rule(
       std::string(kEventsRule),
       {
-          on<c::OrderConfirmed>([this](const c::OrderConfirmed& d, const CloudEvent& e, UnitOfWork& uow) {
-            return send(Template::order_confirmed, e, d.customer_id, d.order_id,
-                        {{"total", format_money(d.total)}}, uow);
-          }),
-          on<c::OrderCancelled>([this](const c::OrderCancelled& d, const CloudEvent& e, UnitOfWork& uow) {
-            std::string reason = d.reason;
-            for (auto& ch : reason)
-              if (ch == '_') ch = ' ';
-            return send(Template::order_cancelled, e, d.customer_id, d.order_id,
-                        {{"total", format_money(d.total)}, {"reason", reason}}, uow);
-          }),
-          on<c::ShipmentDispatched>([this](const c::ShipmentDispatched& d, const CloudEvent& e, UnitOfWork& uow) {
-            return send(Template::shipment_dispatched, e, d.customer_id, d.order_id,
-                        {{"carrier", d.carrier}, {"tracking", d.tracking_number}}, uow);
-          }),
-          on<c::ShipmentDelivered>([this](const c::ShipmentDelivered& d, const CloudEvent& e, UnitOfWork& uow) {
-            return send(Template::shipment_delivered, e, d.customer_id, d.order_id,
-                        {{"carrier", std::string("ParcelSim")}}, uow);
-          }),
+          on<c::OrderConfirmed>(
+              [this](const c::OrderConfirmed& d, const CloudEvent& e, UnitOfWork& uow) {
+                return send(Template::order_confirmed, e, d.customer_id, d.order_id,
+                            {{"total", format_money(d.total)}}, uow);
+              }),
+          on<c::OrderCancelled>(
+              [this](const c::OrderCancelled& d, const CloudEvent& e, UnitOfWork& uow) {
+                std::string reason = d.reason;
+                for (auto& ch : reason)
+                  if (ch == '_') ch = ' ';
+                return send(Template::order_cancelled, e, d.customer_id, d.order_id,
+                            {{"total", format_money(d.total)}, {"reason", reason}}, uow);
+              }),
+          on<c::ShipmentDispatched>(
+              [this](const c::ShipmentDispatched& d, const CloudEvent& e, UnitOfWork& uow) {
+                return send(Template::shipment_dispatched, e, d.customer_id, d.order_id,
+                            {{"carrier", d.carrier}, {"tracking", d.tracking_number}}, uow);
+              }),
+          on<c::ShipmentDelivered>(
+              [this](const c::ShipmentDelivered& d, const CloudEvent& e, UnitOfWork& uow) {
+                return send(Template::shipment_delivered, e, d.customer_id, d.order_id,
+                            {{"carrier", std::string("ParcelSim")}}, uow);
+              }),
       },
       store_, clock_));
   return out;
 }
 
-Status NotificationsService::send(Template t, const CloudEvent& cause, const std::string& customer_id,
-                                  const std::string& order_id, const Values& values, UnitOfWork& uow) {
+Status NotificationsService::send(Template t, const CloudEvent& cause,
+                                  const std::string& customer_id, const std::string& order_id,
+                                  const Values& values, UnitOfWork& uow) {
   // One notification per milestone event: its id derives from the event's.
   const auto n = render(t, platform::derived_uuid("orderly.notifications", cause.id), customer_id,
                         order_id, values);
@@ -76,7 +84,7 @@ Status NotificationsService::send(Template t, const CloudEvent& cause, const std
 }
 
 Result<std::vector<Notification>> NotificationsService::mailbox(const std::string& customer_id,
-                                                                 std::size_t limit) {
+                                                                std::size_t limit) {
   platform::QueryOptions q;
   q.limit = limit;
   q.forward = false;
@@ -90,9 +98,10 @@ Result<std::vector<Notification>> NotificationsService::mailbox(const std::strin
     n.customer_id = r.string("customerId", 1, 128);
     n.order_id = r.string("orderId", 1, 64);
     n.channel = r.string("channel", 1, 16);
-    const auto t = r.one_of("template", {"order_confirmed", "order_cancelled", "shipment_dispatched", "shipment_delivered"});
-    for (auto x : {Template::order_confirmed, Template::order_cancelled, Template::shipment_dispatched,
-                   Template::shipment_delivered})
+    const auto t = r.one_of("template", {"order_confirmed", "order_cancelled",
+                                         "shipment_dispatched", "shipment_delivered"});
+    for (auto x : {Template::order_confirmed, Template::order_cancelled,
+                   Template::shipment_dispatched, Template::shipment_delivered})
       if (to_string(x) == t) n.template_name = x;
     n.subject = r.string("subject", 1, 200);
     n.body = r.string("body", 1, 2000);

@@ -11,25 +11,32 @@ using platform::JsonReader;
 
 std::string_view to_string(Status s) {
   switch (s) {
-    case Status::pending: return "PENDING";
-    case Status::confirmed: return "CONFIRMED";
-    case Status::shipped: return "SHIPPED";
-    case Status::delivered: return "DELIVERED";
-    case Status::cancelled: return "CANCELLED";
+    case Status::pending:
+      return "PENDING";
+    case Status::confirmed:
+      return "CONFIRMED";
+    case Status::shipped:
+      return "SHIPPED";
+    case Status::delivered:
+      return "DELIVERED";
+    case Status::cancelled:
+      return "CANCELLED";
   }
   return "?";
 }
 
 Result<Status> parse_status(std::string_view s) {
-  for (auto st : {Status::pending, Status::confirmed, Status::shipped, Status::delivered,
-                  Status::cancelled})
+  for (auto st :
+       {Status::pending, Status::confirmed, Status::shipped, Status::delivered, Status::cancelled})
     if (to_string(st) == s) return st;
   return platform::fail(ErrorKind::invalid_input, "unknown order status {}", s);
 }
 
 namespace {
 
-Transition unchanged(Order o, std::string note) { return Transition{std::move(o), {}, std::move(note)}; }
+Transition unchanged(Order o, std::string note) {
+  return Transition{std::move(o), {}, std::move(note)};
+}
 
 contracts::OrderConfirmed confirmed_event(const Order& o) {
   return {o.id, o.customer_id, o.items, o.total, o.shipping_address};
@@ -60,7 +67,8 @@ Transition maybe_confirm(Order o) {
 Result<Transition> place(const PlaceOrder& cmd, const PriceLookup& catalogue) {
   std::vector<platform::FieldError> errors;
   if (cmd.items.empty()) errors.push_back({"$.items", "must have 1 to 100 elements"});
-  if (cmd.items.size() > contracts::kMaxLines) errors.push_back({"$.items", "must have 1 to 100 elements"});
+  if (cmd.items.size() > contracts::kMaxLines)
+    errors.push_back({"$.items", "must have 1 to 100 elements"});
   Order o;
   o.id = cmd.order_id;
   o.customer_id = cmd.customer_id;
@@ -99,31 +107,36 @@ Result<Transition> place(const PlaceOrder& cmd, const PriceLookup& catalogue) {
     return platform::make_error(ErrorKind::invalid_input, std::move(msg));
   }
   o.total = Money{total, *currency};
-  contracts::OrderPlaced e{o.id, o.customer_id, o.items, o.total, cmd.payment_token, o.shipping_address};
+  contracts::OrderPlaced e{o.id,    o.customer_id,     o.items,
+                           o.total, cmd.payment_token, o.shipping_address};
   Transition t{std::move(o), {}, {}};
   t.events.emplace_back(std::move(e));
   return t;
 }
 
 Result<Transition> on_inventory_reserved(Order o) {
-  if (o.status != Status::pending) return unchanged(std::move(o), "reservation arrived after the saga ended");
+  if (o.status != Status::pending)
+    return unchanged(std::move(o), "reservation arrived after the saga ended");
   o.reserved = true;
   return maybe_confirm(std::move(o));
 }
 
 Result<Transition> on_reservation_failed(Order o) {
-  if (o.status != Status::pending) return unchanged(std::move(o), "reservation failure arrived after the saga ended");
+  if (o.status != Status::pending)
+    return unchanged(std::move(o), "reservation failure arrived after the saga ended");
   return cancel(std::move(o), kOutOfStock);
 }
 
 Result<Transition> on_payment_authorized(Order o) {
-  if (o.status != Status::pending) return unchanged(std::move(o), "authorisation arrived after the saga ended");
+  if (o.status != Status::pending)
+    return unchanged(std::move(o), "authorisation arrived after the saga ended");
   o.authorized = true;
   return maybe_confirm(std::move(o));
 }
 
 Result<Transition> on_payment_declined(Order o) {
-  if (o.status != Status::pending) return unchanged(std::move(o), "decline arrived after the saga ended");
+  if (o.status != Status::pending)
+    return unchanged(std::move(o), "decline arrived after the saga ended");
   return cancel(std::move(o), kPaymentDeclined);
 }
 
@@ -189,7 +202,8 @@ Result<Transition> cancel_by_customer(Order o) {
     case Status::shipped:
     case Status::delivered:
       return platform::fail(ErrorKind::failed_precondition,
-                            "order {} is {}: it can no longer be cancelled", o.id, to_string(o.status));
+                            "order {} is {}: it can no longer be cancelled", o.id,
+                            to_string(o.status));
     case Status::cancelled:
       return platform::fail(ErrorKind::failed_precondition, "order {} is already cancelled", o.id);
   }
@@ -229,7 +243,8 @@ Result<Order> order_from_json(const json::object& attrs) {
   Order o;
   o.id = r.string("orderId", 1, 64);
   o.customer_id = r.string("customerId", 1, 128);
-  auto status = parse_status(r.one_of("status", {"PENDING", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED"}));
+  auto status = parse_status(
+      r.one_of("status", {"PENDING", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED"}));
   if (status) o.status = *status;
   o.items = contracts::read_order_lines(r, "items");
   o.total = contracts::read_money(r, "total");
@@ -255,7 +270,8 @@ Result<Order> order_from_json(const json::object& attrs) {
   });
   r.done();
   if (auto s = r.status(); !s)
-    return platform::fail(ErrorKind::permanent, "stored order is unreadable: {}", s.error().message);
+    return platform::fail(ErrorKind::permanent, "stored order is unreadable: {}",
+                          s.error().message);
   return o;
 }
 

@@ -25,12 +25,17 @@ std::optional<CatalogueEntry> lookup(const std::string& sku) {
 }
 
 PlaceOrder command(std::vector<c::StockLine> items = {{"SKU-A", 2}, {"SKU-B", 1}}) {
-  return {platform::new_uuid_v7(), "customer-1", std::move(items), "tok_ok",
+  return {platform::new_uuid_v7(),
+          "customer-1",
+          std::move(items),
+          "tok_ok",
           c::Address{"Ada", "1 Loop Rd", std::nullopt, "Leeds", "LS1 1AA", "GB"},
           "2026-11-25T12:00:00.000Z"};
 }
 
-Order pending() { return place(command(), lookup)->order; }
+Order pending() {
+  return place(command(), lookup)->order;
+}
 
 template <class E>
 const E& only_event(const Transition& t) {
@@ -56,13 +61,15 @@ TEST(PlaceOrder, PricesFromTheCatalogueAndEmitsOrderPlaced) {
 }
 
 TEST(PlaceOrder, RejectsUnknownSkusDuplicatesBadQuantitiesAndMixedCurrenciesNamingTheLine) {
-  auto t = place(command({{"SKU-A", 1}, {"NOPE", 1}, {"SKU-A", 2}, {"SKU-B", 0}, {"SKU-EUR", 1},
-                          {"SKU-B", 1001}}),
-                 lookup);
+  auto t = place(
+      command(
+          {{"SKU-A", 1}, {"NOPE", 1}, {"SKU-A", 2}, {"SKU-B", 0}, {"SKU-EUR", 1}, {"SKU-B", 1001}}),
+      lookup);
   ASSERT_FALSE(t);
   EXPECT_EQ(t.error().kind, ErrorKind::invalid_input);
-  for (const char* needle : {"$.items[1].sku: unknown sku NOPE", "$.items[2].sku: appears on more",
-                             "$.items[3].quantity", "$.items[4].sku: is priced in another currency"})
+  for (const char* needle :
+       {"$.items[1].sku: unknown sku NOPE", "$.items[2].sku: appears on more",
+        "$.items[3].quantity", "$.items[4].sku: is priced in another currency"})
     EXPECT_NE(t.error().message.find(needle), std::string::npos) << t.error().message;
   EXPECT_FALSE(place(command({}), lookup));
 }
@@ -74,7 +81,8 @@ TEST(Saga, ConfirmsOnlyWhenBothReservationAndAuthorisationArriveInEitherOrder) {
     ASSERT_TRUE(first);
     EXPECT_EQ(first->order.status, Status::pending);
     EXPECT_TRUE(first->events.empty());
-    auto second = reserve_first ? on_payment_authorized(first->order) : on_inventory_reserved(first->order);
+    auto second =
+        reserve_first ? on_payment_authorized(first->order) : on_inventory_reserved(first->order);
     ASSERT_TRUE(second);
     EXPECT_EQ(second->order.status, Status::confirmed);
     EXPECT_EQ(only_event<c::OrderConfirmed>(*second).total, o.total);
@@ -86,9 +94,9 @@ TEST(Saga, FailuresCancelWithTheirReason) {
     Result<Transition> (*fn)(Order);
     std::string_view reason;
   };
-  for (auto [fn, reason] : {Case{on_reservation_failed, kOutOfStock},
-                            Case{on_payment_declined, kPaymentDeclined},
-                            Case{on_saga_timeout, kTimeout}, Case{cancel_by_customer, kCustomerRequest}}) {
+  for (auto [fn, reason] :
+       {Case{on_reservation_failed, kOutOfStock}, Case{on_payment_declined, kPaymentDeclined},
+        Case{on_saga_timeout, kTimeout}, Case{cancel_by_customer, kCustomerRequest}}) {
     auto t = fn(pending());
     ASSERT_TRUE(t);
     EXPECT_EQ(t->order.status, Status::cancelled);
@@ -147,7 +155,8 @@ TEST(Saga, InvalidShippingTransitionsAreErrors) {
   EXPECT_EQ(on_shipment_delivered(with_status(Status::pending), "s").error().kind,
             ErrorKind::failed_precondition);
   // Shipping facts about a cancelled order are late facts, not errors.
-  EXPECT_TRUE(on_shipment_dispatched(with_status(Status::cancelled), "s", "c", "t")->events.empty());
+  EXPECT_TRUE(
+      on_shipment_dispatched(with_status(Status::cancelled), "s", "c", "t")->events.empty());
   EXPECT_TRUE(on_shipment_created(with_status(Status::cancelled), "s", "c", "t")->events.empty());
 }
 

@@ -18,14 +18,21 @@ namespace {
 constexpr std::string_view kOrderSk = "ORDER";
 constexpr std::string_view kProductPk = "PRODUCT";
 
-std::string customer_pk(std::string_view customer) { return "CUSTOMER#" + std::string(customer); }
+std::string customer_pk(std::string_view customer) {
+  return "CUSTOMER#" + std::string(customer);
+}
 
-TimelineEntry entry_for(const CloudEvent& e) { return {e.type, e.time, e.id, e.traceparent}; }
+TimelineEntry entry_for(const CloudEvent& e) {
+  return {e.type, e.time, e.id, e.traceparent};
+}
 }  // namespace
 
-std::string order_pk(std::string_view order_id) { return "ORDER#" + std::string(order_id); }
+std::string order_pk(std::string_view order_id) {
+  return "ORDER#" + std::string(order_id);
+}
 
-OrdersService::OrdersService(platform::ItemStore& store, const platform::Clock& clock, Config config)
+OrdersService::OrdersService(platform::ItemStore& store, const platform::Clock& clock,
+                             Config config)
     : store_(store), clock_(clock), config_(config) {}
 
 std::vector<std::string> OrdersService::produces() {
@@ -46,30 +53,35 @@ std::vector<platform::Rule> OrdersService::rules() {
   out.push_back(platform::make_rule(
       std::string(kSagaRule),
       {
-          on<c::InventoryReserved>(step([](Order o, const auto&) { return on_inventory_reserved(std::move(o)); })),
-          on<c::InventoryReservationFailed>(step([](Order o, const auto&) { return on_reservation_failed(std::move(o)); })),
-          on<c::PaymentAuthorized>(step([](Order o, const auto&) { return on_payment_authorized(std::move(o)); })),
-          on<c::PaymentDeclined>(step([](Order o, const auto&) { return on_payment_declined(std::move(o)); })),
+          on<c::InventoryReserved>(
+              step([](Order o, const auto&) { return on_inventory_reserved(std::move(o)); })),
+          on<c::InventoryReservationFailed>(
+              step([](Order o, const auto&) { return on_reservation_failed(std::move(o)); })),
+          on<c::PaymentAuthorized>(
+              step([](Order o, const auto&) { return on_payment_authorized(std::move(o)); })),
+          on<c::PaymentDeclined>(
+              step([](Order o, const auto&) { return on_payment_declined(std::move(o)); })),
           on<c::ShipmentCreated>(step([](Order o, const c::ShipmentCreated& d) {
             return on_shipment_created(std::move(o), d.shipment_id, d.carrier, d.tracking_number);
           })),
           on<c::ShipmentDispatched>(step([](Order o, const c::ShipmentDispatched& d) {
-            return on_shipment_dispatched(std::move(o), d.shipment_id, d.carrier, d.tracking_number);
+            return on_shipment_dispatched(std::move(o), d.shipment_id, d.carrier,
+                                          d.tracking_number);
           })),
           on<c::ShipmentDelivered>(step([](Order o, const c::ShipmentDelivered& d) {
             return on_shipment_delivered(std::move(o), d.shipment_id);
           })),
       },
       store_, clock_));
-  out.push_back(platform::make_rule(
-      std::string(kTimerRule),
-      {on<c::SagaTimedOut>(step([](Order o, const auto&) { return on_saga_timeout(std::move(o)); }))},
-      store_, clock_));
+  out.push_back(platform::make_rule(std::string(kTimerRule),
+                                    {on<c::SagaTimedOut>(step([](Order o, const auto&) {
+                                      return on_saga_timeout(std::move(o));
+                                    }))},
+                                    store_, clock_));
   out.push_back(platform::make_rule(
       std::string(kCatalogueRule),
-      {on<c::ProductUpdated>([this](const c::ProductUpdated& d, const CloudEvent& e, UnitOfWork& uow) {
-        return on_product_updated(d, e, uow);
-      })},
+      {on<c::ProductUpdated>([this](const c::ProductUpdated& d, const CloudEvent& e,
+                                    UnitOfWork& uow) { return on_product_updated(d, e, uow); })},
       store_, clock_));
   return out;
 }
@@ -109,10 +121,11 @@ Status OrdersService::on_product_updated(const c::ProductUpdated& product, const
   // Last writer by event time wins: an older update arriving late changes nothing.
   if (*cur) {
     const auto* t = (*cur)->attrs.if_contains("updatedAt");
-    if (t && t->is_string() && std::string_view(t->get_string()) > std::string_view(e.time)) return {};
+    if (t && t->is_string() && std::string_view(t->get_string()) > std::string_view(e.time))
+      return {};
   }
-  json::object attrs{{"sku", d->sku}, {"name", d->name}, {"price", c::encode(d->price)},
-                     {"updatedAt", e.time}};
+  json::object attrs{
+      {"sku", d->sku}, {"name", d->name}, {"price", c::encode(d->price)}, {"updatedAt", e.time}};
   uow.put(Item{std::string(kProductPk), d->sku, 0, std::move(attrs), std::nullopt},
           *cur ? Condition::version_is((*cur)->version) : Condition::not_exists());
   return {};

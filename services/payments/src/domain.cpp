@@ -11,13 +11,20 @@ using platform::ErrorKind;
 
 std::string_view to_string(PaymentStatus s) {
   switch (s) {
-    case PaymentStatus::pending: return "PENDING";
-    case PaymentStatus::authorized: return "AUTHORIZED";
-    case PaymentStatus::declined: return "DECLINED";
-    case PaymentStatus::captured: return "CAPTURED";
-    case PaymentStatus::voided: return "VOIDED";
-    case PaymentStatus::refunded: return "REFUNDED";
-    case PaymentStatus::cancelled_early: return "CANCELLED_EARLY";
+    case PaymentStatus::pending:
+      return "PENDING";
+    case PaymentStatus::authorized:
+      return "AUTHORIZED";
+    case PaymentStatus::declined:
+      return "DECLINED";
+    case PaymentStatus::captured:
+      return "CAPTURED";
+    case PaymentStatus::voided:
+      return "VOIDED";
+    case PaymentStatus::refunded:
+      return "REFUNDED";
+    case PaymentStatus::cancelled_early:
+      return "CANCELLED_EARLY";
   }
   return "?";
 }
@@ -26,7 +33,9 @@ std::string payment_id_for(const std::string& order_id) {
   return platform::derived_uuid("orderly.payments", order_id);
 }
 
-bool needs_authorization(const std::optional<Payment>& existing) { return !existing; }
+bool needs_authorization(const std::optional<Payment>& existing) {
+  return !existing;
+}
 
 Outcome skip_authorization(const std::optional<Payment>& existing) {
   Outcome o;
@@ -59,10 +68,12 @@ Result<Outcome> authorized(const std::string& order_id, const Money& amount, con
 
 Result<Outcome> capture(const std::optional<Payment>& existing, const std::string& order_id) {
   if (!existing)
-    return platform::fail(ErrorKind::failed_precondition, "order {} has no payment to capture", order_id);
+    return platform::fail(ErrorKind::failed_precondition, "order {} has no payment to capture",
+                          order_id);
   if (existing->status != PaymentStatus::authorized)
-    return platform::fail(ErrorKind::failed_precondition, "cannot capture a {} payment for order {}",
-                          to_string(existing->status), order_id);
+    return platform::fail(ErrorKind::failed_precondition,
+                          "cannot capture a {} payment for order {}", to_string(existing->status),
+                          order_id);
   Outcome o;
   o.payment = *existing;
   o.payment->status = PaymentStatus::captured;
@@ -75,7 +86,8 @@ Result<Outcome> cancel(const std::optional<Payment>& existing, const std::string
                        const Money& amount) {
   Outcome o;
   if (!existing) {
-    o.payment = Payment{order_id, payment_id_for(order_id), PaymentStatus::cancelled_early, amount, {}};
+    o.payment =
+        Payment{order_id, payment_id_for(order_id), PaymentStatus::cancelled_early, amount, {}};
     o.note = "cancelled before payment began";
     return o;
   }
@@ -104,8 +116,10 @@ Result<Outcome> cancel(const std::optional<Payment>& existing, const std::string
 }
 
 json::object to_json(const Payment& p) {
-  json::object o{{"orderId", p.order_id}, {"paymentId", p.payment_id},
-                 {"status", to_string(p.status)}, {"amount", c::encode(p.amount)}};
+  json::object o{{"orderId", p.order_id},
+                 {"paymentId", p.payment_id},
+                 {"status", to_string(p.status)},
+                 {"amount", c::encode(p.amount)}};
   if (!p.decline_reason.empty()) o["declineReason"] = p.decline_reason;
   return o;
 }
@@ -125,7 +139,8 @@ Result<Payment> payment_from_json(const json::object& o) {
   p.decline_reason = r.optional_string("declineReason", 1, 200).value_or("");
   r.done();
   if (auto s = r.status(); !s)
-    return platform::fail(ErrorKind::permanent, "stored payment is unreadable: {}", s.error().message);
+    return platform::fail(ErrorKind::permanent, "stored payment is unreadable: {}",
+                          s.error().message);
   return p;
 }
 

@@ -10,7 +10,9 @@ using platform::ErrorKind;
 
 const Money kAmount{2'899, "GBP"};
 
-Payment with(PaymentStatus s) { return Payment{"o-1", payment_id_for("o-1"), s, kAmount, {}}; }
+Payment with(PaymentStatus s) {
+  return Payment{"o-1", payment_id_for("o-1"), s, kAmount, {}};
+}
 
 TEST(Authorize, ApprovalDeclineAndNoAnswer) {
   auto ok = authorized("o-1", kAmount, {AuthDecision::approved, {}});

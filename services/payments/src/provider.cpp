@@ -31,7 +31,8 @@ Status SimulatedProvider::capture(const std::string& key, const Money& amount) {
   auto& a = accounts_[key];
   if (a.captured) return {};  // idempotent
   if (!a.authorized || a.voided)
-    return platform::fail(ErrorKind::failed_precondition, "nothing authorised to capture for {}", key);
+    return platform::fail(ErrorKind::failed_precondition, "nothing authorised to capture for {}",
+                          key);
   a.captured = true;
   ++a.captures;
   a.captured_amount = amount;
@@ -51,7 +52,8 @@ Status SimulatedProvider::refund(const std::string& key, const Money& amount) {
   std::lock_guard lk(mu_);
   auto& a = accounts_[key];
   if (a.refunded) return {};  // idempotent
-  if (!a.captured) return platform::fail(ErrorKind::failed_precondition, "{} was not captured", key);
+  if (!a.captured)
+    return platform::fail(ErrorKind::failed_precondition, "{} was not captured", key);
   a.refunded = true;
   ++a.refunds;
   a.refunded_amount = amount;

@@ -12,7 +12,9 @@ using platform::UnitOfWork;
 
 namespace {
 constexpr std::string_view kPaymentSk = "PAYMENT";
-std::string payment_pk(std::string_view order_id) { return "PAYMENT#" + std::string(order_id); }
+std::string payment_pk(std::string_view order_id) {
+  return "PAYMENT#" + std::string(order_id);
+}
 }  // namespace
 
 PaymentsService::PaymentsService(platform::ItemStore& store, const platform::Clock& clock,
@@ -31,7 +33,8 @@ std::vector<platform::Rule> PaymentsService::rules() {
   out.push_back(platform::make_rule(
       std::string(kEventsRule),
       {
-          on<c::OrderPlaced>([this](const c::OrderPlaced& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
+          on<c::OrderPlaced>([this](const c::OrderPlaced& d, const CloudEvent& e,
+                                    UnitOfWork& uow) -> Status {
             auto loaded = load(d.order_id);
             if (!loaded) return tl::unexpected(loaded.error());
             if (!needs_authorization(loaded->payment))
@@ -42,20 +45,22 @@ std::vector<platform::Rule> PaymentsService::rules() {
             if (!outcome) return tl::unexpected(outcome.error());
             return finish(*loaded, *outcome, e, uow);
           }),
-          on<c::OrderConfirmed>([this](const c::OrderConfirmed& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
-            auto loaded = load(d.order_id);
-            if (!loaded) return tl::unexpected(loaded.error());
-            auto outcome = capture(loaded->payment, d.order_id);
-            if (!outcome) return tl::unexpected(outcome.error());
-            return finish(*loaded, *outcome, e, uow);
-          }),
-          on<c::OrderCancelled>([this](const c::OrderCancelled& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
-            auto loaded = load(d.order_id);
-            if (!loaded) return tl::unexpected(loaded.error());
-            auto outcome = cancel(loaded->payment, d.order_id, d.total);
-            if (!outcome) return tl::unexpected(outcome.error());
-            return finish(*loaded, *outcome, e, uow);
-          }),
+          on<c::OrderConfirmed>(
+              [this](const c::OrderConfirmed& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
+                auto loaded = load(d.order_id);
+                if (!loaded) return tl::unexpected(loaded.error());
+                auto outcome = capture(loaded->payment, d.order_id);
+                if (!outcome) return tl::unexpected(outcome.error());
+                return finish(*loaded, *outcome, e, uow);
+              }),
+          on<c::OrderCancelled>(
+              [this](const c::OrderCancelled& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
+                auto loaded = load(d.order_id);
+                if (!loaded) return tl::unexpected(loaded.error());
+                auto outcome = cancel(loaded->payment, d.order_id, d.total);
+                if (!outcome) return tl::unexpected(outcome.error());
+                return finish(*loaded, *outcome, e, uow);
+              }),
       },
       store_, clock_));
   return out;
@@ -74,18 +79,25 @@ Result<PaymentsService::Loaded> PaymentsService::load(const std::string& order_i
   return l;
 }
 
-Status PaymentsService::finish(const Loaded& loaded, const Outcome& outcome, const CloudEvent& cause,
-                               UnitOfWork& uow) {
+Status PaymentsService::finish(const Loaded& loaded, const Outcome& outcome,
+                               const CloudEvent& cause, UnitOfWork& uow) {
   // The provider is idempotent by payment id, so repeating this call when the
   // commit below conflicts, or the message is redelivered, charges nothing twice.
   if (outcome.payment) {
     const auto& p = *outcome.payment;
     Status call;
     switch (outcome.call) {
-      case ProviderCall::none: break;
-      case ProviderCall::capture: call = provider_.capture(p.payment_id, p.amount); break;
-      case ProviderCall::void_authorization: call = provider_.void_authorization(p.payment_id); break;
-      case ProviderCall::refund: call = provider_.refund(p.payment_id, p.amount); break;
+      case ProviderCall::none:
+        break;
+      case ProviderCall::capture:
+        call = provider_.capture(p.payment_id, p.amount);
+        break;
+      case ProviderCall::void_authorization:
+        call = provider_.void_authorization(p.payment_id);
+        break;
+      case ProviderCall::refund:
+        call = provider_.refund(p.payment_id, p.amount);
+        break;
     }
     if (!call) return call;
     uow.put(Item{payment_pk(p.order_id), std::string(kPaymentSk), 0, to_json(p), std::nullopt},

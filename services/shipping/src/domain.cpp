@@ -14,12 +14,18 @@ using platform::ErrorKind;
 
 std::string_view to_string(ShipmentStatus s) {
   switch (s) {
-    case ShipmentStatus::awaiting_capture: return "AWAITING_CAPTURE";
-    case ShipmentStatus::awaiting_order: return "AWAITING_ORDER";
-    case ShipmentStatus::created: return "CREATED";
-    case ShipmentStatus::dispatched: return "DISPATCHED";
-    case ShipmentStatus::delivered: return "DELIVERED";
-    case ShipmentStatus::cancelled: return "CANCELLED";
+    case ShipmentStatus::awaiting_capture:
+      return "AWAITING_CAPTURE";
+    case ShipmentStatus::awaiting_order:
+      return "AWAITING_ORDER";
+    case ShipmentStatus::created:
+      return "CREATED";
+    case ShipmentStatus::dispatched:
+      return "DISPATCHED";
+    case ShipmentStatus::delivered:
+      return "DELIVERED";
+    case ShipmentStatus::cancelled:
+      return "CANCELLED";
   }
   return "?";
 }
@@ -45,7 +51,8 @@ Outcome create(Shipment s) {
     if (ch != '-') hex.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
   s.tracking_number = "PS" + hex.substr(0, 14);
   Outcome o;
-  o.events.emplace_back(c::ShipmentCreated{s.order_id, s.customer_id, s.shipment_id, s.carrier, s.tracking_number});
+  o.events.emplace_back(
+      c::ShipmentCreated{s.order_id, s.customer_id, s.shipment_id, s.carrier, s.tracking_number});
   o.next_step = c::CarrierProgressed{s.order_id, s.shipment_id, "dispatch"};
   o.shipment = std::move(s);
   return o;
@@ -57,7 +64,10 @@ Result<Outcome> on_order_confirmed(const std::optional<Shipment>& s, const c::Or
   if (s && s->status == ShipmentStatus::cancelled) return noted("the order was cancelled first");
   if (s && s->status != ShipmentStatus::awaiting_order)
     return noted(fmt::format("already {}", to_string(s->status)));
-  Shipment next = s ? *s : Shipment{e.order_id, shipment_id_for(e.order_id), {}, ShipmentStatus::awaiting_capture, {}, {}, {}};
+  Shipment next = s ? *s : Shipment{e.order_id, shipment_id_for(e.order_id),
+                                    {},         ShipmentStatus::awaiting_capture,
+                                    {},         {},
+                                    {}};
   next.customer_id = e.customer_id;
   next.address = e.shipping_address;
   if (s) return create(std::move(next));  // the capture came first
@@ -69,7 +79,8 @@ Result<Outcome> on_order_confirmed(const std::optional<Shipment>& s, const c::Or
 Result<Outcome> on_payment_captured(const std::optional<Shipment>& s, const std::string& order_id) {
   if (!s) {
     Outcome o;
-    o.shipment = Shipment{order_id, shipment_id_for(order_id), {}, ShipmentStatus::awaiting_order, {}, {}, {}};
+    o.shipment = Shipment{
+        order_id, shipment_id_for(order_id), {}, ShipmentStatus::awaiting_order, {}, {}, {}};
     return o;
   }
   if (s->status == ShipmentStatus::cancelled) return noted("the order was cancelled first");
@@ -79,8 +90,10 @@ Result<Outcome> on_payment_captured(const std::optional<Shipment>& s, const std:
 }
 
 Result<Outcome> on_carrier_step(const std::optional<Shipment>& s, const c::CarrierProgressed& e) {
-  if (!s) return platform::fail(ErrorKind::failed_precondition, "no shipment for order {}", e.order_id);
-  if (s->status == ShipmentStatus::cancelled) return noted("the shipment was cancelled before the carrier came");
+  if (!s)
+    return platform::fail(ErrorKind::failed_precondition, "no shipment for order {}", e.order_id);
+  if (s->status == ShipmentStatus::cancelled)
+    return noted("the shipment was cancelled before the carrier came");
   Outcome o;
   o.shipment = *s;
   if (e.step == "dispatch") {
@@ -90,13 +103,15 @@ Result<Outcome> on_carrier_step(const std::optional<Shipment>& s, const c::Carri
       return platform::fail(ErrorKind::failed_precondition, "cannot dispatch a {} shipment",
                             to_string(s->status));
     o.shipment->status = ShipmentStatus::dispatched;
-    o.events.emplace_back(c::ShipmentDispatched{s->order_id, s->customer_id, s->shipment_id, s->carrier, s->tracking_number});
+    o.events.emplace_back(c::ShipmentDispatched{s->order_id, s->customer_id, s->shipment_id,
+                                                s->carrier, s->tracking_number});
     o.next_step = c::CarrierProgressed{s->order_id, s->shipment_id, "deliver"};
     return o;
   }
   if (s->status == ShipmentStatus::delivered) return noted("already delivered");
   if (s->status != ShipmentStatus::dispatched)
-    return platform::fail(ErrorKind::failed_precondition, "cannot deliver a {} shipment", to_string(s->status));
+    return platform::fail(ErrorKind::failed_precondition, "cannot deliver a {} shipment",
+                          to_string(s->status));
   o.shipment->status = ShipmentStatus::delivered;
   o.events.emplace_back(c::ShipmentDelivered{s->order_id, s->customer_id, s->shipment_id});
   return o;
@@ -105,7 +120,8 @@ Result<Outcome> on_carrier_step(const std::optional<Shipment>& s, const c::Carri
 Result<Outcome> on_order_cancelled(const std::optional<Shipment>& s, const std::string& order_id) {
   Outcome o;
   if (!s) {
-    o.shipment = Shipment{order_id, shipment_id_for(order_id), {}, ShipmentStatus::cancelled, {}, {}, {}};
+    o.shipment =
+        Shipment{order_id, shipment_id_for(order_id), {}, ShipmentStatus::cancelled, {}, {}, {}};
     return o;
   }
   switch (s->status) {
@@ -125,8 +141,9 @@ Result<Outcome> on_order_cancelled(const std::optional<Shipment>& s, const std::
 }
 
 json::object to_json(const Shipment& s) {
-  json::object o{{"orderId", s.order_id}, {"shipmentId", s.shipment_id}, {"customerId", s.customer_id},
-                 {"status", to_string(s.status)}, {"carrier", s.carrier}, {"trackingNumber", s.tracking_number}};
+  json::object o{{"orderId", s.order_id},       {"shipmentId", s.shipment_id},
+                 {"customerId", s.customer_id}, {"status", to_string(s.status)},
+                 {"carrier", s.carrier},        {"trackingNumber", s.tracking_number}};
   if (s.address) o["address"] = c::encode(*s.address);
   return o;
 }
@@ -137,16 +154,19 @@ Result<Shipment> shipment_from_json(const json::object& o) {
   s.order_id = r.string("orderId", 1, 64);
   s.shipment_id = r.string("shipmentId", 1, 64);
   s.customer_id = r.string("customerId", 0, 128);
-  const auto status = r.one_of("status", {"AWAITING_CAPTURE", "AWAITING_ORDER", "CREATED", "DISPATCHED", "DELIVERED", "CANCELLED"});
-  for (auto st : {ShipmentStatus::awaiting_capture, ShipmentStatus::awaiting_order, ShipmentStatus::created,
-                  ShipmentStatus::dispatched, ShipmentStatus::delivered, ShipmentStatus::cancelled})
+  const auto status = r.one_of("status", {"AWAITING_CAPTURE", "AWAITING_ORDER", "CREATED",
+                                          "DISPATCHED", "DELIVERED", "CANCELLED"});
+  for (auto st :
+       {ShipmentStatus::awaiting_capture, ShipmentStatus::awaiting_order, ShipmentStatus::created,
+        ShipmentStatus::dispatched, ShipmentStatus::delivered, ShipmentStatus::cancelled})
     if (to_string(st) == status) s.status = st;
   s.carrier = r.string("carrier", 0, 64);
   s.tracking_number = r.string("trackingNumber", 0, 64);
   if (o.contains("address")) s.address = c::read_address(r, "address");
   r.done();
   if (auto st = r.status(); !st)
-    return platform::fail(ErrorKind::permanent, "stored shipment is unreadable: {}", st.error().message);
+    return platform::fail(ErrorKind::permanent, "stored shipment is unreadable: {}",
+                          st.error().message);
   return s;
 }
 

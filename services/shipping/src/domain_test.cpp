@@ -11,7 +11,10 @@ using platform::ErrorKind;
 const std::string kOrder = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
 
 c::OrderConfirmed confirmed() {
-  return {kOrder, "cust-1", {{"SKU-A", 1, {100, "GBP"}}}, {100, "GBP"},
+  return {kOrder,
+          "cust-1",
+          {{"SKU-A", 1, {100, "GBP"}}},
+          {100, "GBP"},
           c::Address{"Ada", "1 Loop Rd", std::nullopt, "Leeds", "LS1 1AA", "GB"}};
 }
 
@@ -41,7 +44,8 @@ TEST(Shipment, CreatedOnceOrderAndCaptureAreBothSeenInEitherOrder) {
 }
 
 TEST(Carrier, DispatchesThenDelivers) {
-  auto d = on_carrier_step(at(ShipmentStatus::created), {kOrder, shipment_id_for(kOrder), "dispatch"});
+  auto d =
+      on_carrier_step(at(ShipmentStatus::created), {kOrder, shipment_id_for(kOrder), "dispatch"});
   ASSERT_TRUE(d);
   EXPECT_EQ(d->shipment->status, ShipmentStatus::dispatched);
   EXPECT_TRUE(std::holds_alternative<c::ShipmentDispatched>(d->events.at(0)));
@@ -54,8 +58,9 @@ TEST(Carrier, DispatchesThenDelivers) {
 TEST(Carrier, InvalidStepsAreErrorsAndCancelledShipmentsStay) {
   EXPECT_EQ(on_carrier_step(at(ShipmentStatus::created), {kOrder, "s", "deliver"}).error().kind,
             ErrorKind::failed_precondition);
-  EXPECT_EQ(on_carrier_step(at(ShipmentStatus::awaiting_capture), {kOrder, "s", "dispatch"}).error().kind,
-            ErrorKind::failed_precondition);
+  EXPECT_EQ(
+      on_carrier_step(at(ShipmentStatus::awaiting_capture), {kOrder, "s", "dispatch"}).error().kind,
+      ErrorKind::failed_precondition);
   EXPECT_FALSE(on_carrier_step(std::nullopt, {kOrder, "s", "dispatch"}));
   auto c1 = on_carrier_step(at(ShipmentStatus::cancelled), {kOrder, "s", "dispatch"});
   ASSERT_TRUE(c1);
@@ -63,11 +68,13 @@ TEST(Carrier, InvalidStepsAreErrorsAndCancelledShipmentsStay) {
 }
 
 TEST(Cancel, StopsAShipmentBeforeDispatchOnly) {
-  for (auto s : {ShipmentStatus::awaiting_capture, ShipmentStatus::awaiting_order, ShipmentStatus::created}) {
+  for (auto s : {ShipmentStatus::awaiting_capture, ShipmentStatus::awaiting_order,
+                 ShipmentStatus::created}) {
     auto o = on_order_cancelled(at(s), kOrder);
     EXPECT_EQ(o->shipment->status, ShipmentStatus::cancelled) << to_string(s);
   }
-  for (auto s : {ShipmentStatus::dispatched, ShipmentStatus::delivered, ShipmentStatus::cancelled}) {
+  for (auto s :
+       {ShipmentStatus::dispatched, ShipmentStatus::delivered, ShipmentStatus::cancelled}) {
     auto o = on_order_cancelled(at(s), kOrder);
     EXPECT_FALSE(o->shipment) << to_string(s);
     EXPECT_FALSE(o->note.empty());

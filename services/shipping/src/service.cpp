@@ -12,10 +12,13 @@ using platform::UnitOfWork;
 
 namespace {
 constexpr std::string_view kShipmentSk = "SHIPMENT";
-std::string shipment_pk(std::string_view order_id) { return "SHIPMENT#" + std::string(order_id); }
+std::string shipment_pk(std::string_view order_id) {
+  return "SHIPMENT#" + std::string(order_id);
+}
 }  // namespace
 
-ShippingService::ShippingService(platform::ItemStore& store, const platform::Clock& clock, Config config)
+ShippingService::ShippingService(platform::ItemStore& store, const platform::Clock& clock,
+                                 Config config)
     : store_(store), clock_(clock), config_(config) {}
 
 std::vector<std::string> ShippingService::produces() {
@@ -38,14 +41,20 @@ std::vector<platform::Rule> ShippingService::rules() {
   out.push_back(platform::make_rule(
       std::string(kEventsRule),
       {
-          on<c::OrderConfirmed>(step([](const auto& s, const c::OrderConfirmed& d) { return on_order_confirmed(s, d); })),
-          on<c::PaymentCaptured>(step([](const auto& s, const c::PaymentCaptured& d) { return on_payment_captured(s, d.order_id); })),
-          on<c::OrderCancelled>(step([](const auto& s, const c::OrderCancelled& d) { return on_order_cancelled(s, d.order_id); })),
+          on<c::OrderConfirmed>(step(
+              [](const auto& s, const c::OrderConfirmed& d) { return on_order_confirmed(s, d); })),
+          on<c::PaymentCaptured>(step([](const auto& s, const c::PaymentCaptured& d) {
+            return on_payment_captured(s, d.order_id);
+          })),
+          on<c::OrderCancelled>(step([](const auto& s, const c::OrderCancelled& d) {
+            return on_order_cancelled(s, d.order_id);
+          })),
       },
       store_, clock_));
   out.push_back(platform::make_rule(
       std::string(kCarrierRule),
-      {on<c::CarrierProgressed>(step([](const auto& s, const c::CarrierProgressed& d) { return on_carrier_step(s, d); }))},
+      {on<c::CarrierProgressed>(step(
+          [](const auto& s, const c::CarrierProgressed& d) { return on_carrier_step(s, d); }))},
       store_, clock_));
   return out;
 }
@@ -63,9 +72,11 @@ Result<ShippingService::Loaded> ShippingService::load(const std::string& order_i
   return l;
 }
 
-Status ShippingService::finish(const Loaded& l, const Outcome& o, const CloudEvent& cause, UnitOfWork& uow) {
+Status ShippingService::finish(const Loaded& l, const Outcome& o, const CloudEvent& cause,
+                               UnitOfWork& uow) {
   if (o.shipment)
-    uow.put(Item{shipment_pk(o.shipment->order_id), std::string(kShipmentSk), 0, to_json(*o.shipment), std::nullopt},
+    uow.put(Item{shipment_pk(o.shipment->order_id), std::string(kShipmentSk), 0,
+                 to_json(*o.shipment), std::nullopt},
             l.shipment ? Condition::version_is(l.version) : Condition::not_exists());
   for (const auto& ev : o.events) {
     CloudEvent e = std::visit([&](const auto& x) { return c::to_event(x, clock_.now()); }, ev);

@@ -24,18 +24,25 @@ std::vector<std::string> consumed_by(std::vector<platform::Rule> rules) {
 std::vector<ServiceContract> contracts_of_services() {
   // Services built on a throwaway store only to read their subscription tables.
   struct NoStore final : platform::ItemStore {
-    Result<std::optional<platform::Item>> get(const std::string&, const std::string&) override { return std::nullopt; }
+    Result<std::optional<platform::Item>> get(const std::string&, const std::string&) override {
+      return std::nullopt;
+    }
     Result<std::int64_t> put(const platform::Item&, platform::Condition) override { return 0; }
     Result<std::int64_t> update(const platform::Update&) override { return 0; }
-    platform::Status remove(const std::string&, const std::string&, platform::Condition) override { return {}; }
-    Result<platform::Page> query(const std::string&, const platform::QueryOptions&) override { return platform::Page{}; }
+    platform::Status remove(const std::string&, const std::string&, platform::Condition) override {
+      return {};
+    }
+    Result<platform::Page> query(const std::string&, const platform::QueryOptions&) override {
+      return platform::Page{};
+    }
     platform::Status transact_write(const std::vector<platform::WriteOp>&) override { return {}; }
   } store;
   auto& clock = platform::SystemClock::instance();
   payments::SimulatedProvider provider;
   notifications::MailboxChannel mailbox;
   return {
-      {"orders", orders::OrdersService::produces(), consumed_by(orders::OrdersService(store, clock).rules())},
+      {"orders", orders::OrdersService::produces(),
+       consumed_by(orders::OrdersService(store, clock).rules())},
       {"inventory", inventory::InventoryService::produces(),
        consumed_by(inventory::InventoryService(store, clock).rules())},
       {"payments", payments::PaymentsService::produces(),
@@ -49,7 +56,8 @@ std::vector<ServiceContract> contracts_of_services() {
 
 std::vector<std::string> terminal_event_types() {
   std::set<std::string> consumed;
-  for (const auto& s : contracts_of_services()) consumed.insert(s.consumes.begin(), s.consumes.end());
+  for (const auto& s : contracts_of_services())
+    consumed.insert(s.consumes.begin(), s.consumes.end());
   std::vector<std::string> out;
   for (const auto& s : contracts_of_services())
     for (const auto& t : s.produces)
@@ -67,35 +75,45 @@ Result<std::unique_ptr<EmbeddedSystem>> EmbeddedSystem::open(Options options) {
   auto& o = sys->options_;
   const platform::Clock& clock = o.clock ? *o.clock : platform::SystemClock::instance();
 
-  auto open_store = [&](const char* name, std::unique_ptr<SqliteItemStore>& out) -> platform::Status {
-    auto s = SqliteItemStore::open(o.data_dir + "/" + name + ".db", {.durability = o.durability, .clock = &clock});
+  auto open_store = [&](const char* name,
+                        std::unique_ptr<SqliteItemStore>& out) -> platform::Status {
+    auto s = SqliteItemStore::open(o.data_dir + "/" + name + ".db",
+                                   {.durability = o.durability, .clock = &clock});
     if (!s) return tl::unexpected(s.error());
     out = std::move(*s);
     return {};
   };
-  for (auto [name, slot] : {std::pair{"orders", &sys->orders_store_}, {"inventory", &sys->inventory_store_},
-                            {"payments", &sys->payments_store_}, {"shipping", &sys->shipping_store_},
+  for (auto [name, slot] : {std::pair{"orders", &sys->orders_store_},
+                            {"inventory", &sys->inventory_store_},
+                            {"payments", &sys->payments_store_},
+                            {"shipping", &sys->shipping_store_},
                             {"notifications", &sys->notifications_store_}})
     if (auto s = open_store(name, *slot); !s) return tl::unexpected(s.error());
 
-  auto bus = DurableBus::open({.path = o.data_dir + "/bus.db", .durability = o.durability, .clock = &clock,
-                               .workers = o.workers, .seed = o.seed});
+  auto bus = DurableBus::open({.path = o.data_dir + "/bus.db",
+                               .durability = o.durability,
+                               .clock = &clock,
+                               .workers = o.workers,
+                               .seed = o.seed});
   if (!bus) return tl::unexpected(bus.error());
   sys->bus_ = std::move(*bus);
 
   // The deployment diagram: each service, its store, its subscriptions.
-  sys->orders_ = std::make_unique<orders::OrdersService>(*sys->orders_store_, clock,
-                                                         orders::Config{.saga_timeout = o.saga_timeout});
+  sys->orders_ = std::make_unique<orders::OrdersService>(
+      *sys->orders_store_, clock, orders::Config{.saga_timeout = o.saga_timeout});
   inventory::Config inv;
   if (o.catalogue) inv.seed = *o.catalogue;
-  sys->inventory_ = std::make_unique<inventory::InventoryService>(*sys->inventory_store_, clock, inv);
-  sys->payments_ = std::make_unique<payments::PaymentsService>(*sys->payments_store_, clock, sys->provider_);
-  sys->shipping_ = std::make_unique<shipping::ShippingService>(*sys->shipping_store_, clock,
-                                                               shipping::Config{.carrier_delay = o.carrier_delay});
-  sys->notifications_ = std::make_unique<notifications::NotificationsService>(*sys->notifications_store_, clock,
-                                                                              sys->mailbox_);
-  for (auto* store : {sys->orders_store_.get(), sys->inventory_store_.get(), sys->payments_store_.get(),
-                      sys->shipping_store_.get(), sys->notifications_store_.get()})
+  sys->inventory_ =
+      std::make_unique<inventory::InventoryService>(*sys->inventory_store_, clock, inv);
+  sys->payments_ =
+      std::make_unique<payments::PaymentsService>(*sys->payments_store_, clock, sys->provider_);
+  sys->shipping_ = std::make_unique<shipping::ShippingService>(
+      *sys->shipping_store_, clock, shipping::Config{.carrier_delay = o.carrier_delay});
+  sys->notifications_ = std::make_unique<notifications::NotificationsService>(
+      *sys->notifications_store_, clock, sys->mailbox_);
+  for (auto* store :
+       {sys->orders_store_.get(), sys->inventory_store_.get(), sys->payments_store_.get(),
+        sys->shipping_store_.get(), sys->notifications_store_.get()})
     sys->bus_->attach_outbox(store->path(), *store);
 
   std::vector<platform::Rule> rules;
@@ -110,9 +128,13 @@ Result<std::unique_ptr<EmbeddedSystem>> EmbeddedSystem::open(Options options) {
   return sys;
 }
 
-EmbeddedSystem::~EmbeddedSystem() { stop(); }
+EmbeddedSystem::~EmbeddedSystem() {
+  stop();
+}
 
-platform::Status EmbeddedSystem::start() { return bus_->start(); }
+platform::Status EmbeddedSystem::start() {
+  return bus_->start();
+}
 
 void EmbeddedSystem::stop() {
   if (bus_) bus_->stop();

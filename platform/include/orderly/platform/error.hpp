@@ -24,10 +24,10 @@ enum class ErrorKind {
   conflict,       // a condition or version check failed: reload and retry the unit of work
   invalid_input,  // the caller sent something malformed; retrying cannot help
   not_found,
-  unauthorized,  // no or bad credentials
-  forbidden,     // good credentials, not allowed
+  unauthorized,         // no or bad credentials
+  forbidden,            // good credentials, not allowed
   failed_precondition,  // not allowed in the current state (e.g. cancel a delivered order)
-  permanent,     // anything else that will fail the same way again
+  permanent,            // anything else that will fail the same way again
 };
 
 enum class RetryAction { retry_call, retry_unit_of_work, none };

@@ -41,7 +41,8 @@ class JsonReader {
   std::optional<std::string> optional_string(std::string_view key, std::size_t min_len,
                                              std::size_t max_len);
   // A string that `valid` accepts; `expected` says what it should look like.
-  std::string string_matching(std::string_view key, const std::function<bool(std::string_view)>& valid,
+  std::string string_matching(std::string_view key,
+                              const std::function<bool(std::string_view)>& valid,
                               std::string_view expected);
   std::string one_of(std::string_view key, std::initializer_list<std::string_view> allowed);
   std::int64_t integer(std::string_view key, std::int64_t min, std::int64_t max);

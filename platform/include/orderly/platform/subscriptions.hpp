@@ -1,8 +1,8 @@
 // A service lists its subscriptions in one place: event type -> decision.
 //
 //   bus.subscribe(make_rule("payments.events", {
-//       {OrderPlaced::kType, [&](const CloudEvent& e, UnitOfWork& uow) { return authorize(e, uow); }},
-//       {OrderCancelled::kType, ...},
+//       {OrderPlaced::kType, [&](const CloudEvent& e, UnitOfWork& uow) { return authorize(e, uow);
+//       }}, {OrderCancelled::kType, ...},
 //   }, store, clock));
 //
 // Each decision runs inside handle_once(): the inbox check, the unit of work

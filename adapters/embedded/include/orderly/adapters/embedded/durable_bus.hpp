@@ -120,7 +120,8 @@ class DurableBus final : public platform::Bus {
   Result<std::int64_t> backlog();  // messages not yet delivered, all rules
   Result<std::int64_t> archived_count();
   // Archived events after `after_seq`, oldest first (for tailing and exports).
-  Result<std::vector<ArchivedEvent>> archive_since(std::int64_t after_seq, std::size_t limit = 1000);
+  Result<std::vector<ArchivedEvent>> archive_since(std::int64_t after_seq,
+                                                   std::size_t limit = 1000);
   [[nodiscard]] std::vector<std::string> rule_names() const;
 
  private:

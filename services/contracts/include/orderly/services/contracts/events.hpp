@@ -144,13 +144,13 @@ struct ProductUpdated {
 };
 
 // ---- payments ----
-#define ORDERLY_PAYMENT_EVENT(Name)                                                  \
-  struct Name {                                                                      \
-    static constexpr std::string_view kType = "orderly.payments." #Name ".v1";      \
-    static constexpr std::string_view kSource = "orderly.payments";                 \
-    std::string order_id, payment_id;                                                \
-    Money amount;                                                                    \
-    [[nodiscard]] const std::string& subject() const { return order_id; }           \
+#define ORDERLY_PAYMENT_EVENT(Name)                                            \
+  struct Name {                                                                \
+    static constexpr std::string_view kType = "orderly.payments." #Name ".v1"; \
+    static constexpr std::string_view kSource = "orderly.payments";            \
+    std::string order_id, payment_id;                                          \
+    Money amount;                                                              \
+    [[nodiscard]] const std::string& subject() const { return order_id; }      \
   };
 ORDERLY_PAYMENT_EVENT(PaymentAuthorized)
 ORDERLY_PAYMENT_EVENT(PaymentCaptured)
@@ -198,8 +198,9 @@ struct NotificationSent {
   static constexpr std::string_view kType = "orderly.notifications.NotificationSent.v1";
   static constexpr std::string_view kSource = "orderly.notifications";
   std::string notification_id, customer_id, order_id;
-  std::string channel;   // email
-  std::string template_name;  // order_confirmed | order_cancelled | shipment_dispatched | shipment_delivered
+  std::string channel;        // email
+  std::string template_name;  // order_confirmed | order_cancelled | shipment_dispatched |
+                              // shipment_delivered
   std::string subject_line;
   [[nodiscard]] const std::string& subject() const { return order_id; }
 };
@@ -207,8 +208,8 @@ struct NotificationSent {
 // ---- encoding ----
 // Every event type has a pair of these; decode<E> is strict (unknown fields,
 // wrong types and out-of-range values are invalid_input naming the path).
-#define ORDERLY_EVENT_CODEC(E)                          \
-  boost::json::object encode(const E& e);               \
+#define ORDERLY_EVENT_CODEC(E)            \
+  boost::json::object encode(const E& e); \
   void read(platform::JsonReader& r, E& e);
 ORDERLY_EVENT_CODEC(OrderPlaced)
 ORDERLY_EVENT_CODEC(OrderConfirmed)
@@ -264,7 +265,8 @@ platform::CloudEvent to_event(const E& e, platform::TimePoint now) {
 template <class E, class F>
 platform::Handler on(F fn) {
   return {std::string(E::kType),
-          [fn = std::move(fn)](const platform::CloudEvent& e, platform::UnitOfWork& uow) -> platform::Status {
+          [fn = std::move(fn)](const platform::CloudEvent& e,
+                               platform::UnitOfWork& uow) -> platform::Status {
             auto d = decode<E>(e);
             if (!d) return tl::unexpected(d.error());
             return fn(*d, e, uow);

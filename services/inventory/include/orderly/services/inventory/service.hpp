@@ -31,8 +31,8 @@ class InventoryService {
   platform::Status seed_if_empty();
   Result<std::vector<Product>> list_products();
   Result<std::optional<Product>> get_product(const std::string& sku);
-  Result<Product> upsert_product(const std::string& sku, const std::string& name, const Money& price,
-                                 std::int64_t stock);
+  Result<Product> upsert_product(const std::string& sku, const std::string& name,
+                                 const Money& price, std::int64_t stock);
 
  private:
   struct Loaded {

@@ -34,11 +34,13 @@ class NotificationsService {
   std::vector<platform::Rule> rules();
   static std::vector<std::string> produces();
   // The local mailbox, newest first.
-  Result<std::vector<Notification>> mailbox(const std::string& customer_id, std::size_t limit = 100);
+  Result<std::vector<Notification>> mailbox(const std::string& customer_id,
+                                            std::size_t limit = 100);
 
  private:
-  platform::Status send(Template t, const platform::CloudEvent& cause, const std::string& customer_id,
-                        const std::string& order_id, const Values& values, platform::UnitOfWork& uow);
+  platform::Status send(Template t, const platform::CloudEvent& cause,
+                        const std::string& customer_id, const std::string& order_id,
+                        const Values& values, platform::UnitOfWork& uow);
 
   platform::ItemStore& store_;
   const platform::Clock& clock_;

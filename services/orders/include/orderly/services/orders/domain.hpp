@@ -75,9 +75,9 @@ struct PlaceOrder {
   std::string now;  // RFC 3339
 };
 
-using OrderEvent = std::variant<contracts::OrderPlaced, contracts::OrderConfirmed,
-                                contracts::OrderCancelled, contracts::OrderShipped,
-                                contracts::OrderDelivered>;
+using OrderEvent =
+    std::variant<contracts::OrderPlaced, contracts::OrderConfirmed, contracts::OrderCancelled,
+                 contracts::OrderShipped, contracts::OrderDelivered>;
 
 struct Transition {
   Order order;

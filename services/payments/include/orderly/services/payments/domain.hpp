@@ -16,7 +16,15 @@
 
 namespace orderly::services::payments {
 
-enum class PaymentStatus { pending, authorized, declined, captured, voided, refunded, cancelled_early };
+enum class PaymentStatus {
+  pending,
+  authorized,
+  declined,
+  captured,
+  voided,
+  refunded,
+  cancelled_early
+};
 std::string_view to_string(PaymentStatus s);
 
 struct Payment {
@@ -29,9 +37,9 @@ struct Payment {
 
 enum class ProviderCall { none, capture, void_authorization, refund };
 
-using PaymentEvent = std::variant<contracts::PaymentAuthorized, contracts::PaymentDeclined,
-                                  contracts::PaymentCaptured, contracts::PaymentVoided,
-                                  contracts::PaymentRefunded>;
+using PaymentEvent =
+    std::variant<contracts::PaymentAuthorized, contracts::PaymentDeclined,
+                 contracts::PaymentCaptured, contracts::PaymentVoided, contracts::PaymentRefunded>;
 
 struct Outcome {
   std::optional<Payment> payment;  // to store, when it changed

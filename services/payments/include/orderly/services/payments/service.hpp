@@ -17,7 +17,8 @@ inline constexpr std::string_view kEventsRule = "payments.events";
 
 class PaymentsService {
  public:
-  PaymentsService(platform::ItemStore& store, const platform::Clock& clock, PaymentProvider& provider);
+  PaymentsService(platform::ItemStore& store, const platform::Clock& clock,
+                  PaymentProvider& provider);
 
   std::vector<platform::Rule> rules();
   static std::vector<std::string> produces();

@@ -16,7 +16,14 @@ namespace orderly::services::shipping {
 
 using platform::Result;
 
-enum class ShipmentStatus { awaiting_capture, awaiting_order, created, dispatched, delivered, cancelled };
+enum class ShipmentStatus {
+  awaiting_capture,
+  awaiting_order,
+  created,
+  dispatched,
+  delivered,
+  cancelled
+};
 std::string_view to_string(ShipmentStatus s);
 
 inline constexpr std::string_view kCarrier = "ParcelSim";
@@ -41,9 +48,11 @@ struct Outcome {
 
 std::string shipment_id_for(const std::string& order_id);
 
-Result<Outcome> on_order_confirmed(const std::optional<Shipment>& s, const contracts::OrderConfirmed& e);
+Result<Outcome> on_order_confirmed(const std::optional<Shipment>& s,
+                                   const contracts::OrderConfirmed& e);
 Result<Outcome> on_payment_captured(const std::optional<Shipment>& s, const std::string& order_id);
-Result<Outcome> on_carrier_step(const std::optional<Shipment>& s, const contracts::CarrierProgressed& e);
+Result<Outcome> on_carrier_step(const std::optional<Shipment>& s,
+                                const contracts::CarrierProgressed& e);
 Result<Outcome> on_order_cancelled(const std::optional<Shipment>& s, const std::string& order_id);
 
 boost::json::object to_json(const Shipment& s);

@@ -35,7 +35,7 @@ struct Options {
   platform::Millis saga_timeout{30'000};
   platform::Millis carrier_delay{5'000};
   std::optional<std::vector<inventory::Product>> catalogue;  // default: the 20-product seed
-  std::optional<std::uint64_t> seed;                          // bus jitter
+  std::optional<std::uint64_t> seed;                         // bus jitter
   // Wraps every rule's handler (tests use it to deliver twice or to inject failures).
   std::function<platform::BatchHandler(const std::string& rule, platform::BatchHandler)> wrap;
 };
