@@ -12,7 +12,7 @@
 # <orderly/adapters/embedded/...>.
 
 set(ORDERLY_WARNINGS -Wall -Wextra -Werror -Wpedantic -Wshadow -Wnon-virtual-dtor
-    -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference
+    -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
     -Wimplicit-fallthrough
     # Designated initialisers that leave members at their defaults are the idiom here.
     -Wno-missing-field-initializers)

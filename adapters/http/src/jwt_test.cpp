@@ -1,0 +1,103 @@
+#include "orderly/adapters/http/jwt.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+
+#include "support/temp_dir.hpp"
+
+namespace orderly::adapters::http {
+namespace {
+
+using namespace std::chrono_literals;
+using platform::ErrorKind;
+
+class JwtTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto k = KeyPair::load_or_create(dir_.path().string());
+    ASSERT_TRUE(k) << k.error().message;
+    keys_ = *k;
+    auto v = TokenVerifier::create(cfg_, keys_.jwks());
+    ASSERT_TRUE(v) << v.error().message;
+    verifier_.emplace(std::move(*v));
+  }
+  std::string token(std::set<std::string> scopes = {"orders:read"}, std::chrono::seconds ttl = 3600s,
+                    platform::TimePoint at = platform::SystemClock::instance().now()) {
+    return issue_token(keys_, cfg_, "customer-1", scopes, ttl, at);
+  }
+  static std::string forge(const std::string& header, const std::string& payload, const std::string& sig) {
+    return base64url_encode(header) + "." + base64url_encode(payload) + "." + sig;
+  }
+
+  orderly::testing::TempDir dir_;
+  JwtConfig cfg_;
+  KeyPair keys_;
+  std::optional<TokenVerifier> verifier_;
+  platform::TimePoint now_ = platform::SystemClock::instance().now();
+};
+
+TEST_F(JwtTest, IssuedTokenVerifiesWithSubjectAndScopes) {
+  auto who = verifier_->verify(token({"orders:read", "orders:write"}), now_);
+  ASSERT_TRUE(who) << who.error().message;
+  EXPECT_EQ(who->subject, "customer-1");
+  EXPECT_TRUE(who->has("orders:write"));
+  EXPECT_FALSE(who->admin());
+}
+
+TEST_F(JwtTest, KeysPersistAcrossLoads) {
+  auto again = KeyPair::load_or_create(dir_.path().string());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->kid, keys_.kid);
+  EXPECT_EQ(again->private_pem, keys_.private_pem);
+  EXPECT_EQ(keys_.jwks().at("keys").as_array().size(), 1u);
+}
+
+TEST_F(JwtTest, ExpiryAndNotBeforeWithLeeway) {
+  const auto past = now_ - platform::Millis{2 * 3600 * 1000};
+  auto expired = token({"orders:read"}, 3600s, past);
+  EXPECT_EQ(verifier_->verify(expired, now_).error().message, "token expired");
+  auto just_expired = token({"orders:read"}, 60s, now_ - platform::Millis{80'000});  // 20 s late
+  EXPECT_TRUE(verifier_->verify(just_expired, now_));                                 // within the leeway
+  auto future = token({"orders:read"}, 3600s, now_ + platform::Millis{120'000});
+  EXPECT_EQ(verifier_->verify(future, now_).error().message, "token not valid yet");
+}
+
+TEST_F(JwtTest, RejectsAlgNoneAndHmacWithThePublicKey) {
+  const std::string payload = R"({"iss":"orderly-local","aud":"orderly-api","sub":"x","scope":"admin","exp":9999999999})";
+  auto none = forge(R"({"alg":"none","typ":"JWT"})", payload, "");
+  EXPECT_EQ(verifier_->verify(none, now_).error().kind, ErrorKind::unauthorized);
+  auto hs = forge(R"({"alg":"HS256","typ":"JWT","kid":")" + keys_.kid + "\"}", payload, "c2lnbmF0dXJl");
+  EXPECT_EQ(verifier_->verify(hs, now_).error().message, "only RS256 tokens are accepted");
+}
+
+TEST_F(JwtTest, RejectsTamperingWrongIssuerAudienceAndForeignKeys) {
+  auto t = token();
+  auto tampered = t;
+  tampered[t.find('.') + 5] = tampered[t.find('.') + 5] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(verifier_->verify(tampered, now_).error().kind, ErrorKind::unauthorized);
+  JwtConfig other = cfg_;
+  other.issuer = "someone-else";
+  EXPECT_EQ(verifier_->verify(issue_token(keys_, other, "c", {}, 60s, now_), now_).error().message, "wrong issuer");
+  other = cfg_;
+  other.audience = "another-api";
+  EXPECT_EQ(verifier_->verify(issue_token(keys_, other, "c", {}, 60s, now_), now_).error().message, "wrong audience");
+  orderly::testing::TempDir elsewhere;
+  auto foreign = KeyPair::load_or_create(elsewhere.path().string());
+  ASSERT_TRUE(foreign);
+  EXPECT_EQ(verifier_->verify(issue_token(*foreign, cfg_, "c", {}, 60s, now_), now_).error().message,
+            "unknown signing key");
+  for (const char* junk : {"", "a.b", "a.b.c.d", "!!!.???.***", "eyJhbGciOiJSUzI1NiJ9.e30.sig"})
+    EXPECT_EQ(verifier_->verify(junk, now_).error().kind, ErrorKind::unauthorized) << junk;
+}
+
+TEST(Base64Url, RoundTripsAndRejectsJunk) {
+  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\xfe", 3)})
+    EXPECT_EQ(base64url_decode(base64url_encode(s)), s);
+  EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
+  EXPECT_FALSE(base64url_decode("a"));
+  EXPECT_FALSE(base64url_decode("ab+/"));
+}
+
+}  // namespace
+}  // namespace orderly::adapters::http

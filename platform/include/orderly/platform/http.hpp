@@ -1,0 +1,102 @@
+// HTTP, independent of any server: the request and response a route sees,
+// problem+json (RFC 9457) errors, and a router with path parameters. The
+// Beast server (adapters/http) and the API Gateway mapper (adapters/aws) both
+// feed this router, so routes are written once.
+//
+//   Router r;
+//   r.add("GET", "/v1/orders/{orderId}", "orders:read", [&](const Request& req) {
+//     return Response::json(200, to_json(order(req.param("orderId"))));
+//   });
+//   Response res = r.handle(request);   // 404 and 405 (with Allow) as problems
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "orderly/platform/error.hpp"
+#include "orderly/platform/json_reader.hpp"
+
+namespace orderly::platform::http {
+
+// Who is calling, from a verified token.
+struct Identity {
+  std::string subject;  // the customer id
+  std::set<std::string> scopes;
+  [[nodiscard]] bool has(std::string_view scope) const { return scopes.count(std::string(scope)) > 0; }
+  [[nodiscard]] bool admin() const { return has("admin"); }
+};
+
+struct Request {
+  std::string method;
+  std::string target;  // path and query, as received
+  std::string path;
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string request_id;
+  std::string client;  // peer address, for rate limiting anonymous callers
+  std::optional<Identity> identity;
+  std::map<std::string, std::string> params;  // from the route pattern
+
+  [[nodiscard]] const std::string& param(const std::string& name) const;
+  [[nodiscard]] std::optional<std::string> header(std::string_view name) const;
+  [[nodiscard]] std::optional<std::string> query_param(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  static Response json(int status, const boost::json::value& v);
+  Response& with(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+  [[nodiscard]] std::optional<std::string> header(std::string_view name) const;
+};
+
+// An RFC 9457 problem. `type` is a slug under https://orderly.dev/problems/.
+Response problem(int status, std::string_view slug, std::string_view title, std::string detail,
+                 const Request& req, const std::vector<FieldError>& errors = {});
+// The problem an error kind maps to (invalid_input 422, not_found 404,
+// failed_precondition 409, conflict 409, unauthorized 401, forbidden 403,
+// transient 503, permanent 500).
+Response problem_for(const Error& e, const Request& req);
+
+// Parses a request body strictly: valid UTF-8, no duplicate keys, at most
+// `max_depth` levels of nesting. Errors are 400 problems' details.
+Result<boost::json::value> parse_json_body(std::string_view body, std::size_t max_depth = 32);
+
+struct Route {
+  std::string method;
+  std::string pattern;  // segments, "{name}" captures one
+  std::string scope;    // required scope; empty = public
+  std::function<Response(Request&)> handler;
+};
+
+class Router {
+ public:
+  void add(std::string method, std::string pattern, std::string scope,
+           std::function<Response(Request&)> handler);
+  // The matching route, with req.params filled; 404/405 when none.
+  struct Match {
+    const Route* route = nullptr;
+    std::optional<Response> error;
+  };
+  Match match(Request& req) const;
+  // match() + scope check + handler; exceptions become 500 problems.
+  Response handle(Request& req) const;
+  [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace orderly::platform::http

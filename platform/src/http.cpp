@@ -1,0 +1,265 @@
+// Server-independent HTTP: problems, strict body parsing, the router.
+#include "orderly/platform/http.hpp"
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <exception>
+
+namespace orderly::platform::http {
+
+namespace json = boost::json;
+
+const std::string& Request::param(const std::string& name) const {
+  static const std::string empty;
+  auto it = params.find(name);
+  return it == params.end() ? empty : it->second;
+}
+
+std::optional<std::string> Request::header(std::string_view name) const {
+  auto it = headers.find(std::string(name));
+  if (it == headers.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::string> Request::query_param(std::string_view name) const {
+  auto it = query.find(std::string(name));
+  if (it == query.end()) return std::nullopt;
+  return it->second;
+}
+
+Response Response::json(int status, const json::value& v) {
+  Response r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.body = json::serialize(v);
+  return r;
+}
+
+std::optional<std::string> Response::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k.size() == name.size() &&
+        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+      return v;
+  return std::nullopt;
+}
+
+Response problem(int status, std::string_view slug, std::string_view title, std::string detail,
+                 const Request& req, const std::vector<FieldError>& errors) {
+  json::object p{{"type", "https://orderly.dev/problems/" + std::string(slug)},
+                 {"title", title},
+                 {"status", status},
+                 {"detail", std::move(detail)},
+                 {"instance", req.path.empty() ? "/" : req.path},
+                 {"requestId", req.request_id}};
+  if (!errors.empty()) {
+    json::array a;
+    for (const auto& e : errors) a.push_back(json::object{{"path", e.path}, {"message", e.message}});
+    p["errors"] = std::move(a);
+  }
+  Response r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "application/problem+json");
+  r.body = json::serialize(p);
+  return r;
+}
+
+Response problem_for(const Error& e, const Request& req) {
+  switch (e.kind) {
+    case ErrorKind::invalid_input: return problem(422, "validation", "Invalid request", e.message, req);
+    case ErrorKind::not_found: return problem(404, "not-found", "Not found", e.message, req);
+    case ErrorKind::failed_precondition:
+      return problem(409, "conflict", "Not allowed in the current state", e.message, req);
+    case ErrorKind::conflict: return problem(409, "conflict", "Conflict", e.message, req);
+    case ErrorKind::unauthorized:
+      return problem(401, "unauthorized", "Unauthorized", e.message, req).with("WWW-Authenticate", "Bearer");
+    case ErrorKind::forbidden: return problem(403, "forbidden", "Forbidden", e.message, req);
+    case ErrorKind::transient:
+      return problem(503, "unavailable", "Temporarily unavailable", e.message, req).with("Retry-After", "1");
+    case ErrorKind::permanent: break;
+  }
+  // Internal detail stays in the logs, not in the response.
+  return problem(500, "internal", "Internal error", "the request could not be completed", req);
+}
+
+namespace {
+
+// A basic_parser handler that builds nothing: it rejects duplicate keys and
+// deep nesting, which the value parser would silently accept or collapse.
+struct StrictChecker {
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  std::size_t max_depth = 32;
+  std::vector<std::set<std::string>> keys;  // one set per open object
+  std::vector<bool> is_object;
+  std::string key;
+  std::string error;
+
+  bool push(bool object, boost::system::error_code& ec) {
+    if (is_object.size() >= max_depth) {
+      error = fmt::format("nesting deeper than {} levels", max_depth);
+      ec = json::error::too_deep;
+      return false;
+    }
+    is_object.push_back(object);
+    if (object) keys.emplace_back();
+    return true;
+  }
+  bool pop() {
+    if (is_object.back()) keys.pop_back();
+    is_object.pop_back();
+    return true;
+  }
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code& ec) { return push(true, ec); }
+  bool on_object_end(std::size_t, boost::system::error_code&) { return pop(); }
+  bool on_array_begin(boost::system::error_code& ec) { return push(false, ec); }
+  bool on_array_end(std::size_t, boost::system::error_code&) { return pop(); }
+  bool on_key_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    key.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, boost::system::error_code& ec) {
+    key.append(s.data(), s.size());
+    if (!keys.back().insert(key).second) {
+      error = fmt::format("duplicate key \"{}\"", key);
+      ec = json::error::syntax;
+      return false;
+    }
+    key.clear();
+    return true;
+  }
+  bool on_string_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, boost::system::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code&) { return true; }
+  bool on_double(double, json::string_view, boost::system::error_code&) { return true; }
+  bool on_bool(bool, boost::system::error_code&) { return true; }
+  bool on_null(boost::system::error_code&) { return true; }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+};
+
+}  // namespace
+
+Result<json::value> parse_json_body(std::string_view body, std::size_t max_depth) {
+  json::parse_options opts;
+  opts.max_depth = max_depth + 1;
+  json::basic_parser<StrictChecker> checker(opts);
+  checker.handler().max_depth = max_depth;
+  boost::system::error_code ec;
+  checker.write_some(false, body.data(), body.size(), ec);
+  if (ec) {
+    const auto& why = checker.handler().error;
+    return fail(ErrorKind::invalid_input, "malformed JSON: {}", why.empty() ? ec.message() : why);
+  }
+  auto v = json::parse(body, ec, {}, opts);
+  if (ec) return fail(ErrorKind::invalid_input, "malformed JSON: {}", ec.message());
+  return v;
+}
+
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    const auto j = path.find('/', i);
+    out.push_back(path.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i));
+    if (j == std::string_view::npos) break;
+    i = j;
+  }
+  return out;
+}
+
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+void Router::add(std::string method, std::string pattern, std::string scope,
+                 std::function<Response(Request&)> handler) {
+  routes_.push_back({std::move(method), std::move(pattern), std::move(scope), std::move(handler)});
+}
+
+Router::Match Router::match(Request& req) const {
+  const auto segments = split_path(req.path);
+  std::set<std::string> allowed;
+  for (const auto& r : routes_) {
+    const auto pat = split_path(r.pattern);
+    if (pat.size() != segments.size()) continue;
+    std::map<std::string, std::string> params;
+    bool ok = true;
+    for (std::size_t i = 0; i < pat.size() && ok; ++i) {
+      if (pat[i].size() > 2 && pat[i].front() == '{' && pat[i].back() == '}') {
+        auto decoded = percent_decode(segments[i]);
+        ok = decoded.has_value() && !decoded->empty();
+        if (ok) params.emplace(std::string(pat[i].substr(1, pat[i].size() - 2)), std::move(*decoded));
+      } else {
+        ok = pat[i] == segments[i];
+      }
+    }
+    if (!ok) continue;
+    if (r.method != req.method) {
+      allowed.insert(r.method);
+      continue;
+    }
+    req.params = std::move(params);
+    return {&r, std::nullopt};
+  }
+  if (!allowed.empty()) {
+    std::string allow;
+    for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
+    return {nullptr, problem(405, "method-not-allowed", "Method not allowed",
+                             fmt::format("{} is not allowed on {}", req.method, req.path), req)
+                         .with("Allow", allow)};
+  }
+  return {nullptr, problem(404, "not-found", "Not found", fmt::format("no route for {}", req.path), req)};
+}
+
+Response Router::handle(Request& req) const {
+  auto m = match(req);
+  if (!m.route) return std::move(*m.error);
+  if (!m.route->scope.empty()) {
+    if (!req.identity)
+      return problem(401, "unauthorized", "Unauthorized", "a bearer token is required", req)
+          .with("WWW-Authenticate", "Bearer realm=\"orderly\"");
+    if (!req.identity->has(m.route->scope) && !req.identity->admin())
+      return problem(403, "forbidden", "Forbidden", fmt::format("the token lacks the {} scope", m.route->scope), req);
+  }
+  try {
+    return m.route->handler(req);
+  } catch (const std::exception&) {
+    return problem(500, "internal", "Internal error", "the request could not be completed", req);
+  }
+}
+
+}  // namespace orderly::platform::http
