@@ -1,24 +1,31 @@
 // orderly: the command line. `orderly up` hosts the whole system in one
-// process; the other commands operate on a data directory.
+// process; the other commands operate on its data directory.
 //
-//   orderly up --data-dir .orderly
+//   orderly up --port 8080 --data-dir .orderly
+//   orderly token --data-dir .orderly --customer alice
+//   orderly orders show ORDER_ID --data-dir .orderly
+//   orderly events tail --data-dir .orderly
 //   orderly dlq list --data-dir .orderly
-//   orderly dlq redrive payments.on-order-placed --data-dir .orderly
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
-#include "orderly/adapters/embedded/durable_bus.hpp"
+#include "orderly/adapters/http/jwt.hpp"
+#include "orderly/adapters/http/server.hpp"
+#include "orderly/services/system/api.hpp"
 #include "orderly/services/system/embedded_system.hpp"
 
 namespace {
 
 using namespace orderly;
-using adapters::embedded::Durability;
 using adapters::embedded::DurableBus;
+namespace json = boost::json;
 
 struct Common {
   std::string data_dir = ".orderly";
@@ -26,9 +33,19 @@ struct Common {
 };
 
 struct UpOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;
   int workers = 2;
+  int http_threads = 2;
   double saga_timeout_s = 30;
   double carrier_delay_s = 5;
+  double rate_limit = 100;
+  double rate_burst = 200;
+  std::int64_t max_backlog = 100'000;
+  std::string log_level = "info";
+  std::string issuer = "orderly-local";
+  std::string audience = "orderly-api";
+  std::string jwks_file;
 };
 
 int fail(const platform::Error& e) {
@@ -36,15 +53,20 @@ int fail(const platform::Error& e) {
   return 1;
 }
 
-platform::Result<std::unique_ptr<DurableBus>> open_bus(const Common& c, int workers = 1) {
+platform::Result<std::unique_ptr<DurableBus>> open_bus(const Common& c) {
   auto d = adapters::embedded::parse_durability(c.durability);
   if (!d) return tl::unexpected(d.error());
-  std::error_code ec;
-  std::filesystem::create_directories(c.data_dir, ec);
-  if (ec)
-    return platform::fail(platform::ErrorKind::invalid_input, "cannot create {}: {}", c.data_dir,
-                          ec.message());
-  return DurableBus::open({.path = c.data_dir + "/bus.db", .durability = *d, .workers = workers});
+  if (!std::filesystem::exists(c.data_dir + "/bus.db"))
+    return platform::fail(platform::ErrorKind::not_found, "no bus in {} (run orderly up first)", c.data_dir);
+  return DurableBus::open({.path = c.data_dir + "/bus.db", .durability = *d});
+}
+
+void log_line(const std::string& level, const std::string& msg) {
+  std::fprintf(stderr, "%s\n",
+               json::serialize(json::object{{"time", platform::format_rfc3339(platform::SystemClock::instance().now())},
+                                            {"level", level},
+                                            {"msg", msg}})
+                   .c_str());
 }
 
 int cmd_up(const Common& c, const UpOptions& up) {
@@ -57,7 +79,11 @@ int cmd_up(const Common& c, const UpOptions& up) {
 
   auto durability = adapters::embedded::parse_durability(c.durability);
   if (!durability) return fail(durability.error());
-  // The deployment: five services on their own SQLite stores, one durable bus.
+  auto keys = adapters::http::KeyPair::load_or_create(c.data_dir);
+  if (!keys) return fail(keys.error());
+
+  // The deployment: five services on their own SQLite stores and one durable
+  // bus, behind one HTTP gateway.
   auto sys = services::system::EmbeddedSystem::open({
       .data_dir = c.data_dir,
       .durability = *durability,
@@ -66,18 +92,108 @@ int cmd_up(const Common& c, const UpOptions& up) {
       .carrier_delay = platform::Millis{static_cast<std::int64_t>(up.carrier_delay_s * 1000)},
   });
   if (!sys) return fail(sys.error());
+  auto api = services::system::Api::create(
+      **sys, *keys,
+      {.jwt = {.issuer = up.issuer, .audience = up.audience},
+       .jwks_file = up.jwks_file.empty() ? std::nullopt : std::optional<std::string>(up.jwks_file),
+       .rate_limit = {up.rate_limit, up.rate_burst},
+       .max_backlog = up.max_backlog});
+  if (!api) return fail(api.error());
   if (auto s = (*sys)->start(); !s) return fail(s.error());
+  const bool access_log = up.log_level == "debug" || up.log_level == "info";
+  auto server = adapters::http::HttpServer::start(
+      {.host = up.host,
+       .port = static_cast<std::uint16_t>(up.port),
+       .threads = up.http_threads,
+       .access_log = access_log ? std::function<void(const std::string&)>(
+                                      [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); })
+                                : nullptr},
+      [a = api->get()](platform::http::Request& r) { return a->handle(r); });
+  if (!server) return fail(server.error());
+  (*api)->set_ready(true);
+
+  const std::string url = fmt::format("http://{}:{}", up.host, (*server)->port());
+  std::printf("orderly: listening on %s\n", url.c_str());
+  std::printf("orderly: try it:\n");
+  std::printf("  TOKEN=$(build/bin/orderly token --data-dir %s --customer alice | tail -n1)\n", c.data_dir.c_str());
   std::printf(
-      "orderly: up: orders, inventory, payments, shipping, notifications on one durable bus\n");
-  std::printf("orderly: data %s, durability %s, %d bus workers; Ctrl-C stops it gracefully\n",
-              c.data_dir.c_str(), c.durability.c_str(), up.workers);
+      "  curl -s -X POST %s/v1/orders -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
+      "-d '{\"items\":[{\"sku\":\"KB-MECH-01\",\"quantity\":1}],\"paymentToken\":\"tok_ok\","
+      "\"shippingAddress\":{\"name\":\"Alice\",\"line1\":\"1 Main St\",\"city\":\"London\",\"postalCode\":\"N1 1AA\","
+      "\"country\":\"GB\"}}'\n",
+      url.c_str());
   std::fflush(stdout);
+  log_line("info", fmt::format("up: data {}, durability {}, {} bus workers", c.data_dir, c.durability, up.workers));
+
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  std::printf("orderly: signal %d, finishing in-flight work\n", sig);
-  (*sys)->stop();
-  std::printf("orderly: stopped\n");
+  log_line("info", fmt::format("signal {}: stopping; finishing in-flight requests and handlers", sig));
+  (*api)->set_ready(false);
+  (*server)->stop();  // no new requests; the ones in flight are answered
+  (*sys)->stop();     // handlers finish and settle; the outboxes are flushed
+  log_line("info", "stopped");
   return 0;
+}
+
+int cmd_token(const Common& c, const std::string& customer, bool admin, const std::vector<std::string>& scopes,
+              long ttl, const UpOptions& up) {
+  auto keys = adapters::http::KeyPair::load_or_create(c.data_dir);
+  if (!keys) return fail(keys.error());
+  std::set<std::string> s(scopes.begin(), scopes.end());
+  if (s.empty()) s = {"orders:read", "orders:write"};
+  if (admin) s.insert("admin");
+  std::printf("%s\n", adapters::http::issue_token(*keys, {.issuer = up.issuer, .audience = up.audience}, customer, s,
+                                                 std::chrono::seconds(ttl), platform::SystemClock::instance().now())
+                          .c_str());
+  return 0;
+}
+
+int cmd_orders_show(const Common& c, const std::string& id) {
+  if (!std::filesystem::exists(c.data_dir + "/orders.db")) return fail({platform::ErrorKind::not_found, "no orders store in " + c.data_dir});
+  auto store = adapters::embedded::SqliteItemStore::open(c.data_dir + "/orders.db");
+  if (!store) return fail(store.error());
+  services::orders::OrdersService orders(**store, platform::SystemClock::instance());
+  auto o = orders.get_order(id);
+  if (!o) return fail(o.error());
+  if (!*o) return fail({platform::ErrorKind::not_found, "no order " + id});
+  const auto& order = **o;
+  std::printf("order %s  customer %s  %s", order.id.c_str(), order.customer_id.c_str(),
+              std::string(services::orders::to_string(order.status)).c_str());
+  if (order.cancellation_reason) std::printf(" (%s)", order.cancellation_reason->c_str());
+  std::printf("  total %lld %s\n\n", static_cast<long long>(order.total.amount), order.total.currency.c_str());
+  std::printf("%-26s %-48s %s\n", "TIME", "EVENT", "EVENT ID");
+  for (const auto& t : order.timeline) std::printf("%-26s %-48s %s\n", t.time.c_str(), t.type.c_str(), t.event_id.c_str());
+  return 0;
+}
+
+int cmd_events_tail(const Common& c, const std::string& type, bool follow, std::size_t last) {
+  auto bus = open_bus(c);
+  if (!bus) return fail(bus.error());
+  auto count = (*bus)->archived_count();
+  std::int64_t after = 0;
+  if (count && *count > static_cast<std::int64_t>(last)) {
+    auto skip = (*bus)->archive_since(0, static_cast<std::size_t>(*count - static_cast<std::int64_t>(last)));
+    if (skip && !skip->empty()) after = skip->back().seq;
+  }
+  for (;;) {
+    auto batch = (*bus)->archive_since(after, 1000);
+    if (!batch) return fail(batch.error());
+    for (const auto& e : *batch) {
+      after = e.seq;
+      if (!type.empty() && e.type.find(type) == std::string::npos) continue;
+      boost::system::error_code ec;
+      auto v = json::parse(e.body, ec);
+      // Never print a payment token.
+      if (!ec && v.is_object()) {
+        if (auto* d = v.as_object().if_contains("data"); d && d->is_object() && d->as_object().contains("paymentToken"))
+          d->as_object()["paymentToken"] = "[redacted]";
+        std::printf("%s\n", json::serialize(v).c_str());
+      }
+    }
+    std::fflush(stdout);
+    if (!follow) return 0;
+    if (batch->empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 int cmd_dlq_list(const Common& c, const std::string& rule) {
@@ -85,10 +201,10 @@ int cmd_dlq_list(const Common& c, const std::string& rule) {
   if (!bus) return fail(bus.error());
   auto dead = (*bus)->dead_letters(rule, 1000);
   if (!dead) return fail(dead.error());
-  std::printf("%-32s %-38s %-40s %8s  %s\n", "RULE", "EVENT", "TYPE", "RECEIVES", "LAST ERROR");
+  std::printf("%-24s %-38s %-44s %8s  %s\n", "RULE", "EVENT", "TYPE", "RECEIVES", "LAST ERROR");
   for (const auto& d : *dead)
-    std::printf("%-32s %-38s %-40s %8d  %s\n", d.rule.c_str(), d.event_id.c_str(),
-                d.event_type.c_str(), d.receive_count, d.last_error.c_str());
+    std::printf("%-24s %-38s %-44s %8d  %s\n", d.rule.c_str(), d.event_id.c_str(), d.event_type.c_str(),
+                d.receive_count, d.last_error.c_str());
   std::printf("%zu dead letter(s)\n", dead->size());
   return 0;
 }
@@ -103,11 +219,7 @@ int cmd_dlq_redrive(const Common& c, const std::string& rule) {
 }
 
 void add_common(CLI::App* cmd, Common& c) {
-  cmd->add_option("--data-dir", c.data_dir, "Directory of the SQLite files")->capture_default_str();
-  cmd->add_option("--durability", c.durability,
-                  "normal (survives kill -9) or full (fsync per commit; survives power loss)")
-      ->check(CLI::IsMember({"normal", "full"}))
-      ->capture_default_str();
+  cmd->add_option("--data-dir", c.data_dir, "Directory of the SQLite files and keys")->capture_default_str();
 }
 
 }  // namespace
@@ -117,38 +229,80 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Common common;
   UpOptions up_options;
-  std::string rule;
+  std::string rule, id, customer, type;
+  bool admin = false, follow = false;
+  std::vector<std::string> scopes;
+  long ttl = 3600;
+  std::size_t last = 20;
 
-  auto* up = app.add_subcommand("up", "Run the whole system in this process");
+  auto* up = app.add_subcommand("up", "Run the whole system (five services, bus, HTTP gateway) in this process");
   add_common(up, common);
-  up->add_option("--workers", up_options.workers, "Bus worker threads")
-      ->check(CLI::Range(1, 64))
+  up->add_option("--durability", common.durability,
+                 "normal (survives kill -9) or full (fsync per commit; survives power loss)")
+      ->check(CLI::IsMember({"normal", "full"}))
       ->capture_default_str();
-  up->add_option("--saga-timeout", up_options.saga_timeout_s,
-                 "Seconds before a pending order is cancelled")
+  up->add_option("--host", up_options.host, "Listen address")->capture_default_str();
+  up->add_option("--port", up_options.port, "Listen port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
+  up->add_option("--workers", up_options.workers, "Bus worker threads")->check(CLI::Range(1, 64))->capture_default_str();
+  up->add_option("--http-threads", up_options.http_threads, "HTTP threads")->check(CLI::Range(1, 64))->capture_default_str();
+  up->add_option("--saga-timeout", up_options.saga_timeout_s, "Seconds before a pending order is cancelled")
       ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
-  up->add_option("--carrier-delay", up_options.carrier_delay_s,
-                 "Seconds between the carrier's steps")
+  up->add_option("--carrier-delay", up_options.carrier_delay_s, "Seconds between the carrier's steps")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  up->add_option("--rate-limit", up_options.rate_limit, "Requests per second per subject")->check(CLI::PositiveNumber)->capture_default_str();
+  up->add_option("--rate-burst", up_options.rate_burst, "Token bucket size per subject")->check(CLI::PositiveNumber)->capture_default_str();
+  up->add_option("--max-backlog", up_options.max_backlog, "Undelivered events above which new orders get 503")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  up->add_option("--log-level", up_options.log_level, "info logs every request; warn does not")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  up->add_option("--issuer", up_options.issuer, "Expected JWT issuer")->capture_default_str();
+  up->add_option("--audience", up_options.audience, "Expected JWT audience")->capture_default_str();
+  up->add_option("--jwks-file", up_options.jwks_file, "Verify tokens with this JWKS (e.g. Cognito's) instead of the local key");
+
+  auto* token = app.add_subcommand("token", "Print a JWT signed with the data directory's key (last line)");
+  add_common(token, common);
+  token->add_option("--customer", customer, "The subject (customer id)")->required();
+  token->add_flag("--admin", admin, "Add the admin scope");
+  token->add_option("--scope", scopes, "A scope; repeat for more (default: orders:read orders:write)");
+  token->add_option("--ttl", ttl, "Seconds until it expires")->check(CLI::Range(1L, 31L * 24 * 3600))->capture_default_str();
+  token->add_option("--issuer", up_options.issuer, "Issuer claim")->capture_default_str();
+  token->add_option("--audience", up_options.audience, "Audience claim")->capture_default_str();
+
+  auto* orders = app.add_subcommand("orders", "Inspect orders");
+  orders->require_subcommand(1);
+  auto* show = orders->add_subcommand("show", "Print an order's status and timeline");
+  add_common(show, common);
+  show->add_option("ID", id, "The order id")->required();
+
+  auto* events = app.add_subcommand("events", "Read the event archive");
+  events->require_subcommand(1);
+  auto* tail = events->add_subcommand("tail", "Print recent events and follow new ones");
+  add_common(tail, common);
+  tail->add_option("--type", type, "Only types containing this text");
+  tail->add_option("-n,--last", last, "How many past events to print first")->capture_default_str();
+  tail->add_flag("!--no-follow", follow, "Exit after printing instead of following");
+  follow = true;
 
   auto* dlq = app.add_subcommand("dlq", "Inspect and redrive dead letters");
   dlq->require_subcommand(1);
   auto* dlq_list = dlq->add_subcommand("list", "List dead letters with their last error");
   add_common(dlq_list, common);
   dlq_list->add_option("--rule", rule, "Only this rule");
-  auto* dlq_redrive =
-      dlq->add_subcommand("redrive", "Move a rule's dead letters back to its queue");
+  auto* dlq_redrive = dlq->add_subcommand("redrive", "Move a rule's dead letters back to its queue");
   add_common(dlq_redrive, common);
   dlq_redrive->add_option("RULE", rule, "The rule")->required();
 
-  app.add_subcommand("version", "Print the version")->callback([] {
-    std::printf("orderly 0.1.0\n");
-  });
+  app.add_subcommand("version", "Print the version")->callback([] { std::printf("orderly 0.1.0\n"); });
 
   CLI11_PARSE(app, argc, argv);
   if (up->parsed()) return cmd_up(common, up_options);
+  if (token->parsed()) return cmd_token(common, customer, admin, scopes, ttl, up_options);
+  if (show->parsed()) return cmd_orders_show(common, id);
+  if (tail->parsed()) return cmd_events_tail(common, type, follow, last);
   if (dlq_list->parsed()) return cmd_dlq_list(common, rule);
   if (dlq_redrive->parsed()) return cmd_dlq_redrive(common, rule);
   return 0;

@@ -163,6 +163,26 @@ Result<json::value> parse_json_body(std::string_view body, std::size_t max_depth
   return v;
 }
 
+tl::expected<json::object, Response> json_object_body(const Request& req) {
+  auto ct = req.header("content-type");
+  std::string media = ct ? ct->substr(0, ct->find(';')) : std::string();
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  for (auto& ch : media) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (media != "application/json")
+    return tl::unexpected(problem(415, "unsupported-media-type", "Unsupported media type",
+                                  "send the body as application/json", req));
+  auto v = parse_json_body(req.body);
+  if (!v) return tl::unexpected(problem(400, "malformed-json", "Malformed JSON", v.error().message, req));
+  if (!v->is_object())
+    return tl::unexpected(validation_problem(req, {{"$", "must be a JSON object"}}));
+  return std::move(v->get_object());
+}
+
+Response validation_problem(const Request& req, const std::vector<FieldError>& errors) {
+  std::string detail = errors.size() == 1 ? "1 field is invalid" : fmt::format("{} fields are invalid", errors.size());
+  return problem(422, "validation", "Invalid request", std::move(detail), req, errors);
+}
+
 namespace {
 
 std::vector<std::string_view> split_path(std::string_view path) {

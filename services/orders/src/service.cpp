@@ -143,7 +143,28 @@ std::optional<CatalogueEntry> OrdersService::catalogue_entry(const std::string& 
   return e;
 }
 
-Result<Order> OrdersService::place_order(PlaceOrder cmd, std::optional<std::string> traceparent) {
+namespace {
+constexpr std::int64_t kIdempotencyTtlSeconds = 24 * 3600;
+std::string idempotency_pk(std::string_view customer, std::string_view key) {
+  return "IDEMPOTENCY#" + std::string(customer) + "#" + std::string(key);
+}
+}  // namespace
+
+Result<std::optional<IdempotencyRecord>> OrdersService::idempotency_record(const std::string& customer_id,
+                                                                           const std::string& key) {
+  auto item = store_.get(idempotency_pk(customer_id, key), "KEY");
+  if (!item) return tl::unexpected(item.error());
+  if (!*item) return std::optional<IdempotencyRecord>{};
+  const auto& a = (*item)->attrs;
+  const auto* req = a.if_contains("request");
+  const auto* id = a.if_contains("orderId");
+  if (!req || !req->is_string() || !id || !id->is_string())
+    return platform::fail(ErrorKind::permanent, "idempotency record unreadable");
+  return std::optional<IdempotencyRecord>{IdempotencyRecord{key, std::string(req->get_string()), std::string(id->get_string())}};
+}
+
+Result<Order> OrdersService::place_order(PlaceOrder cmd, std::optional<std::string> traceparent,
+                                         std::optional<IdempotencyRecord> idempotency) {
   if (cmd.now.empty()) cmd.now = platform::format_rfc3339(clock_.now());
   auto t = place(cmd, [this](const std::string& sku) { return catalogue_entry(sku); });
   if (!t) return tl::unexpected(t.error());
@@ -158,6 +179,12 @@ Result<Order> OrdersService::place_order(PlaceOrder cmd, std::optional<std::stri
   uow.put(Item{customer_pk(t->order.customer_id), order_pk(t->order.id), 0,
                json::object{{"orderId", t->order.id}}, std::nullopt},
           Condition::not_exists());
+  if (idempotency) {
+    const auto expires = platform::to_unix_ms(clock_.now()) / 1000 + kIdempotencyTtlSeconds;
+    uow.put(Item{idempotency_pk(t->order.customer_id, idempotency->key), "KEY", 0,
+                 json::object{{"request", idempotency->request}, {"orderId", t->order.id}}, expires},
+            Condition::not_exists());
+  }
   if (auto s = uow.commit(store_); !s) return tl::unexpected(s.error());
   return t->order;
 }

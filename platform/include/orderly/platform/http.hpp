@@ -74,6 +74,13 @@ Response problem_for(const Error& e, const Request& req);
 // `max_depth` levels of nesting. Errors are 400 problems' details.
 Result<boost::json::value> parse_json_body(std::string_view body, std::size_t max_depth = 32);
 
+// The JSON object body of a request, or the problem to answer with:
+// 415 unless Content-Type is application/json, 400 for malformed JSON,
+// 422 when it is not an object.
+tl::expected<boost::json::object, Response> json_object_body(const Request& req);
+// 422 with every field error listed.
+Response validation_problem(const Request& req, const std::vector<FieldError>& errors);
+
 struct Route {
   std::string method;
   std::string pattern;  // segments, "{name}" captures one

@@ -55,6 +55,8 @@ class JsonReader {
   void array(std::string_view key, std::size_t min, std::size_t max,
              const std::function<void(JsonReader&, std::size_t)>& fn);
 
+  // Accepts and ignores a field (e.g. client-sent prices the server recomputes).
+  void ignore(std::string_view key) { read_.emplace(key); }
   // Marks keys not read so far as unknown. Call once, after the reads.
   void done();
 

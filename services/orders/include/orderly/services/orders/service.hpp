@@ -26,6 +26,13 @@ inline constexpr std::string_view kSagaRule = "orders.saga";
 inline constexpr std::string_view kTimerRule = "orders.timers";
 inline constexpr std::string_view kCatalogueRule = "orders.catalogue";
 
+// What an Idempotency-Key remembers: the request it came with, and its order.
+struct IdempotencyRecord {
+  std::string key;
+  std::string request;  // the canonical JSON body
+  std::string order_id;
+};
+
 struct OrderPage {
   std::vector<Order> orders;
   std::optional<std::string> next_cursor;
@@ -40,7 +47,12 @@ class OrdersService {
   static std::vector<std::string> produces();
 
   // Commands and queries for the API.
-  Result<Order> place_order(PlaceOrder cmd, std::optional<std::string> traceparent = std::nullopt);
+  // With an idempotency record, it is stored in the same unit of work; a second
+  // request with the same key fails the unit of work with a conflict.
+  Result<Order> place_order(PlaceOrder cmd, std::optional<std::string> traceparent = std::nullopt,
+                            std::optional<IdempotencyRecord> idempotency = std::nullopt);
+  Result<std::optional<IdempotencyRecord>> idempotency_record(const std::string& customer_id,
+                                                              const std::string& key);
   Result<Order> cancel_order(const std::string& order_id,
                              std::optional<std::string> traceparent = std::nullopt);
   Result<std::optional<Order>> get_order(const std::string& order_id);

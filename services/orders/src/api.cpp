@@ -1,0 +1,164 @@
+// Orders routes: place, get, list, cancel.
+#include "orderly/services/orders/api.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include "orderly/platform/id.hpp"
+
+namespace orderly::services::orders {
+
+namespace json = boost::json;
+namespace ph = platform::http;
+using platform::ErrorKind;
+using platform::JsonReader;
+
+json::object api_json(const Order& o) {
+  auto j = to_json(o);
+  j.erase("saga");
+  return j;
+}
+
+namespace {
+
+bool may_see(const ph::Request& req, const Order& o) {
+  return req.identity && (req.identity->admin() || req.identity->subject == o.customer_id);
+}
+
+// Reads the POST /v1/orders body; every bad field is reported.
+struct ParsedOrder {
+  std::vector<contracts::StockLine> items;
+  std::string payment_token;
+  contracts::Address address;
+};
+
+std::pair<ParsedOrder, std::vector<platform::FieldError>> parse_order(const json::object& body) {
+  JsonReader r{body};
+  ParsedOrder p;
+  r.array("items", 1, contracts::kMaxLines, [&](JsonReader& item, std::size_t) {
+    contracts::StockLine l;
+    l.sku = item.string_matching("sku", platform::is_sku, "a SKU (upper-case letters, digits and '-', up to 32)");
+    l.quantity = item.integer("quantity", 1, contracts::kMaxQuantity);
+    item.ignore("unitPrice");  // prices come from the catalogue, never the client
+    p.items.push_back(std::move(l));
+  });
+  p.payment_token = r.string("paymentToken", 1, 64);
+  p.address = contracts::read_address(r, "shippingAddress");
+  r.ignore("total");
+  r.done();
+  return {std::move(p), r.errors()};
+}
+
+ph::Response accepted(const Order& o) {
+  json::object body{{"orderId", o.id}, {"status", to_string(o.status)}, {"total", contracts::encode(o.total)},
+                    {"items", contracts::encode_lines(o.items)}};
+  return ph::Response::json(202, body).with("Location", "/v1/orders/" + o.id);
+}
+
+}  // namespace
+
+void add_routes(ph::Router& router, OrdersService& orders) {
+  router.add("POST", "/v1/orders", "orders:write", [&orders](ph::Request& req) -> ph::Response {
+    auto body = ph::json_object_body(req);
+    if (!body) return std::move(body.error());
+    auto [parsed, errors] = parse_order(*body);
+    if (!errors.empty()) return ph::validation_problem(req, errors);
+    const auto& customer = req.identity->subject;
+
+    std::optional<platform::Item> idem;
+    auto key = req.header("idempotency-key");
+    const std::string canonical = json::serialize(*body);
+    if (key) {
+      if (key->empty() || key->size() > 128)
+        return ph::validation_problem(req, {{"Idempotency-Key", "must be 1 to 128 characters"}});
+      auto seen = orders.idempotency_record(customer, *key);
+      if (!seen) return ph::problem_for(seen.error(), req);
+      if (*seen) {
+        if (seen->value().request != canonical)
+          return ph::problem(422, "idempotency-key-reused", "Idempotency key reused",
+                             "this Idempotency-Key was used with a different request body", req);
+        auto existing = orders.get_order(seen->value().order_id);
+        if (!existing || !*existing) return ph::problem(503, "unavailable", "Temporarily unavailable", "try again", req);
+        return accepted(**existing);
+      }
+    }
+    PlaceOrder cmd{platform::new_uuid_v7(), customer, std::move(parsed.items), std::move(parsed.payment_token),
+                   std::move(parsed.address), {}};
+    auto placed = orders.place_order(std::move(cmd), req.header("traceparent"),
+                                     key ? std::optional<IdempotencyRecord>{{*key, canonical, {}}} : std::nullopt);
+    if (!placed) {
+      if (placed.error().kind == ErrorKind::conflict && key) {
+        // A concurrent request with the same key won; answer as it did.
+        auto seen = orders.idempotency_record(customer, *key);
+        if (seen && *seen && seen->value().request == canonical) {
+          auto existing = orders.get_order(seen->value().order_id);
+          if (existing && *existing) return accepted(**existing);
+        }
+      }
+      if (placed.error().kind == ErrorKind::invalid_input) {
+        // Unknown skus and the like: the message carries "$.items[i]...: why" parts.
+        std::vector<platform::FieldError> fe;
+        std::string_view msg = placed.error().message;
+        while (!msg.empty()) {
+          const auto semi = msg.find("; ");
+          const auto part = msg.substr(0, semi);
+          const auto colon = part.find(": ");
+          fe.push_back(colon == std::string_view::npos ? platform::FieldError{"$", std::string(part)}
+                                                       : platform::FieldError{std::string(part.substr(0, colon)),
+                                                                              std::string(part.substr(colon + 2))});
+          if (semi == std::string_view::npos) break;
+          msg.remove_prefix(semi + 2);
+        }
+        return ph::validation_problem(req, fe);
+      }
+      return ph::problem_for(placed.error(), req);
+    }
+    return accepted(*placed);
+  });
+
+  router.add("GET", "/v1/orders/{orderId}", "orders:read", [&orders](ph::Request& req) -> ph::Response {
+    auto o = orders.get_order(req.param("orderId"));
+    if (!o) return ph::problem_for(o.error(), req);
+    if (!*o || !may_see(req, **o))
+      return ph::problem(404, "not-found", "Not found", "no such order", req);
+    return ph::Response::json(200, api_json(**o));
+  });
+
+  router.add("GET", "/v1/orders", "orders:read", [&orders](ph::Request& req) -> ph::Response {
+    std::string customer = req.identity->subject;
+    if (auto c = req.query_param("customer"); c && *c != customer) {
+      if (!req.identity->admin())
+        return ph::problem(403, "forbidden", "Forbidden", "only admins may list another customer's orders", req);
+      customer = *c;
+    }
+    std::size_t limit = 20;
+    if (auto l = req.query_param("limit")) {
+      char* end = nullptr;
+      const long v = std::strtol(l->c_str(), &end, 10);
+      if (l->empty() || *end != '\0' || v < 1 || v > 100)
+        return ph::validation_problem(req, {{"limit", "must be an integer from 1 to 100"}});
+      limit = static_cast<std::size_t>(v);
+    }
+    auto page = orders.list_orders(customer, limit, req.query_param("cursor"));
+    if (!page) {
+      if (page.error().kind == ErrorKind::invalid_input)
+        return ph::validation_problem(req, {{"cursor", "is not a cursor from this listing"}});
+      return ph::problem_for(page.error(), req);
+    }
+    json::array items;
+    for (const auto& o : page->orders) items.push_back(api_json(o));
+    json::object out{{"items", std::move(items)}};
+    out["nextCursor"] = page->next_cursor ? json::value(*page->next_cursor) : json::value(nullptr);
+    return ph::Response::json(200, out);
+  });
+
+  router.add("POST", "/v1/orders/{orderId}/cancel", "orders:write", [&orders](ph::Request& req) -> ph::Response {
+    auto o = orders.get_order(req.param("orderId"));
+    if (!o) return ph::problem_for(o.error(), req);
+    if (!*o || !may_see(req, **o)) return ph::problem(404, "not-found", "Not found", "no such order", req);
+    auto cancelled = orders.cancel_order(req.param("orderId"), req.header("traceparent"));
+    if (!cancelled) return ph::problem_for(cancelled.error(), req);
+    return ph::Response::json(202, api_json(*cancelled));
+  });
+}
+
+}  // namespace orderly::services::orders

@@ -1,0 +1,111 @@
+// The gateway: routes of every service, health, JWKS, admin; auth, rate limit, shedding.
+#include "orderly/services/system/api.hpp"
+
+#include <boost/json/parse.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "orderly/services/inventory/api.hpp"
+#include "orderly/services/orders/api.hpp"
+
+namespace orderly::services::system {
+
+namespace json = boost::json;
+namespace ph = platform::http;
+
+Result<std::unique_ptr<Api>> Api::create(EmbeddedSystem& sys, const adapters::http::KeyPair& keys,
+                                         ApiOptions options) {
+  json::object jwks = keys.jwks();
+  if (options.jwks_file) {
+    std::ifstream in(*options.jwks_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    boost::system::error_code ec;
+    auto v = json::parse(ss.str(), ec);
+    if (ec || !v.is_object())
+      return platform::fail(platform::ErrorKind::invalid_input, "{} is not a JWKS document", *options.jwks_file);
+    jwks = v.get_object();
+  }
+  auto verifier = adapters::http::TokenVerifier::create(options.jwt, jwks);
+  if (!verifier) return tl::unexpected(verifier.error());
+  return std::unique_ptr<Api>(new Api(sys, std::move(*verifier), keys.jwks(), std::move(options)));
+}
+
+Api::Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, json::object jwks, ApiOptions o)
+    : sys_(sys),
+      verifier_(std::move(verifier)),
+      jwks_(std::move(jwks)),
+      options_(std::move(o)),
+      limiter_(options_.rate_limit, platform::SystemClock::instance()) {
+  orders::add_routes(router_, sys_.orders());
+  inventory::add_routes(router_, sys_.inventory());
+
+  router_.add("GET", "/healthz", "", [](ph::Request&) { return ph::Response::json(200, {{"status", "ok"}}); });
+  router_.add("GET", "/readyz", "", [this](ph::Request& req) {
+    if (!ready_) return ph::problem(503, "not-ready", "Not ready", "the stores or workers are not running", req);
+    return ph::Response::json(200, {{"status", "ready"}});
+  });
+  router_.add("GET", "/.well-known/jwks.json", "",
+              [this](ph::Request&) { return ph::Response::json(200, jwks_).with("Cache-Control", "max-age=300"); });
+  router_.add("GET", "/v1/admin/dlq", "admin", [this](ph::Request& req) -> ph::Response {
+    auto dead = sys_.bus().dead_letters(req.query_param("rule").value_or(""), 1000);
+    if (!dead) return ph::problem_for(dead.error(), req);
+    json::array items;
+    for (const auto& d : *dead)
+      items.push_back(json::object{{"id", d.id},
+                                   {"rule", d.rule},
+                                   {"eventId", d.event_id},
+                                   {"type", d.event_type},
+                                   {"receiveCount", d.receive_count},
+                                   {"lastError", d.last_error},
+                                   {"deadAt", platform::format_rfc3339(d.dead_at)}});
+    return ph::Response::json(200, json::object{{"items", std::move(items)}});
+  });
+  router_.add("POST", "/v1/admin/dlq/{rule}/redrive", "admin", [this](ph::Request& req) -> ph::Response {
+    auto n = sys_.bus().redrive(req.param("rule"));
+    if (!n) {
+      if (n.error().kind == platform::ErrorKind::invalid_input)
+        return ph::problem(400, "not-redrivable", "Not redrivable", n.error().message, req);
+      return ph::problem_for(n.error(), req);
+    }
+    return ph::Response::json(200, {{"rule", req.param("rule")}, {"redriven", *n}});
+  });
+}
+
+bool Api::overloaded() {
+  // The backlog is counted at most every 100 ms, not on every request.
+  const auto now = platform::to_unix_ms(platform::SystemClock::instance().now());
+  auto last = backlog_checked_ms_.load();
+  if (now - last >= 100 && backlog_checked_ms_.compare_exchange_strong(last, now)) {
+    auto b = sys_.bus().backlog();
+    if (b) backlog_ = *b;
+  }
+  return backlog_.load() > options_.max_backlog;
+}
+
+ph::Response Api::handle(ph::Request& req) {
+  if (auto auth = req.header("authorization")) {
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth->size() <= kBearer.size() || !std::equal(kBearer.begin(), kBearer.end(), auth->begin(),
+                                                      [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+      return ph::problem(401, "unauthorized", "Unauthorized", "use an Authorization: Bearer token", req)
+          .with("WWW-Authenticate", "Bearer realm=\"orderly\"");
+    auto who = verifier_.verify(std::string_view(*auth).substr(kBearer.size()), platform::SystemClock::instance().now());
+    if (!who)
+      return ph::problem(401, "unauthorized", "Unauthorized", who.error().message, req)
+          .with("WWW-Authenticate", "Bearer realm=\"orderly\", error=\"invalid_token\"");
+    req.identity = std::move(*who);
+  }
+  if (req.path != "/healthz" && req.path != "/readyz") {
+    const std::string key = req.identity ? "sub:" + req.identity->subject : "ip:" + req.client;
+    if (auto wait = limiter_.acquire(key))
+      return ph::problem(429, "rate-limited", "Too many requests", "slow down", req)
+          .with("Retry-After", std::to_string(wait->count()));
+  }
+  if (req.method == "POST" && req.path == "/v1/orders" && overloaded())
+    return ph::problem(503, "overloaded", "Service overloaded", "the event backlog is over its bound; retry later", req)
+        .with("Retry-After", "2");
+  return router_.handle(req);
+}
+
+}  // namespace orderly::services::system
