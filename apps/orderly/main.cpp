@@ -16,6 +16,7 @@
 #include <iostream>
 #include <thread>
 
+#include "demo.hpp"
 #include "orderly/adapters/http/jwt.hpp"
 #include "orderly/adapters/http/server.hpp"
 #include "orderly/services/system/api.hpp"
@@ -287,6 +288,15 @@ int main(int argc, char** argv) {
   tail->add_flag("!--no-follow", follow, "Exit after printing instead of following");
   follow = true;
 
+  app::DemoOptions demo_options;
+  std::string demo_target = "embedded";
+  auto* demo = app.add_subcommand("demo", "Place a mix of orders, follow them to the end, check the invariants");
+  demo->add_option("--url", demo_target, "A running orderly up (http://127.0.0.1:8080), or 'embedded'")->capture_default_str();
+  demo->add_option("--orders", demo_options.orders, "How many orders")->check(CLI::Range(1, 1'000'000))->capture_default_str();
+  demo->add_option("--concurrency", demo_options.concurrency, "Concurrent clients")->check(CLI::Range(1, 1024))->capture_default_str();
+  demo->add_option("--data-dir", demo_options.data_dir, "With --url: the server's data dir (for a token)")->capture_default_str();
+  demo->add_flag("!--no-progress", demo_options.progress, "No progress bar");
+
   auto* dlq = app.add_subcommand("dlq", "Inspect and redrive dead letters");
   dlq->require_subcommand(1);
   auto* dlq_list = dlq->add_subcommand("list", "List dead letters with their last error");
@@ -303,6 +313,11 @@ int main(int argc, char** argv) {
   if (token->parsed()) return cmd_token(common, customer, admin, scopes, ttl, up_options);
   if (show->parsed()) return cmd_orders_show(common, id);
   if (tail->parsed()) return cmd_events_tail(common, type, follow, last);
+  if (demo->parsed()) {
+    if (demo_target != "embedded") demo_options.url = demo_target;
+    if (demo_options.data_dir.empty()) demo_options.data_dir = common.data_dir;
+    return app::run_demo(demo_options);
+  }
   if (dlq_list->parsed()) return cmd_dlq_list(common, rule);
   if (dlq_redrive->parsed()) return cmd_dlq_redrive(common, rule);
   return 0;

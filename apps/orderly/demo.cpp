@@ -1,0 +1,324 @@
+// The demo driver: the same order mix against the embedded system or a URL.
+#include "demo.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "orderly/adapters/http/jwt.hpp"
+#include "orderly/platform/id.hpp"
+#include "orderly/services/orders/api.hpp"
+#include "orderly/services/system/embedded_system.hpp"
+
+namespace orderly::app {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Spec {
+  std::vector<services::contracts::StockLine> items;
+  std::string token;
+};
+
+// Mostly good orders; some declines, flaky providers and out-of-stock lines.
+Spec pick(std::mt19937& rng) {
+  static const std::vector<std::string> skus = {"KB-MECH-01", "MS-WL-02", "CB-USBC-1M", "SSD-1TB-NV", "PAD-XL-01",
+                                                "HUB-USB3-4", "CHG-GAN-65", "WC-1080P"};
+  std::uniform_int_distribution<int> roll(0, 99), qty(1, 3), n_lines(1, 3);
+  std::uniform_int_distribution<std::size_t> sku(0, skus.size() - 1);
+  Spec s;
+  const int r = roll(rng);
+  s.token = r < 85 ? "tok_ok" : r < 92 ? "tok_decline" : "tok_flaky";
+  std::set<std::string> used;
+  for (int i = n_lines(rng); i > 0; --i) {
+    auto k = skus[sku(rng)];
+    if (used.insert(k).second) s.items.push_back({k, qty(rng)});
+  }
+  if (r >= 96) s.items.push_back({"LTD-ED-01", 50});  // more than exists: out of stock
+  return s;
+}
+
+struct Placed {
+  std::string id;
+  Clock::time_point at;
+};
+
+struct Outcome {
+  std::string final;  // DELIVERED or the cancellation reason
+  double latency_ms;
+};
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  virtual std::optional<std::string> place(const Spec& s, std::string& error) = 0;
+  // Status, and the cancellation reason if cancelled; nullopt on error.
+  virtual std::optional<std::pair<std::string, std::string>> status(const std::string& id) = 0;
+};
+
+class EmbeddedDriver final : public Driver {
+ public:
+  explicit EmbeddedDriver(services::system::EmbeddedSystem& sys) : sys_(sys) {}
+  std::optional<std::string> place(const Spec& s, std::string& error) override {
+    services::orders::PlaceOrder cmd{platform::new_uuid_v7(), "demo-customer", s.items, s.token,
+                                     {"Demo Customer", "1 Demo Street", std::nullopt, "London", "N1 1AA", "GB"}, {}};
+    auto o = sys_.orders().place_order(std::move(cmd));
+    if (!o) {
+      error = o.error().describe();
+      return std::nullopt;
+    }
+    return o->id;
+  }
+  std::optional<std::pair<std::string, std::string>> status(const std::string& id) override {
+    auto o = sys_.orders().get_order(id);
+    if (!o || !*o) return std::nullopt;
+    return std::pair{std::string(services::orders::to_string((*o)->status)), (*o)->cancellation_reason.value_or("")};
+  }
+
+ private:
+  services::system::EmbeddedSystem& sys_;
+};
+
+// One keep-alive connection per worker thread.
+class HttpDriver final : public Driver {
+ public:
+  HttpDriver(std::string host, std::string port, std::string token)
+      : host_(std::move(host)), port_(std::move(port)), token_(std::move(token)) {}
+
+  std::optional<std::string> place(const Spec& s, std::string& error) override {
+    json::array items;
+    for (const auto& l : s.items) items.push_back(json::object{{"sku", l.sku}, {"quantity", l.quantity}});
+    json::object body{{"items", items},
+                      {"paymentToken", s.token},
+                      {"shippingAddress", {{"name", "Demo Customer"}, {"line1", "1 Demo Street"}, {"city", "London"},
+                                           {"postalCode", "N1 1AA"}, {"country", "GB"}}}};
+    auto res = request(boost::beast::http::verb::post, "/v1/orders", json::serialize(body));
+    if (!res || res->first != 202) {
+      error = res ? fmt::format("HTTP {}: {}", res->first, res->second) : "connection failed";
+      return std::nullopt;
+    }
+    return std::string(json::parse(res->second).at("orderId").as_string());
+  }
+  std::optional<std::pair<std::string, std::string>> status(const std::string& id) override {
+    auto res = request(boost::beast::http::verb::get, "/v1/orders/" + id, "");
+    if (!res || res->first != 200) return std::nullopt;
+    auto v = json::parse(res->second).as_object();
+    std::string reason = v.contains("cancellationReason") ? std::string(v.at("cancellationReason").as_string()) : "";
+    return std::pair{std::string(v.at("status").as_string()), reason};
+  }
+
+ private:
+  struct Conn {
+    boost::asio::io_context io;
+    boost::beast::tcp_stream stream{io};
+    boost::beast::flat_buffer buffer;
+    bool open = false;
+  };
+  std::optional<std::pair<int, std::string>> request(boost::beast::http::verb verb, const std::string& target,
+                                                     const std::string& body) {
+    namespace bhttp = boost::beast::http;
+    thread_local Conn conn;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        if (!conn.open) {
+          boost::asio::ip::tcp::resolver resolver(conn.io);
+          conn.stream.connect(resolver.resolve(host_, port_));
+          conn.stream.socket().set_option(boost::asio::ip::tcp::no_delay(true));
+          conn.open = true;
+        }
+        bhttp::request<bhttp::string_body> req{verb, target, 11};
+        req.set(bhttp::field::host, host_);
+        req.set(bhttp::field::authorization, "Bearer " + token_);
+        if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+        req.body() = body;
+        req.prepare_payload();
+        bhttp::write(conn.stream, req);
+        bhttp::response<bhttp::string_body> res;
+        bhttp::read(conn.stream, conn.buffer, res);
+        if (!res.keep_alive()) {
+          boost::system::error_code ec;
+          conn.stream.socket().close(ec);
+          conn.open = false;
+        }
+        return std::pair{static_cast<int>(res.result_int()), std::move(res.body())};
+      } catch (const std::exception&) {
+        boost::system::error_code ec;
+        conn.stream.socket().close(ec);
+        conn.open = false;
+      }
+    }
+    return std::nullopt;
+  }
+  std::string host_, port_, token_;
+};
+
+double pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+}  // namespace
+
+int run_demo(const DemoOptions& o) {
+  std::unique_ptr<services::system::EmbeddedSystem> sys;
+  std::unique_ptr<Driver> driver;
+  std::filesystem::path tmp;
+  if (o.url.empty()) {
+    tmp = std::filesystem::temp_directory_path() / ("orderly-demo-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(tmp);
+    auto s = services::system::EmbeddedSystem::open(
+        {.data_dir = tmp.string(),
+         .saga_timeout = platform::Millis{static_cast<std::int64_t>(o.saga_timeout_s * 1000)},
+         .carrier_delay = platform::Millis{static_cast<std::int64_t>(o.carrier_delay_s * 1000)}});
+    if (!s || !(*s)->start()) {
+      std::fprintf(stderr, "demo: cannot start the embedded system\n");
+      return 2;
+    }
+    sys = std::move(*s);
+    // Wait for the orders service to learn the catalogue.
+    for (int i = 0; i < 200 && !sys->orders().catalogue_entry("KB-MECH-01"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    driver = std::make_unique<EmbeddedDriver>(*sys);
+  } else {
+    auto rest = o.url.substr(o.url.find("://") == std::string::npos ? 0 : o.url.find("://") + 3);
+    const auto colon = rest.find(':');
+    auto keys = adapters::http::KeyPair::load_or_create(o.data_dir);
+    if (!keys) {
+      std::fprintf(stderr, "demo: %s\n", keys.error().describe().c_str());
+      return 2;
+    }
+    auto token = adapters::http::issue_token(*keys, {}, "demo-customer", {"orders:read", "orders:write"},
+                                             std::chrono::hours(2), platform::SystemClock::instance().now());
+    driver = std::make_unique<HttpDriver>(rest.substr(0, colon), colon == std::string::npos ? "80" : rest.substr(colon + 1),
+                                          token);
+  }
+
+  std::mutex mu;
+  std::vector<Placed> placed;
+  std::map<std::string, int> place_errors;
+  std::atomic<int> next{0}, done_placing{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> workers;
+  for (int w = 0; w < o.concurrency; ++w)
+    workers.emplace_back([&, w] {
+      std::mt19937 rng(static_cast<unsigned>(1000 + w));
+      for (int i = next++; i < o.orders; i = next++) {
+        const auto spec = pick(rng);
+        std::string error;
+        const auto at = Clock::now();
+        auto id = driver->place(spec, error);
+        std::lock_guard lk(mu);
+        if (id) placed.push_back({*id, at});
+        else ++place_errors[error.substr(0, 80)];
+        ++done_placing;
+      }
+    });
+
+  // Follow every placed order to a terminal state; the progress bar shows both.
+  std::map<std::string, Outcome> outcomes;
+  std::size_t cursor = 0;
+  const auto deadline = Clock::now() + std::chrono::seconds(120 + static_cast<int>(o.saga_timeout_s));
+  auto draw = [&](bool final) {
+    if (!o.progress) return;
+    const int width = 30;
+    const double frac = o.orders ? static_cast<double>(outcomes.size()) / o.orders : 1.0;
+    std::fprintf(stderr, "\r[%-*s] placed %d/%d  terminal %zu%s", width,
+                 std::string(static_cast<std::size_t>(frac * width), '#').c_str(), done_placing.load(), o.orders,
+                 outcomes.size(), final ? "\n" : "");
+  };
+  for (;;) {
+    std::vector<Placed> snapshot;
+    {
+      std::lock_guard lk(mu);
+      snapshot = placed;
+    }
+    for (const auto& p : snapshot) {
+      if (outcomes.count(p.id)) continue;
+      auto st = driver->status(p.id);
+      if (!st) continue;
+      if (st->first == "DELIVERED" || st->first == "CANCELLED")
+        outcomes[p.id] = {st->first == "DELIVERED" ? "DELIVERED" : "CANCELLED " + st->second,
+                          std::chrono::duration<double, std::milli>(Clock::now() - p.at).count()};
+    }
+    draw(false);
+    (void)cursor;
+    const bool all_placed = done_placing.load() >= o.orders;
+    if (all_placed && outcomes.size() == snapshot.size()) break;
+    if (Clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& t : workers) t.join();
+  draw(true);
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+
+  std::vector<double> lat;
+  std::map<std::string, int> counts;
+  for (const auto& [id, out] : outcomes) {
+    lat.push_back(out.latency_ms);
+    ++counts[out.final];
+  }
+  std::printf("\n%-28s %12s\n", "orders placed", std::to_string(placed.size()).c_str());
+  std::printf("%-28s %12.1f\n", "orders/s (to terminal)", static_cast<double>(outcomes.size()) / seconds);
+  std::printf("%-28s %9.1f ms\n", "place->terminal p50", pct(lat, 0.50));
+  std::printf("%-28s %9.1f ms\n", "place->terminal p90", pct(lat, 0.90));
+  std::printf("%-28s %9.1f ms\n", "place->terminal p99", pct(lat, 0.99));
+  std::printf("\n%-28s %12s\n", "outcome", "orders");
+  for (const auto& [k, v] : counts) std::printf("%-28s %12d\n", k.c_str(), v);
+  for (const auto& [k, v] : place_errors) std::printf("%-28s %12d  (%s)\n", "place failed", v, k.c_str());
+
+  // Invariants.
+  std::vector<std::string> broken;
+  if (outcomes.size() != placed.size())
+    broken.push_back(fmt::format("{} of {} orders never reached a terminal state", placed.size() - outcomes.size(),
+                                 placed.size()));
+  if (!place_errors.empty()) broken.push_back("some orders could not be placed");
+  std::string money = "checked";
+  if (sys) {
+    sys->stop();
+    std::int64_t delivered_total = 0, captured = 0;
+    for (const auto& [id, out] : outcomes) {
+      auto ord = sys->orders().get_order(id);
+      if (out.final == "DELIVERED" && ord && *ord) delivered_total += (*ord)->total.amount;
+    }
+    for (const auto& [key, acct] : sys->provider().accounts()) {
+      if (acct.captures > 1 || acct.refunds > 1) broken.push_back("payment " + key + " charged twice");
+      if (acct.authorized && !acct.captured && !acct.voided) broken.push_back("payment " + key + " left authorised");
+      if (acct.captured && !acct.refunded) captured += acct.captured_amount.amount;
+    }
+    if (captured != delivered_total)
+      broken.push_back(fmt::format("captured {} != delivered totals {}", captured, delivered_total));
+    auto products = sys->inventory().list_products();
+    if (products)
+      for (const auto& p : *products)
+        if (p.reserved != 0) broken.push_back(p.sku + " still has stock reserved");
+    auto dead = sys->bus().dead_letters();
+    if (dead && !dead->empty()) broken.push_back(fmt::format("{} dead letters", dead->size()));
+    sys.reset();
+    std::filesystem::remove_all(tmp);
+  } else {
+    money = "not checked (needs the embedded mode's stores)";
+  }
+  std::printf("\ninvariants: terminal states, stock reservations, money %s: %s\n", money.c_str(),
+              broken.empty() ? "OK" : "FAILED");
+  for (const auto& b : broken) std::printf("  - %s\n", b.c_str());
+  return broken.empty() ? 0 : 1;
+}
+
+}  // namespace orderly::app
