@@ -227,14 +227,16 @@ std::optional<std::string> percent_decode(std::string_view s) {
 
 void Router::add(std::string method, std::string pattern, std::string scope,
                  std::function<Response(Request&)> handler) {
-  routes_.push_back({std::move(method), std::move(pattern), std::move(scope), std::move(handler)});
+  std::vector<std::string> segments;
+  for (auto seg : split_path(pattern)) segments.emplace_back(seg);
+  routes_.push_back({std::move(method), std::move(pattern), std::move(scope), std::move(handler), std::move(segments)});
 }
 
 Router::Match Router::match(Request& req) const {
   const auto segments = split_path(req.path);
   std::set<std::string> allowed;
   for (const auto& r : routes_) {
-    const auto pat = split_path(r.pattern);
+    const auto& pat = r.segments;
     if (pat.size() != segments.size()) continue;
     std::map<std::string, std::string> params;
     bool ok = true;
@@ -242,7 +244,7 @@ Router::Match Router::match(Request& req) const {
       if (pat[i].size() > 2 && pat[i].front() == '{' && pat[i].back() == '}') {
         auto decoded = percent_decode(segments[i]);
         ok = decoded.has_value() && !decoded->empty();
-        if (ok) params.emplace(std::string(pat[i].substr(1, pat[i].size() - 2)), std::move(*decoded));
+        if (ok) params.emplace(pat[i].substr(1, pat[i].size() - 2), std::move(*decoded));
       } else {
         ok = pat[i] == segments[i];
       }

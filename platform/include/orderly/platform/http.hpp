@@ -86,6 +86,7 @@ struct Route {
   std::string pattern;  // segments, "{name}" captures one
   std::string scope;    // required scope; empty = public
   std::function<Response(Request&)> handler;
+  std::vector<std::string> segments;  // the pattern, split once
 };
 
 class Router {
