@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "orderly/adapters/http/jwt.hpp"
+#include "orderly/services/inventory/service.hpp"
 #include "orderly/platform/id.hpp"
 #include "orderly/services/orders/api.hpp"
 #include "orderly/services/system/embedded_system.hpp"
@@ -37,9 +38,14 @@ struct Spec {
 };
 
 // Mostly good orders; some declines, flaky providers and out-of-stock lines.
-Spec pick(std::mt19937& rng) {
+const std::vector<std::string>& demo_skus() {
   static const std::vector<std::string> skus = {"KB-MECH-01", "MS-WL-02", "CB-USBC-1M", "SSD-1TB-NV", "PAD-XL-01",
                                                 "HUB-USB3-4", "CHG-GAN-65", "WC-1080P"};
+  return skus;
+}
+
+Spec pick(std::mt19937& rng) {
+  const auto& skus = demo_skus();
   std::uniform_int_distribution<int> roll(0, 99), qty(1, 3), n_lines(1, 3);
   std::uniform_int_distribution<std::size_t> sku(0, skus.size() - 1);
   Spec s;
@@ -70,6 +76,8 @@ class Driver {
   virtual std::optional<std::string> place(const Spec& s, std::string& error) = 0;
   // Status, and the cancellation reason if cancelled; nullopt on error.
   virtual std::optional<std::pair<std::string, std::string>> status(const std::string& id) = 0;
+  // Raises a product's stock to at least `minimum`, so a long run does not just sell out.
+  virtual bool ensure_stock(const std::string& sku, std::int64_t minimum) = 0;
 };
 
 class EmbeddedDriver final : public Driver {
@@ -90,6 +98,12 @@ class EmbeddedDriver final : public Driver {
     if (!o || !*o) return std::nullopt;
     return std::pair{std::string(services::orders::to_string((*o)->status)), (*o)->cancellation_reason.value_or("")};
   }
+  bool ensure_stock(const std::string& sku, std::int64_t minimum) override {
+    auto p = sys_.inventory().get_product(sku);
+    if (!p || !*p) return false;
+    if ((*p)->on_hand >= minimum) return true;
+    return sys_.inventory().upsert_product(sku, (*p)->name, (*p)->price, minimum).has_value();
+  }
 
  private:
   services::system::EmbeddedSystem& sys_;
@@ -98,8 +112,18 @@ class EmbeddedDriver final : public Driver {
 // One keep-alive connection per worker thread.
 class HttpDriver final : public Driver {
  public:
-  HttpDriver(std::string host, std::string port, std::string token)
-      : host_(std::move(host)), port_(std::move(port)), token_(std::move(token)) {}
+  HttpDriver(std::string host, std::string port, std::string token, std::string admin_token)
+      : host_(std::move(host)), port_(std::move(port)), token_(std::move(token)), admin_(std::move(admin_token)) {}
+
+  bool ensure_stock(const std::string& sku, std::int64_t minimum) override {
+    auto got = request(boost::beast::http::verb::get, "/v1/products/" + sku, "");
+    if (!got || got->first != 200) return false;
+    auto p = json::parse(got->second).as_object();
+    if (p.at("available").as_int64() >= minimum) return true;
+    json::object body{{"name", p.at("name")}, {"price", p.at("price")}, {"stock", minimum}};
+    auto put = request(boost::beast::http::verb::put, "/v1/products/" + sku, json::serialize(body), admin_);
+    return put && put->first == 200;
+  }
 
   std::optional<std::string> place(const Spec& s, std::string& error) override {
     json::array items;
@@ -131,7 +155,7 @@ class HttpDriver final : public Driver {
     bool open = false;
   };
   std::optional<std::pair<int, std::string>> request(boost::beast::http::verb verb, const std::string& target,
-                                                     const std::string& body) {
+                                                     const std::string& body, const std::string& token = {}) {
     namespace bhttp = boost::beast::http;
     thread_local Conn conn;
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -144,7 +168,7 @@ class HttpDriver final : public Driver {
         }
         bhttp::request<bhttp::string_body> req{verb, target, 11};
         req.set(bhttp::field::host, host_);
-        req.set(bhttp::field::authorization, "Bearer " + token_);
+        req.set(bhttp::field::authorization, "Bearer " + (token.empty() ? token_ : token));
         if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
         req.body() = body;
         req.prepare_payload();
@@ -165,7 +189,7 @@ class HttpDriver final : public Driver {
     }
     return std::nullopt;
   }
-  std::string host_, port_, token_;
+  std::string host_, port_, token_, admin_;
 };
 
 double pct(std::vector<double> v, double p) {
@@ -206,9 +230,17 @@ int run_demo(const DemoOptions& o) {
     }
     auto token = adapters::http::issue_token(*keys, {}, "demo-customer", {"orders:read", "orders:write"},
                                              std::chrono::hours(2), platform::SystemClock::instance().now());
+    auto admin = adapters::http::issue_token(*keys, {}, "demo-admin", {"admin"}, std::chrono::hours(2),
+                                             platform::SystemClock::instance().now());
     driver = std::make_unique<HttpDriver>(rest.substr(0, colon), colon == std::string::npos ? "80" : rest.substr(colon + 1),
-                                          token);
+                                          token, admin);
   }
+
+  for (const auto& sku : demo_skus())
+    if (!driver->ensure_stock(sku, 4LL * o.orders + 100)) {
+      std::fprintf(stderr, "demo: cannot stock %s\n", sku.c_str());
+      return 2;
+    }
 
   std::mutex mu;
   std::vector<Placed> placed;
@@ -233,6 +265,7 @@ int run_demo(const DemoOptions& o) {
 
   // Follow every placed order to a terminal state; the progress bar shows both.
   std::map<std::string, Outcome> outcomes;
+  std::map<std::string, Clock::time_point> polled;  // each order at most every 25 ms
   std::size_t cursor = 0;
   const auto deadline = Clock::now() + std::chrono::seconds(120 + static_cast<int>(o.saga_timeout_s));
   auto draw = [&](bool final) {
@@ -251,6 +284,9 @@ int run_demo(const DemoOptions& o) {
     }
     for (const auto& p : snapshot) {
       if (outcomes.count(p.id)) continue;
+      auto& last = polled[p.id];
+      if (Clock::now() - last < std::chrono::milliseconds(25)) continue;
+      last = Clock::now();
       auto st = driver->status(p.id);
       if (!st) continue;
       if (st->first == "DELIVERED" || st->first == "CANCELLED")

@@ -215,6 +215,35 @@ Result<TokenVerifier> TokenVerifier::create(JwtConfig config, const json::object
 }
 
 Result<platform::http::Identity> TokenVerifier::verify(std::string_view token, platform::TimePoint now) const {
+  constexpr std::size_t kMaxCached = 10'000;
+  const long now_s = static_cast<long>(platform::to_unix_ms(now) / 1000);
+  const long leeway = static_cast<long>(config_.leeway.count());
+  const std::string key(token);
+  {
+    std::lock_guard lk(cache_->mu);
+    auto it = cache_->entries.find(key);
+    if (it != cache_->entries.end()) {
+      if (now_s > it->second.exp + leeway) {
+        cache_->entries.erase(it);
+        return platform::make_error(ErrorKind::unauthorized, "token expired");
+      }
+      if (it->second.nbf != 0 && now_s + leeway < it->second.nbf)
+        return platform::make_error(ErrorKind::unauthorized, "token not valid yet");
+      return it->second.identity;
+    }
+  }
+  long exp = 0, nbf = 0;
+  auto who = verify_uncached(token, now, exp, nbf);
+  if (who) {
+    std::lock_guard lk(cache_->mu);
+    if (cache_->entries.size() >= kMaxCached) cache_->entries.clear();
+    cache_->entries.emplace(key, Cached{*who, exp, nbf});
+  }
+  return who;
+}
+
+Result<platform::http::Identity> TokenVerifier::verify_uncached(std::string_view token, platform::TimePoint now,
+                                                                long& exp_out, long& nbf_out) const {
   auto unauthorized = [](std::string why) { return platform::make_error(ErrorKind::unauthorized, std::move(why)); };
   if (token.size() > 8192) return unauthorized("token too long");
   const auto d1 = token.find('.');
@@ -264,9 +293,11 @@ Result<platform::http::Identity> TokenVerifier::verify(std::string_view token, p
   errno = 0;
   const long exp = jwt_get_grant_int(jwt.get(), "exp");
   if (errno != 0 || exp == 0) return unauthorized("token has no exp");
+  exp_out = exp;
   if (now_s > exp + leeway) return unauthorized("token expired");
   errno = 0;
   const long nbf = jwt_get_grant_int(jwt.get(), "nbf");
+  if (errno == 0) nbf_out = nbf;
   if (errno == 0 && nbf != 0 && now_s + leeway < nbf) return unauthorized("token not valid yet");
   platform::http::Identity who;
   who.subject = claim("sub");

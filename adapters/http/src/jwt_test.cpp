@@ -45,6 +45,15 @@ TEST_F(JwtTest, IssuedTokenVerifiesWithSubjectAndScopes) {
   EXPECT_FALSE(who->admin());
 }
 
+TEST_F(JwtTest, ACachedTokenStillExpires) {
+  const auto t = token({"orders:read"}, 60s, now_);
+  ASSERT_TRUE(verifier_->verify(t, now_));                               // verified and cached
+  ASSERT_TRUE(verifier_->verify(t, now_ + platform::Millis{30'000}));    // from the cache
+  auto late = verifier_->verify(t, now_ + platform::Millis{120'000});   // 60 s + 30 s leeway passed
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().message, "token expired");
+}
+
 TEST_F(JwtTest, KeysPersistAcrossLoads) {
   auto again = KeyPair::load_or_create(dir_.path().string());
   ASSERT_TRUE(again);
