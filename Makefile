@@ -12,6 +12,9 @@ APT_PACKAGES := build-essential cmake pkg-config git \
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev \
   nats-server libnats-dev zip
 
+# Only the benchmarks' side-by-side peers.
+BENCH_PACKAGES := wrk nginx-light python3
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test run bench clean format tidy asan tsan
@@ -41,6 +44,8 @@ run: build
 	$(BUILD_DIR)/bin/orderly up --data-dir $(DATA_DIR)
 
 bench: build
+	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; fi
 	bench/run.sh
 
 asan:

@@ -4,6 +4,7 @@
 # JetStream file storage on 127.0.0.1 and a free port.
 #
 #   bench/run.sh                 # everything
+#   bench/run.sh gateway|e2e|sqlite|jetstream
 #   MESSAGES=50000 ROUNDS=3 bench/run.sh jetstream
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,14 @@ if [[ $what == all || $what == sqlite ]]; then
     echo '```'
   } > "$out"
   echo "wrote $out"
+fi
+
+if [[ $what == all || $what == gateway ]]; then
+  bench/gateway.sh
+fi
+
+if [[ $what == all || $what == e2e ]]; then
+  bench/e2e.sh
 fi
 
 if [[ $what == all || $what == jetstream ]]; then
