@@ -272,8 +272,9 @@ Response Router::handle(Request& req) const {
   if (!m.route) return std::move(*m.error);
   if (!m.route->scope.empty()) {
     if (!req.identity)
-      return problem(401, "unauthorized", "Unauthorized", "a bearer token is required", req)
-          .with("WWW-Authenticate", "Bearer realm=\"orderly\"");
+      return problem(401, "unauthorized", "Unauthorized", req.auth_error.value_or("a bearer token is required"), req)
+          .with("WWW-Authenticate", req.auth_error ? "Bearer realm=\"orderly\", error=\"invalid_token\""
+                                                   : "Bearer realm=\"orderly\"");
     if (!req.identity->has(m.route->scope) && !req.identity->admin())
       return problem(403, "forbidden", "Forbidden", fmt::format("the token lacks the {} scope", m.route->scope), req);
   }

@@ -145,6 +145,7 @@ std::optional<std::string> base64url_decode(std::string_view text) {
 }
 
 Result<KeyPair> KeyPair::load_or_create(const std::string& dir) {
+  if (dir.empty()) return platform::fail(ErrorKind::invalid_input, "no data directory for the JWT keys");
   const auto priv_path = std::filesystem::path(dir) / "jwt-private.pem";
   const auto pub_path = std::filesystem::path(dir) / "jwt-public.pem";
   std::error_code ec;
@@ -307,7 +308,12 @@ Result<platform::http::Identity> TokenVerifier::verify_uncached(std::string_view
   while (i < scope.size()) {
     const auto j = scope.find(' ', i);
     const auto s = scope.substr(i, j == std::string::npos ? std::string::npos : j - i);
-    if (!s.empty()) who.scopes.insert(s);
+    if (!s.empty()) {
+      who.scopes.insert(s);
+      // Cognito prefixes custom scopes with the resource server: "<server>/orders:read".
+      if (auto slash = s.rfind('/'); slash != std::string::npos && slash + 1 < s.size())
+        who.scopes.insert(s.substr(slash + 1));
+    }
     if (j == std::string::npos) break;
     i = j + 1;
   }

@@ -48,6 +48,13 @@ std::pair<ParsedOrder, std::vector<platform::FieldError>> parse_order(const json
   return {std::move(p), r.errors()};
 }
 
+// A caller's traceparent is kept only if it is well formed; otherwise ignored.
+std::optional<std::string> trace_of(const ph::Request& req) {
+  auto t = req.header("traceparent");
+  if (t && platform::is_traceparent(*t)) return t;
+  return std::nullopt;
+}
+
 ph::Response accepted(const Order& o) {
   json::object body{{"orderId", o.id}, {"status", to_string(o.status)}, {"total", contracts::encode(o.total)},
                     {"items", contracts::encode_lines(o.items)}};
@@ -77,13 +84,14 @@ void add_routes(ph::Router& router, OrdersService& orders) {
           return ph::problem(422, "idempotency-key-reused", "Idempotency key reused",
                              "this Idempotency-Key was used with a different request body", req);
         auto existing = orders.get_order(seen->value().order_id);
-        if (!existing || !*existing) return ph::problem(503, "unavailable", "Temporarily unavailable", "try again", req);
+        if (!existing || !*existing)
+          return ph::problem(503, "unavailable", "Temporarily unavailable", "try again", req).with("Retry-After", "1");
         return accepted(**existing);
       }
     }
     PlaceOrder cmd{platform::new_uuid_v7(), customer, std::move(parsed.items), std::move(parsed.payment_token),
                    std::move(parsed.address), {}};
-    auto placed = orders.place_order(std::move(cmd), req.header("traceparent"),
+    auto placed = orders.place_order(std::move(cmd), trace_of(req),
                                      key ? std::optional<IdempotencyRecord>{{*key, canonical, {}}} : std::nullopt);
     if (!placed) {
       if (placed.error().kind == ErrorKind::conflict && key) {
@@ -155,7 +163,7 @@ void add_routes(ph::Router& router, OrdersService& orders) {
     auto o = orders.get_order(req.param("orderId"));
     if (!o) return ph::problem_for(o.error(), req);
     if (!*o || !may_see(req, **o)) return ph::problem(404, "not-found", "Not found", "no such order", req);
-    auto cancelled = orders.cancel_order(req.param("orderId"), req.header("traceparent"));
+    auto cancelled = orders.cancel_order(req.param("orderId"), trace_of(req));
     if (!cancelled) return ph::problem_for(cancelled.error(), req);
     return ph::Response::json(202, api_json(*cancelled));
   });

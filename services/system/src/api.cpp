@@ -42,7 +42,9 @@ Api::Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, json::obje
 
   router_.add("GET", "/healthz", "", [](ph::Request&) { return ph::Response::json(200, {{"status", "ok"}}); });
   router_.add("GET", "/readyz", "", [this](ph::Request& req) {
-    if (!ready_) return ph::problem(503, "not-ready", "Not ready", "the stores or workers are not running", req);
+    if (!ready_)
+      return ph::problem(503, "not-ready", "Not ready", "the stores or workers are not running", req)
+          .with("Retry-After", "1");
     return ph::Response::json(200, {{"status", "ready"}});
   });
   router_.add("GET", "/.well-known/jwks.json", "",
@@ -86,15 +88,19 @@ bool Api::overloaded() {
 ph::Response Api::handle(ph::Request& req) {
   if (auto auth = req.header("authorization")) {
     constexpr std::string_view kBearer = "Bearer ";
-    if (auth->size() <= kBearer.size() || !std::equal(kBearer.begin(), kBearer.end(), auth->begin(),
-                                                      [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
-      return ph::problem(401, "unauthorized", "Unauthorized", "use an Authorization: Bearer token", req)
-          .with("WWW-Authenticate", "Bearer realm=\"orderly\"");
-    auto who = verifier_.verify(std::string_view(*auth).substr(kBearer.size()), platform::SystemClock::instance().now());
-    if (!who)
-      return ph::problem(401, "unauthorized", "Unauthorized", who.error().message, req)
-          .with("WWW-Authenticate", "Bearer realm=\"orderly\", error=\"invalid_token\"");
-    req.identity = std::move(*who);
+    const bool bearer = auth->size() > kBearer.size() &&
+                        std::equal(kBearer.begin(), kBearer.end(), auth->begin(),
+                                   [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+    if (!bearer) {
+      req.auth_error = "use an Authorization: Bearer token";
+    } else {
+      auto who = verifier_.verify(std::string_view(*auth).substr(kBearer.size()), platform::SystemClock::instance().now());
+      // A bad token is refused by the routes that need one; public routes ignore it.
+      if (who)
+        req.identity = std::move(*who);
+      else
+        req.auth_error = who.error().message;
+    }
   }
   if (req.path != "/healthz" && req.path != "/readyz") {
     const std::string key = req.identity ? "sub:" + req.identity->subject : "ip:" + req.client;

@@ -42,6 +42,7 @@ struct Request {
   std::string request_id;
   std::string client;  // peer address, for rate limiting anonymous callers
   std::optional<Identity> identity;
+  std::optional<std::string> auth_error;  // why a presented token was refused
   std::map<std::string, std::string> params;  // from the route pattern
 
   [[nodiscard]] const std::string& param(const std::string& name) const;
