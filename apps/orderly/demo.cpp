@@ -20,8 +20,8 @@
 #include <thread>
 
 #include "orderly/adapters/http/jwt.hpp"
-#include "orderly/services/inventory/service.hpp"
 #include "orderly/platform/id.hpp"
+#include "orderly/services/inventory/service.hpp"
 #include "orderly/services/orders/api.hpp"
 #include "orderly/services/system/embedded_system.hpp"
 
@@ -39,8 +39,9 @@ struct Spec {
 
 // Mostly good orders; some declines, flaky providers and out-of-stock lines.
 const std::vector<std::string>& demo_skus() {
-  static const std::vector<std::string> skus = {"KB-MECH-01", "MS-WL-02", "CB-USBC-1M", "SSD-1TB-NV", "PAD-XL-01",
-                                                "HUB-USB3-4", "CHG-GAN-65", "WC-1080P"};
+  static const std::vector<std::string> skus = {"KB-MECH-01", "MS-WL-02",  "CB-USBC-1M",
+                                                "SSD-1TB-NV", "PAD-XL-01", "HUB-USB3-4",
+                                                "CHG-GAN-65", "WC-1080P"};
   return skus;
 }
 
@@ -84,8 +85,13 @@ class EmbeddedDriver final : public Driver {
  public:
   explicit EmbeddedDriver(services::system::EmbeddedSystem& sys) : sys_(sys) {}
   std::optional<std::string> place(const Spec& s, std::string& error) override {
-    services::orders::PlaceOrder cmd{platform::new_uuid_v7(), "demo-customer", s.items, s.token,
-                                     {"Demo Customer", "1 Demo Street", std::nullopt, "London", "N1 1AA", "GB"}, {}};
+    services::orders::PlaceOrder cmd{
+        platform::new_uuid_v7(),
+        "demo-customer",
+        s.items,
+        s.token,
+        {"Demo Customer", "1 Demo Street", std::nullopt, "London", "N1 1AA", "GB"},
+        {}};
     auto o = sys_.orders().place_order(std::move(cmd));
     if (!o) {
       error = o.error().describe();
@@ -96,7 +102,8 @@ class EmbeddedDriver final : public Driver {
   std::optional<std::pair<std::string, std::string>> status(const std::string& id) override {
     auto o = sys_.orders().get_order(id);
     if (!o || !*o) return std::nullopt;
-    return std::pair{std::string(services::orders::to_string((*o)->status)), (*o)->cancellation_reason.value_or("")};
+    return std::pair{std::string(services::orders::to_string((*o)->status)),
+                     (*o)->cancellation_reason.value_or("")};
   }
   bool ensure_stock(const std::string& sku, std::int64_t minimum) override {
     auto p = sys_.inventory().get_product(sku);
@@ -113,7 +120,10 @@ class EmbeddedDriver final : public Driver {
 class HttpDriver final : public Driver {
  public:
   HttpDriver(std::string host, std::string port, std::string token, std::string admin_token)
-      : host_(std::move(host)), port_(std::move(port)), token_(std::move(token)), admin_(std::move(admin_token)) {}
+      : host_(std::move(host)),
+        port_(std::move(port)),
+        token_(std::move(token)),
+        admin_(std::move(admin_token)) {}
 
   bool ensure_stock(const std::string& sku, std::int64_t minimum) override {
     auto got = request(boost::beast::http::verb::get, "/v1/products/" + sku, "");
@@ -121,17 +131,23 @@ class HttpDriver final : public Driver {
     auto p = json::parse(got->second).as_object();
     if (p.at("available").as_int64() >= minimum) return true;
     json::object body{{"name", p.at("name")}, {"price", p.at("price")}, {"stock", minimum}};
-    auto put = request(boost::beast::http::verb::put, "/v1/products/" + sku, json::serialize(body), admin_);
+    auto put = request(boost::beast::http::verb::put, "/v1/products/" + sku, json::serialize(body),
+                       admin_);
     return put && put->first == 200;
   }
 
   std::optional<std::string> place(const Spec& s, std::string& error) override {
     json::array items;
-    for (const auto& l : s.items) items.push_back(json::object{{"sku", l.sku}, {"quantity", l.quantity}});
+    for (const auto& l : s.items)
+      items.push_back(json::object{{"sku", l.sku}, {"quantity", l.quantity}});
     json::object body{{"items", items},
                       {"paymentToken", s.token},
-                      {"shippingAddress", {{"name", "Demo Customer"}, {"line1", "1 Demo Street"}, {"city", "London"},
-                                           {"postalCode", "N1 1AA"}, {"country", "GB"}}}};
+                      {"shippingAddress",
+                       {{"name", "Demo Customer"},
+                        {"line1", "1 Demo Street"},
+                        {"city", "London"},
+                        {"postalCode", "N1 1AA"},
+                        {"country", "GB"}}}};
     auto res = request(boost::beast::http::verb::post, "/v1/orders", json::serialize(body));
     if (!res || res->first != 202) {
       error = res ? fmt::format("HTTP {}: {}", res->first, res->second) : "connection failed";
@@ -143,7 +159,8 @@ class HttpDriver final : public Driver {
     auto res = request(boost::beast::http::verb::get, "/v1/orders/" + id, "");
     if (!res || res->first != 200) return std::nullopt;
     auto v = json::parse(res->second).as_object();
-    std::string reason = v.contains("cancellationReason") ? std::string(v.at("cancellationReason").as_string()) : "";
+    std::string reason =
+        v.contains("cancellationReason") ? std::string(v.at("cancellationReason").as_string()) : "";
     return std::pair{std::string(v.at("status").as_string()), reason};
   }
 
@@ -154,8 +171,10 @@ class HttpDriver final : public Driver {
     boost::beast::flat_buffer buffer;
     bool open = false;
   };
-  std::optional<std::pair<int, std::string>> request(boost::beast::http::verb verb, const std::string& target,
-                                                     const std::string& body, const std::string& token = {}) {
+  std::optional<std::pair<int, std::string>> request(boost::beast::http::verb verb,
+                                                     const std::string& target,
+                                                     const std::string& body,
+                                                     const std::string& token = {}) {
     namespace bhttp = boost::beast::http;
     thread_local Conn conn;
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -228,12 +247,15 @@ int run_demo(const DemoOptions& o) {
       std::fprintf(stderr, "demo: %s\n", keys.error().describe().c_str());
       return 2;
     }
-    auto token = adapters::http::issue_token(*keys, {}, "demo-customer", {"orders:read", "orders:write"},
-                                             std::chrono::hours(2), platform::SystemClock::instance().now());
-    auto admin = adapters::http::issue_token(*keys, {}, "demo-admin", {"admin"}, std::chrono::hours(2),
-                                             platform::SystemClock::instance().now());
-    driver = std::make_unique<HttpDriver>(rest.substr(0, colon), colon == std::string::npos ? "80" : rest.substr(colon + 1),
-                                          token, admin);
+    auto token =
+        adapters::http::issue_token(*keys, {}, "demo-customer", {"orders:read", "orders:write"},
+                                    std::chrono::hours(2), platform::SystemClock::instance().now());
+    auto admin =
+        adapters::http::issue_token(*keys, {}, "demo-admin", {"admin"}, std::chrono::hours(2),
+                                    platform::SystemClock::instance().now());
+    driver = std::make_unique<HttpDriver>(
+        rest.substr(0, colon), colon == std::string::npos ? "80" : rest.substr(colon + 1), token,
+        admin);
   }
 
   for (const auto& sku : demo_skus())
@@ -257,8 +279,10 @@ int run_demo(const DemoOptions& o) {
         const auto at = Clock::now();
         auto id = driver->place(spec, error);
         std::lock_guard lk(mu);
-        if (id) placed.push_back({*id, at});
-        else ++place_errors[error.substr(0, 80)];
+        if (id)
+          placed.push_back({*id, at});
+        else
+          ++place_errors[error.substr(0, 80)];
         ++done_placing;
       }
     });
@@ -267,14 +291,15 @@ int run_demo(const DemoOptions& o) {
   std::map<std::string, Outcome> outcomes;
   std::map<std::string, Clock::time_point> polled;  // each order at most every 25 ms
   std::size_t cursor = 0;
-  const auto deadline = Clock::now() + std::chrono::seconds(120 + static_cast<int>(o.saga_timeout_s));
+  const auto deadline =
+      Clock::now() + std::chrono::seconds(120 + static_cast<int>(o.saga_timeout_s));
   auto draw = [&](bool final) {
     if (!o.progress) return;
     const int width = 30;
     const double frac = o.orders ? static_cast<double>(outcomes.size()) / o.orders : 1.0;
     std::fprintf(stderr, "\r[%-*s] placed %d/%d  terminal %zu%s", width,
-                 std::string(static_cast<std::size_t>(frac * width), '#').c_str(), done_placing.load(), o.orders,
-                 outcomes.size(), final ? "\n" : "");
+                 std::string(static_cast<std::size_t>(frac * width), '#').c_str(),
+                 done_placing.load(), o.orders, outcomes.size(), final ? "\n" : "");
   };
   for (;;) {
     std::vector<Placed> snapshot;
@@ -311,19 +336,21 @@ int run_demo(const DemoOptions& o) {
     ++counts[out.final];
   }
   std::printf("\n%-28s %12s\n", "orders placed", std::to_string(placed.size()).c_str());
-  std::printf("%-28s %12.1f\n", "orders/s (to terminal)", static_cast<double>(outcomes.size()) / seconds);
+  std::printf("%-28s %12.1f\n", "orders/s (to terminal)",
+              static_cast<double>(outcomes.size()) / seconds);
   std::printf("%-28s %9.1f ms\n", "place->terminal p50", pct(lat, 0.50));
   std::printf("%-28s %9.1f ms\n", "place->terminal p90", pct(lat, 0.90));
   std::printf("%-28s %9.1f ms\n", "place->terminal p99", pct(lat, 0.99));
   std::printf("\n%-28s %12s\n", "outcome", "orders");
   for (const auto& [k, v] : counts) std::printf("%-28s %12d\n", k.c_str(), v);
-  for (const auto& [k, v] : place_errors) std::printf("%-28s %12d  (%s)\n", "place failed", v, k.c_str());
+  for (const auto& [k, v] : place_errors)
+    std::printf("%-28s %12d  (%s)\n", "place failed", v, k.c_str());
 
   // Invariants.
   std::vector<std::string> broken;
   if (outcomes.size() != placed.size())
-    broken.push_back(fmt::format("{} of {} orders never reached a terminal state", placed.size() - outcomes.size(),
-                                 placed.size()));
+    broken.push_back(fmt::format("{} of {} orders never reached a terminal state",
+                                 placed.size() - outcomes.size(), placed.size()));
   if (!place_errors.empty()) broken.push_back("some orders could not be placed");
   std::string money = "checked";
   if (sys) {
@@ -334,12 +361,15 @@ int run_demo(const DemoOptions& o) {
       if (out.final == "DELIVERED" && ord && *ord) delivered_total += (*ord)->total.amount;
     }
     for (const auto& [key, acct] : sys->provider().accounts()) {
-      if (acct.captures > 1 || acct.refunds > 1) broken.push_back("payment " + key + " charged twice");
-      if (acct.authorized && !acct.captured && !acct.voided) broken.push_back("payment " + key + " left authorised");
+      if (acct.captures > 1 || acct.refunds > 1)
+        broken.push_back("payment " + key + " charged twice");
+      if (acct.authorized && !acct.captured && !acct.voided)
+        broken.push_back("payment " + key + " left authorised");
       if (acct.captured && !acct.refunded) captured += acct.captured_amount.amount;
     }
     if (captured != delivered_total)
-      broken.push_back(fmt::format("captured {} != delivered totals {}", captured, delivered_total));
+      broken.push_back(
+          fmt::format("captured {} != delivered totals {}", captured, delivered_total));
     auto products = sys->inventory().list_products();
     if (products)
       for (const auto& p : *products)

@@ -58,16 +58,19 @@ platform::Result<std::unique_ptr<DurableBus>> open_bus(const Common& c) {
   auto d = adapters::embedded::parse_durability(c.durability);
   if (!d) return tl::unexpected(d.error());
   if (!std::filesystem::exists(c.data_dir + "/bus.db"))
-    return platform::fail(platform::ErrorKind::not_found, "no bus in {} (run orderly up first)", c.data_dir);
+    return platform::fail(platform::ErrorKind::not_found, "no bus in {} (run orderly up first)",
+                          c.data_dir);
   return DurableBus::open({.path = c.data_dir + "/bus.db", .durability = *d});
 }
 
 void log_line(const std::string& level, const std::string& msg) {
-  std::fprintf(stderr, "%s\n",
-               json::serialize(json::object{{"time", platform::format_rfc3339(platform::SystemClock::instance().now())},
-                                            {"level", level},
-                                            {"msg", msg}})
-                   .c_str());
+  std::fprintf(
+      stderr, "%s\n",
+      json::serialize(
+          json::object{{"time", platform::format_rfc3339(platform::SystemClock::instance().now())},
+                       {"level", level},
+                       {"msg", msg}})
+          .c_str());
 }
 
 int cmd_up(const Common& c, const UpOptions& up) {
@@ -106,9 +109,11 @@ int cmd_up(const Common& c, const UpOptions& up) {
       {.host = up.host,
        .port = static_cast<std::uint16_t>(up.port),
        .threads = up.http_threads,
-       .access_log = access_log ? std::function<void(const std::string&)>(
-                                      [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); })
-                                : nullptr},
+       .access_log = access_log
+                         ? std::function<void(const std::string&)>([](const std::string& line) {
+                             std::fprintf(stderr, "%s\n", line.c_str());
+                           })
+                         : nullptr},
       [a = api->get()](platform::http::Request& r) { return a->handle(r); });
   if (!server) return fail(server.error());
   (*api)->set_ready(true);
@@ -116,19 +121,24 @@ int cmd_up(const Common& c, const UpOptions& up) {
   const std::string url = fmt::format("http://{}:{}", up.host, (*server)->port());
   std::printf("orderly: listening on %s\n", url.c_str());
   std::printf("orderly: try it:\n");
-  std::printf("  TOKEN=$(build/bin/orderly token --data-dir %s --customer alice | tail -n1)\n", c.data_dir.c_str());
+  std::printf("  TOKEN=$(build/bin/orderly token --data-dir %s --customer alice | tail -n1)\n",
+              c.data_dir.c_str());
   std::printf(
-      "  curl -s -X POST %s/v1/orders -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
+      "  curl -s -X POST %s/v1/orders -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: "
+      "application/json' "
       "-d '{\"items\":[{\"sku\":\"KB-MECH-01\",\"quantity\":1}],\"paymentToken\":\"tok_ok\","
-      "\"shippingAddress\":{\"name\":\"Alice\",\"line1\":\"1 Main St\",\"city\":\"London\",\"postalCode\":\"N1 1AA\","
+      "\"shippingAddress\":{\"name\":\"Alice\",\"line1\":\"1 Main "
+      "St\",\"city\":\"London\",\"postalCode\":\"N1 1AA\","
       "\"country\":\"GB\"}}'\n",
       url.c_str());
   std::fflush(stdout);
-  log_line("info", fmt::format("up: data {}, durability {}, {} bus workers", c.data_dir, c.durability, up.workers));
+  log_line("info", fmt::format("up: data {}, durability {}, {} bus workers", c.data_dir,
+                               c.durability, up.workers));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  log_line("info", fmt::format("signal {}: stopping; finishing in-flight requests and handlers", sig));
+  log_line("info",
+           fmt::format("signal {}: stopping; finishing in-flight requests and handlers", sig));
   (*api)->set_ready(false);
   (*server)->stop();  // no new requests; the ones in flight are answered
   (*sys)->stop();     // handlers finish and settle; the outboxes are flushed
@@ -136,21 +146,23 @@ int cmd_up(const Common& c, const UpOptions& up) {
   return 0;
 }
 
-int cmd_token(const Common& c, const std::string& customer, bool admin, const std::vector<std::string>& scopes,
-              long ttl, const UpOptions& up) {
+int cmd_token(const Common& c, const std::string& customer, bool admin,
+              const std::vector<std::string>& scopes, long ttl, const UpOptions& up) {
   auto keys = adapters::http::KeyPair::load_or_create(c.data_dir);
   if (!keys) return fail(keys.error());
   std::set<std::string> s(scopes.begin(), scopes.end());
   if (s.empty()) s = {"orders:read", "orders:write"};
   if (admin) s.insert("admin");
-  std::printf("%s\n", adapters::http::issue_token(*keys, {.issuer = up.issuer, .audience = up.audience}, customer, s,
-                                                 std::chrono::seconds(ttl), platform::SystemClock::instance().now())
+  std::printf("%s\n", adapters::http::issue_token(
+                          *keys, {.issuer = up.issuer, .audience = up.audience}, customer, s,
+                          std::chrono::seconds(ttl), platform::SystemClock::instance().now())
                           .c_str());
   return 0;
 }
 
 int cmd_orders_show(const Common& c, const std::string& id) {
-  if (!std::filesystem::exists(c.data_dir + "/orders.db")) return fail({platform::ErrorKind::not_found, "no orders store in " + c.data_dir});
+  if (!std::filesystem::exists(c.data_dir + "/orders.db"))
+    return fail({platform::ErrorKind::not_found, "no orders store in " + c.data_dir});
   auto store = adapters::embedded::SqliteItemStore::open(c.data_dir + "/orders.db");
   if (!store) return fail(store.error());
   services::orders::OrdersService orders(**store, platform::SystemClock::instance());
@@ -161,9 +173,11 @@ int cmd_orders_show(const Common& c, const std::string& id) {
   std::printf("order %s  customer %s  %s", order.id.c_str(), order.customer_id.c_str(),
               std::string(services::orders::to_string(order.status)).c_str());
   if (order.cancellation_reason) std::printf(" (%s)", order.cancellation_reason->c_str());
-  std::printf("  total %lld %s\n\n", static_cast<long long>(order.total.amount), order.total.currency.c_str());
+  std::printf("  total %lld %s\n\n", static_cast<long long>(order.total.amount),
+              order.total.currency.c_str());
   std::printf("%-26s %-48s %s\n", "TIME", "EVENT", "EVENT ID");
-  for (const auto& t : order.timeline) std::printf("%-26s %-48s %s\n", t.time.c_str(), t.type.c_str(), t.event_id.c_str());
+  for (const auto& t : order.timeline)
+    std::printf("%-26s %-48s %s\n", t.time.c_str(), t.type.c_str(), t.event_id.c_str());
   return 0;
 }
 
@@ -173,7 +187,8 @@ int cmd_events_tail(const Common& c, const std::string& type, bool follow, std::
   auto count = (*bus)->archived_count();
   std::int64_t after = 0;
   if (count && *count > static_cast<std::int64_t>(last)) {
-    auto skip = (*bus)->archive_since(0, static_cast<std::size_t>(*count - static_cast<std::int64_t>(last)));
+    auto skip = (*bus)->archive_since(
+        0, static_cast<std::size_t>(*count - static_cast<std::int64_t>(last)));
     if (skip && !skip->empty()) after = skip->back().seq;
   }
   for (;;) {
@@ -186,7 +201,8 @@ int cmd_events_tail(const Common& c, const std::string& type, bool follow, std::
       auto v = json::parse(e.body, ec);
       // Never print a payment token.
       if (!ec && v.is_object()) {
-        if (auto* d = v.as_object().if_contains("data"); d && d->is_object() && d->as_object().contains("paymentToken"))
+        if (auto* d = v.as_object().if_contains("data");
+            d && d->is_object() && d->as_object().contains("paymentToken"))
           d->as_object()["paymentToken"] = "[redacted]";
         std::printf("%s\n", json::serialize(v).c_str());
       }
@@ -204,8 +220,8 @@ int cmd_dlq_list(const Common& c, const std::string& rule) {
   if (!dead) return fail(dead.error());
   std::printf("%-24s %-38s %-44s %8s  %s\n", "RULE", "EVENT", "TYPE", "RECEIVES", "LAST ERROR");
   for (const auto& d : *dead)
-    std::printf("%-24s %-38s %-44s %8d  %s\n", d.rule.c_str(), d.event_id.c_str(), d.event_type.c_str(),
-                d.receive_count, d.last_error.c_str());
+    std::printf("%-24s %-38s %-44s %8d  %s\n", d.rule.c_str(), d.event_id.c_str(),
+                d.event_type.c_str(), d.receive_count, d.last_error.c_str());
   std::printf("%zu dead letter(s)\n", dead->size());
   return 0;
 }
@@ -220,7 +236,8 @@ int cmd_dlq_redrive(const Common& c, const std::string& rule) {
 }
 
 void add_common(CLI::App* cmd, Common& c) {
-  cmd->add_option("--data-dir", c.data_dir, "Directory of the SQLite files and keys")->capture_default_str();
+  cmd->add_option("--data-dir", c.data_dir, "Directory of the SQLite files and keys")
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -236,25 +253,39 @@ int main(int argc, char** argv) {
   long ttl = 3600;
   std::size_t last = 20;
 
-  auto* up = app.add_subcommand("up", "Run the whole system (five services, bus, HTTP gateway) in this process");
+  auto* up = app.add_subcommand(
+      "up", "Run the whole system (five services, bus, HTTP gateway) in this process");
   add_common(up, common);
   up->add_option("--durability", common.durability,
                  "normal (survives kill -9) or full (fsync per commit; survives power loss)")
       ->check(CLI::IsMember({"normal", "full"}))
       ->capture_default_str();
   up->add_option("--host", up_options.host, "Listen address")->capture_default_str();
-  up->add_option("--port", up_options.port, "Listen port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
-  up->add_option("--workers", up_options.workers, "Bus worker threads")->check(CLI::Range(1, 64))->capture_default_str();
-  up->add_option("--http-threads", up_options.http_threads, "HTTP threads")->check(CLI::Range(1, 64))->capture_default_str();
-  up->add_option("--saga-timeout", up_options.saga_timeout_s, "Seconds before a pending order is cancelled")
+  up->add_option("--port", up_options.port, "Listen port (0: any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  up->add_option("--workers", up_options.workers, "Bus worker threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  up->add_option("--http-threads", up_options.http_threads, "HTTP threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  up->add_option("--saga-timeout", up_options.saga_timeout_s,
+                 "Seconds before a pending order is cancelled")
       ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
-  up->add_option("--carrier-delay", up_options.carrier_delay_s, "Seconds between the carrier's steps")
+  up->add_option("--carrier-delay", up_options.carrier_delay_s,
+                 "Seconds between the carrier's steps")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
-  up->add_option("--rate-limit", up_options.rate_limit, "Requests per second per subject")->check(CLI::PositiveNumber)->capture_default_str();
-  up->add_option("--rate-burst", up_options.rate_burst, "Token bucket size per subject")->check(CLI::PositiveNumber)->capture_default_str();
-  up->add_option("--max-backlog", up_options.max_backlog, "Undelivered events above which new orders get 503")
+  up->add_option("--rate-limit", up_options.rate_limit, "Requests per second per subject")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  up->add_option("--rate-burst", up_options.rate_burst, "Token bucket size per subject")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  up->add_option("--max-backlog", up_options.max_backlog,
+                 "Undelivered events above which new orders get 503")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   up->add_option("--log-level", up_options.log_level, "info logs every request; warn does not")
@@ -262,14 +293,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   up->add_option("--issuer", up_options.issuer, "Expected JWT issuer")->capture_default_str();
   up->add_option("--audience", up_options.audience, "Expected JWT audience")->capture_default_str();
-  up->add_option("--jwks-file", up_options.jwks_file, "Verify tokens with this JWKS (e.g. Cognito's) instead of the local key");
+  up->add_option("--jwks-file", up_options.jwks_file,
+                 "Verify tokens with this JWKS (e.g. Cognito's) instead of the local key");
 
-  auto* token = app.add_subcommand("token", "Print a JWT signed with the data directory's key (last line)");
+  auto* token =
+      app.add_subcommand("token", "Print a JWT signed with the data directory's key (last line)");
   add_common(token, common);
   token->add_option("--customer", customer, "The subject (customer id)")->required();
   token->add_flag("--admin", admin, "Add the admin scope");
-  token->add_option("--scope", scopes, "A scope; repeat for more (default: orders:read orders:write)");
-  token->add_option("--ttl", ttl, "Seconds until it expires")->check(CLI::Range(1L, 31L * 24 * 3600))->capture_default_str();
+  token->add_option("--scope", scopes,
+                    "A scope; repeat for more (default: orders:read orders:write)");
+  token->add_option("--ttl", ttl, "Seconds until it expires")
+      ->check(CLI::Range(1L, 31L * 24 * 3600))
+      ->capture_default_str();
   token->add_option("--issuer", up_options.issuer, "Issuer claim")->capture_default_str();
   token->add_option("--audience", up_options.audience, "Audience claim")->capture_default_str();
 
@@ -290,11 +326,20 @@ int main(int argc, char** argv) {
 
   app::DemoOptions demo_options;
   std::string demo_target = "embedded";
-  auto* demo = app.add_subcommand("demo", "Place a mix of orders, follow them to the end, check the invariants");
-  demo->add_option("--url", demo_target, "A running orderly up (http://127.0.0.1:8080), or 'embedded'")->capture_default_str();
-  demo->add_option("--orders", demo_options.orders, "How many orders")->check(CLI::Range(1, 1'000'000))->capture_default_str();
-  demo->add_option("--concurrency", demo_options.concurrency, "Concurrent clients")->check(CLI::Range(1, 1024))->capture_default_str();
-  demo->add_option("--data-dir", demo_options.data_dir, "With --url: the server's data dir (for a token)")->capture_default_str();
+  auto* demo = app.add_subcommand(
+      "demo", "Place a mix of orders, follow them to the end, check the invariants");
+  demo->add_option("--url", demo_target,
+                   "A running orderly up (http://127.0.0.1:8080), or 'embedded'")
+      ->capture_default_str();
+  demo->add_option("--orders", demo_options.orders, "How many orders")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  demo->add_option("--concurrency", demo_options.concurrency, "Concurrent clients")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  demo->add_option("--data-dir", demo_options.data_dir,
+                   "With --url: the server's data dir (for a token)")
+      ->capture_default_str();
   demo->add_flag("!--no-progress", demo_options.progress, "No progress bar");
 
   auto* dlq = app.add_subcommand("dlq", "Inspect and redrive dead letters");
@@ -302,11 +347,14 @@ int main(int argc, char** argv) {
   auto* dlq_list = dlq->add_subcommand("list", "List dead letters with their last error");
   add_common(dlq_list, common);
   dlq_list->add_option("--rule", rule, "Only this rule");
-  auto* dlq_redrive = dlq->add_subcommand("redrive", "Move a rule's dead letters back to its queue");
+  auto* dlq_redrive =
+      dlq->add_subcommand("redrive", "Move a rule's dead letters back to its queue");
   add_common(dlq_redrive, common);
   dlq_redrive->add_option("RULE", rule, "The rule")->required();
 
-  app.add_subcommand("version", "Print the version")->callback([] { std::printf("orderly 0.1.0\n"); });
+  app.add_subcommand("version", "Print the version")->callback([] {
+    std::printf("orderly 0.1.0\n");
+  });
 
   CLI11_PARSE(app, argc, argv);
   if (up->parsed()) return cmd_up(common, up_options);

@@ -38,8 +38,9 @@ Response Response::json(int status, const json::value& v) {
 
 std::optional<std::string> Response::header(std::string_view name) const {
   for (const auto& [k, v] : headers)
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(a) == std::tolower(b);
+        }))
       return v;
   return std::nullopt;
 }
@@ -54,7 +55,8 @@ Response problem(int status, std::string_view slug, std::string_view title, std:
                  {"requestId", req.request_id}};
   if (!errors.empty()) {
     json::array a;
-    for (const auto& e : errors) a.push_back(json::object{{"path", e.path}, {"message", e.message}});
+    for (const auto& e : errors)
+      a.push_back(json::object{{"path", e.path}, {"message", e.message}});
     p["errors"] = std::move(a);
   }
   Response r;
@@ -66,17 +68,24 @@ Response problem(int status, std::string_view slug, std::string_view title, std:
 
 Response problem_for(const Error& e, const Request& req) {
   switch (e.kind) {
-    case ErrorKind::invalid_input: return problem(422, "validation", "Invalid request", e.message, req);
-    case ErrorKind::not_found: return problem(404, "not-found", "Not found", e.message, req);
+    case ErrorKind::invalid_input:
+      return problem(422, "validation", "Invalid request", e.message, req);
+    case ErrorKind::not_found:
+      return problem(404, "not-found", "Not found", e.message, req);
     case ErrorKind::failed_precondition:
       return problem(409, "conflict", "Not allowed in the current state", e.message, req);
-    case ErrorKind::conflict: return problem(409, "conflict", "Conflict", e.message, req);
+    case ErrorKind::conflict:
+      return problem(409, "conflict", "Conflict", e.message, req);
     case ErrorKind::unauthorized:
-      return problem(401, "unauthorized", "Unauthorized", e.message, req).with("WWW-Authenticate", "Bearer");
-    case ErrorKind::forbidden: return problem(403, "forbidden", "Forbidden", e.message, req);
+      return problem(401, "unauthorized", "Unauthorized", e.message, req)
+          .with("WWW-Authenticate", "Bearer");
+    case ErrorKind::forbidden:
+      return problem(403, "forbidden", "Forbidden", e.message, req);
     case ErrorKind::transient:
-      return problem(503, "unavailable", "Temporarily unavailable", e.message, req).with("Retry-After", "1");
-    case ErrorKind::permanent: break;
+      return problem(503, "unavailable", "Temporarily unavailable", e.message, req)
+          .with("Retry-After", "1");
+    case ErrorKind::permanent:
+      break;
   }
   // Internal detail stays in the logs, not in the response.
   return problem(500, "internal", "Internal error", "the request could not be completed", req);
@@ -172,14 +181,16 @@ tl::expected<json::object, Response> json_object_body(const Request& req) {
     return tl::unexpected(problem(415, "unsupported-media-type", "Unsupported media type",
                                   "send the body as application/json", req));
   auto v = parse_json_body(req.body);
-  if (!v) return tl::unexpected(problem(400, "malformed-json", "Malformed JSON", v.error().message, req));
+  if (!v)
+    return tl::unexpected(problem(400, "malformed-json", "Malformed JSON", v.error().message, req));
   if (!v->is_object())
     return tl::unexpected(validation_problem(req, {{"$", "must be a JSON object"}}));
   return std::move(v->get_object());
 }
 
 Response validation_problem(const Request& req, const std::vector<FieldError>& errors) {
-  std::string detail = errors.size() == 1 ? "1 field is invalid" : fmt::format("{} fields are invalid", errors.size());
+  std::string detail = errors.size() == 1 ? "1 field is invalid"
+                                          : fmt::format("{} fields are invalid", errors.size());
   return problem(422, "validation", "Invalid request", std::move(detail), req, errors);
 }
 
@@ -229,7 +240,8 @@ void Router::add(std::string method, std::string pattern, std::string scope,
                  std::function<Response(Request&)> handler) {
   std::vector<std::string> segments;
   for (auto seg : split_path(pattern)) segments.emplace_back(seg);
-  routes_.push_back({std::move(method), std::move(pattern), std::move(scope), std::move(handler), std::move(segments)});
+  routes_.push_back({std::move(method), std::move(pattern), std::move(scope), std::move(handler),
+                     std::move(segments)});
 }
 
 Router::Match Router::match(Request& req) const {
@@ -264,7 +276,8 @@ Router::Match Router::match(Request& req) const {
                              fmt::format("{} is not allowed on {}", req.method, req.path), req)
                          .with("Allow", allow)};
   }
-  return {nullptr, problem(404, "not-found", "Not found", fmt::format("no route for {}", req.path), req)};
+  return {nullptr,
+          problem(404, "not-found", "Not found", fmt::format("no route for {}", req.path), req)};
 }
 
 Response Router::handle(Request& req) const {
@@ -272,11 +285,14 @@ Response Router::handle(Request& req) const {
   if (!m.route) return std::move(*m.error);
   if (!m.route->scope.empty()) {
     if (!req.identity)
-      return problem(401, "unauthorized", "Unauthorized", req.auth_error.value_or("a bearer token is required"), req)
-          .with("WWW-Authenticate", req.auth_error ? "Bearer realm=\"orderly\", error=\"invalid_token\""
-                                                   : "Bearer realm=\"orderly\"");
+      return problem(401, "unauthorized", "Unauthorized",
+                     req.auth_error.value_or("a bearer token is required"), req)
+          .with("WWW-Authenticate", req.auth_error
+                                        ? "Bearer realm=\"orderly\", error=\"invalid_token\""
+                                        : "Bearer realm=\"orderly\"");
     if (!req.identity->has(m.route->scope) && !req.identity->admin())
-      return problem(403, "forbidden", "Forbidden", fmt::format("the token lacks the {} scope", m.route->scope), req);
+      return problem(403, "forbidden", "Forbidden",
+                     fmt::format("the token lacks the {} scope", m.route->scope), req);
   }
   try {
     return m.route->handler(req);

@@ -79,14 +79,20 @@ Result<std::pair<std::string, std::string>> rsa_n_e(const std::string& private_p
 Result<std::string> jwk_to_pem(const std::string& n_b64, const std::string& e_b64) {
   auto n = base64url_decode(n_b64);
   auto e = base64url_decode(e_b64);
-  if (!n || !e || n->empty() || e->empty()) return platform::fail(ErrorKind::invalid_input, "JWK n/e are not base64url");
-  Bn bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()), static_cast<int>(n->size()), nullptr));
-  Bn be(BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()), static_cast<int>(e->size()), nullptr));
-  std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>> bld(OSSL_PARAM_BLD_new());
+  if (!n || !e || n->empty() || e->empty())
+    return platform::fail(ErrorKind::invalid_input, "JWK n/e are not base64url");
+  Bn bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()), static_cast<int>(n->size()),
+                  nullptr));
+  Bn be(BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()), static_cast<int>(e->size()),
+                  nullptr));
+  std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>> bld(
+      OSSL_PARAM_BLD_new());
   OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn.get());
   OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, be.get());
-  std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM, OSSL_PARAM_free>> params(OSSL_PARAM_BLD_to_param(bld.get()));
-  std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM, OSSL_PARAM_free>> params(
+      OSSL_PARAM_BLD_to_param(bld.get()));
+  std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
   EVP_PKEY* raw = nullptr;
   if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
       EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0)
@@ -104,7 +110,8 @@ std::string base64url_encode(std::string_view bytes) {
   std::string out;
   std::size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
                        static_cast<unsigned char>(bytes[i + 2]);
     out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], a[v & 63]};
   }
@@ -112,7 +119,8 @@ std::string base64url_encode(std::string_view bytes) {
     const unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
     out += {a[v >> 18], a[(v >> 12) & 63]};
   } else if (i + 2 == bytes.size()) {
-    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8);
     out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63]};
   }
   return out;
@@ -145,7 +153,8 @@ std::optional<std::string> base64url_decode(std::string_view text) {
 }
 
 Result<KeyPair> KeyPair::load_or_create(const std::string& dir) {
-  if (dir.empty()) return platform::fail(ErrorKind::invalid_input, "no data directory for the JWT keys");
+  if (dir.empty())
+    return platform::fail(ErrorKind::invalid_input, "no data directory for the JWT keys");
   const auto priv_path = std::filesystem::path(dir) / "jwt-private.pem";
   const auto pub_path = std::filesystem::path(dir) / "jwt-public.pem";
   std::error_code ec;
@@ -173,7 +182,9 @@ Result<KeyPair> KeyPair::load_or_create(const std::string& dir) {
   KeyPair kp;
   kp.private_pem = ss.str();
   auto key = read_private(kp.private_pem);
-  if (!key) return platform::fail(ErrorKind::permanent, "{} is not a readable private key", priv_path.string());
+  if (!key)
+    return platform::fail(ErrorKind::permanent, "{} is not a readable private key",
+                          priv_path.string());
   Bio pub(BIO_new(BIO_s_mem()));
   PEM_write_bio_PUBKEY(pub.get(), key.get());
   kp.public_pem = bio_string(pub.get());
@@ -188,15 +199,20 @@ json::object KeyPair::jwks() const {
   auto ne = rsa_n_e(private_pem);
   json::array keys;
   if (ne)
-    keys.push_back(json::object{{"kty", "RSA"}, {"use", "sig"}, {"alg", "RS256"}, {"kid", kid},
-                                {"n", ne->first}, {"e", ne->second}});
+    keys.push_back(json::object{{"kty", "RSA"},
+                                {"use", "sig"},
+                                {"alg", "RS256"},
+                                {"kid", kid},
+                                {"n", ne->first},
+                                {"e", ne->second}});
   return {{"keys", std::move(keys)}};
 }
 
 Result<TokenVerifier> TokenVerifier::create(JwtConfig config, const json::object& jwks) {
   std::map<std::string, std::string> pems;
   const auto* keys = jwks.if_contains("keys");
-  if (!keys || !keys->is_array()) return platform::fail(ErrorKind::invalid_input, "JWKS has no keys array");
+  if (!keys || !keys->is_array())
+    return platform::fail(ErrorKind::invalid_input, "JWKS has no keys array");
   for (const auto& k : keys->get_array()) {
     if (!k.is_object()) continue;
     const auto& o = k.get_object();
@@ -211,11 +227,13 @@ Result<TokenVerifier> TokenVerifier::create(JwtConfig config, const json::object
     if (!pem) return tl::unexpected(pem.error());
     pems.emplace(str("kid"), std::move(*pem));
   }
-  if (pems.empty()) return platform::fail(ErrorKind::invalid_input, "JWKS has no RS256 signing key");
+  if (pems.empty())
+    return platform::fail(ErrorKind::invalid_input, "JWKS has no RS256 signing key");
   return TokenVerifier(std::move(config), std::move(pems));
 }
 
-Result<platform::http::Identity> TokenVerifier::verify(std::string_view token, platform::TimePoint now) const {
+Result<platform::http::Identity> TokenVerifier::verify(std::string_view token,
+                                                       platform::TimePoint now) const {
   constexpr std::size_t kMaxCached = 10'000;
   const long now_s = static_cast<long>(platform::to_unix_ms(now) / 1000);
   const long leeway = static_cast<long>(config_.leeway.count());
@@ -243,9 +261,13 @@ Result<platform::http::Identity> TokenVerifier::verify(std::string_view token, p
   return who;
 }
 
-Result<platform::http::Identity> TokenVerifier::verify_uncached(std::string_view token, platform::TimePoint now,
-                                                                long& exp_out, long& nbf_out) const {
-  auto unauthorized = [](std::string why) { return platform::make_error(ErrorKind::unauthorized, std::move(why)); };
+Result<platform::http::Identity> TokenVerifier::verify_uncached(std::string_view token,
+                                                                platform::TimePoint now,
+                                                                long& exp_out,
+                                                                long& nbf_out) const {
+  auto unauthorized = [](std::string why) {
+    return platform::make_error(ErrorKind::unauthorized, std::move(why));
+  };
   if (token.size() > 8192) return unauthorized("token too long");
   const auto d1 = token.find('.');
   const auto d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
@@ -257,7 +279,8 @@ Result<platform::http::Identity> TokenVerifier::verify_uncached(std::string_view
   auto header = json::parse(*header_text, ec);
   if (ec || !header.is_object()) return unauthorized("malformed token header");
   const auto* alg = header.as_object().if_contains("alg");
-  if (!alg || !alg->is_string() || alg->get_string() != "RS256") return unauthorized("only RS256 tokens are accepted");
+  if (!alg || !alg->is_string() || alg->get_string() != "RS256")
+    return unauthorized("only RS256 tokens are accepted");
   const auto* kid = header.as_object().if_contains("kid");
   std::string key_id = kid && kid->is_string() ? std::string(kid->get_string()) : std::string();
   if (key_id.empty() && pems_.size() == 1) key_id = pems_.begin()->first;
@@ -267,10 +290,12 @@ Result<platform::http::Identity> TokenVerifier::verify_uncached(std::string_view
   jwt_t* raw = nullptr;
   const std::string t(token);
   if (jwt_decode(&raw, t.c_str(), reinterpret_cast<const unsigned char*>(key->second.data()),
-                 static_cast<int>(key->second.size())) != 0 || !raw)
+                 static_cast<int>(key->second.size())) != 0 ||
+      !raw)
     return unauthorized("bad signature");
   Jwt jwt(raw);
-  if (jwt_get_alg(jwt.get()) != JWT_ALG_RS256) return unauthorized("only RS256 tokens are accepted");
+  if (jwt_get_alg(jwt.get()) != JWT_ALG_RS256)
+    return unauthorized("only RS256 tokens are accepted");
 
   auto claim = [&](const char* name) -> std::string {
     const char* v = jwt_get_grant(jwt.get(), name);
@@ -284,7 +309,8 @@ Result<platform::http::Identity> TokenVerifier::verify_uncached(std::string_view
     if (aud) {
       auto v = json::parse(aud.get(), ec);
       if (!ec && v.is_array())
-        for (const auto& x : v.get_array()) aud_ok = aud_ok || (x.is_string() && x.get_string() == config_.audience);
+        for (const auto& x : v.get_array())
+          aud_ok = aud_ok || (x.is_string() && x.get_string() == config_.audience);
     }
     aud_ok = aud_ok || claim("client_id") == config_.audience;
   }
@@ -302,7 +328,8 @@ Result<platform::http::Identity> TokenVerifier::verify_uncached(std::string_view
   if (errno == 0 && nbf != 0 && now_s + leeway < nbf) return unauthorized("token not valid yet");
   platform::http::Identity who;
   who.subject = claim("sub");
-  if (who.subject.empty() || who.subject.size() > 128) return unauthorized("token has no usable sub");
+  if (who.subject.empty() || who.subject.size() > 128)
+    return unauthorized("token has no usable sub");
   const std::string scope = claim("scope");
   std::size_t i = 0;
   while (i < scope.size()) {
@@ -321,7 +348,8 @@ Result<platform::http::Identity> TokenVerifier::verify_uncached(std::string_view
 }
 
 std::string issue_token(const KeyPair& keys, const JwtConfig& config, const std::string& subject,
-                        const std::set<std::string>& scopes, std::chrono::seconds ttl, platform::TimePoint now) {
+                        const std::set<std::string>& scopes, std::chrono::seconds ttl,
+                        platform::TimePoint now) {
   jwt_t* raw = nullptr;
   jwt_new(&raw);
   Jwt jwt(raw);
@@ -337,7 +365,8 @@ std::string issue_token(const KeyPair& keys, const JwtConfig& config, const std:
   jwt_add_grant_int(jwt.get(), "iat", now_s);
   jwt_add_grant_int(jwt.get(), "nbf", now_s);
   jwt_add_grant_int(jwt.get(), "exp", now_s + static_cast<long>(ttl.count()));
-  jwt_set_alg(jwt.get(), JWT_ALG_RS256, reinterpret_cast<const unsigned char*>(keys.private_pem.data()),
+  jwt_set_alg(jwt.get(), JWT_ALG_RS256,
+              reinterpret_cast<const unsigned char*>(keys.private_pem.data()),
               static_cast<int>(keys.private_pem.size()));
   std::unique_ptr<char, decltype(&free)> out(jwt_encode_str(jwt.get()), &free);
   return out ? std::string(out.get()) : std::string();

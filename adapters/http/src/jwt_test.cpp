@@ -22,11 +22,13 @@ class JwtTest : public ::testing::Test {
     ASSERT_TRUE(v) << v.error().message;
     verifier_.emplace(std::move(*v));
   }
-  std::string token(std::set<std::string> scopes = {"orders:read"}, std::chrono::seconds ttl = 3600s,
+  std::string token(std::set<std::string> scopes = {"orders:read"},
+                    std::chrono::seconds ttl = 3600s,
                     platform::TimePoint at = platform::SystemClock::instance().now()) {
     return issue_token(keys_, cfg_, "customer-1", scopes, ttl, at);
   }
-  static std::string forge(const std::string& header, const std::string& payload, const std::string& sig) {
+  static std::string forge(const std::string& header, const std::string& payload,
+                           const std::string& sig) {
     return base64url_encode(header) + "." + base64url_encode(payload) + "." + sig;
   }
 
@@ -47,9 +49,9 @@ TEST_F(JwtTest, IssuedTokenVerifiesWithSubjectAndScopes) {
 
 TEST_F(JwtTest, ACachedTokenStillExpires) {
   const auto t = token({"orders:read"}, 60s, now_);
-  ASSERT_TRUE(verifier_->verify(t, now_));                               // verified and cached
-  ASSERT_TRUE(verifier_->verify(t, now_ + platform::Millis{30'000}));    // from the cache
-  auto late = verifier_->verify(t, now_ + platform::Millis{120'000});   // 60 s + 30 s leeway passed
+  ASSERT_TRUE(verifier_->verify(t, now_));                             // verified and cached
+  ASSERT_TRUE(verifier_->verify(t, now_ + platform::Millis{30'000}));  // from the cache
+  auto late = verifier_->verify(t, now_ + platform::Millis{120'000});  // 60 s + 30 s leeway passed
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().message, "token expired");
 }
@@ -67,16 +69,18 @@ TEST_F(JwtTest, ExpiryAndNotBeforeWithLeeway) {
   auto expired = token({"orders:read"}, 3600s, past);
   EXPECT_EQ(verifier_->verify(expired, now_).error().message, "token expired");
   auto just_expired = token({"orders:read"}, 60s, now_ - platform::Millis{80'000});  // 20 s late
-  EXPECT_TRUE(verifier_->verify(just_expired, now_));                                 // within the leeway
+  EXPECT_TRUE(verifier_->verify(just_expired, now_));  // within the leeway
   auto future = token({"orders:read"}, 3600s, now_ + platform::Millis{120'000});
   EXPECT_EQ(verifier_->verify(future, now_).error().message, "token not valid yet");
 }
 
 TEST_F(JwtTest, RejectsAlgNoneAndHmacWithThePublicKey) {
-  const std::string payload = R"({"iss":"orderly-local","aud":"orderly-api","sub":"x","scope":"admin","exp":9999999999})";
+  const std::string payload =
+      R"({"iss":"orderly-local","aud":"orderly-api","sub":"x","scope":"admin","exp":9999999999})";
   auto none = forge(R"({"alg":"none","typ":"JWT"})", payload, "");
   EXPECT_EQ(verifier_->verify(none, now_).error().kind, ErrorKind::unauthorized);
-  auto hs = forge(R"({"alg":"HS256","typ":"JWT","kid":")" + keys_.kid + "\"}", payload, "c2lnbmF0dXJl");
+  auto hs =
+      forge(R"({"alg":"HS256","typ":"JWT","kid":")" + keys_.kid + "\"}", payload, "c2lnbmF0dXJl");
   EXPECT_EQ(verifier_->verify(hs, now_).error().message, "only RS256 tokens are accepted");
 }
 
@@ -87,21 +91,25 @@ TEST_F(JwtTest, RejectsTamperingWrongIssuerAudienceAndForeignKeys) {
   EXPECT_EQ(verifier_->verify(tampered, now_).error().kind, ErrorKind::unauthorized);
   JwtConfig other = cfg_;
   other.issuer = "someone-else";
-  EXPECT_EQ(verifier_->verify(issue_token(keys_, other, "c", {}, 60s, now_), now_).error().message, "wrong issuer");
+  EXPECT_EQ(verifier_->verify(issue_token(keys_, other, "c", {}, 60s, now_), now_).error().message,
+            "wrong issuer");
   other = cfg_;
   other.audience = "another-api";
-  EXPECT_EQ(verifier_->verify(issue_token(keys_, other, "c", {}, 60s, now_), now_).error().message, "wrong audience");
+  EXPECT_EQ(verifier_->verify(issue_token(keys_, other, "c", {}, 60s, now_), now_).error().message,
+            "wrong audience");
   orderly::testing::TempDir elsewhere;
   auto foreign = KeyPair::load_or_create(elsewhere.path().string());
   ASSERT_TRUE(foreign);
-  EXPECT_EQ(verifier_->verify(issue_token(*foreign, cfg_, "c", {}, 60s, now_), now_).error().message,
-            "unknown signing key");
+  EXPECT_EQ(
+      verifier_->verify(issue_token(*foreign, cfg_, "c", {}, 60s, now_), now_).error().message,
+      "unknown signing key");
   for (const char* junk : {"", "a.b", "a.b.c.d", "!!!.???.***", "eyJhbGciOiJSUzI1NiJ9.e30.sig"})
     EXPECT_EQ(verifier_->verify(junk, now_).error().kind, ErrorKind::unauthorized) << junk;
 }
 
 TEST(Base64Url, RoundTripsAndRejectsJunk) {
-  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\xfe", 3)})
+  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba",
+                                                       "foobar", std::string("\0\xff\xfe", 3)})
     EXPECT_EQ(base64url_decode(base64url_encode(s)), s);
   EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
   EXPECT_FALSE(base64url_decode("a"));

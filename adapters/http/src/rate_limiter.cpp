@@ -19,7 +19,8 @@ std::optional<std::chrono::seconds> RateLimiter::acquire(const std::string& key)
   auto [it, fresh] = buckets_.try_emplace(key, Bucket{limit_.burst, now});
   auto& b = it->second;
   if (!fresh) {
-    b.tokens = std::min(limit_.burst, b.tokens + static_cast<double>(now - b.at_ms) / 1000.0 * limit_.rate);
+    b.tokens = std::min(limit_.burst,
+                        b.tokens + static_cast<double>(now - b.at_ms) / 1000.0 * limit_.rate);
     b.at_ms = now;
   }
   if (b.tokens >= 1.0) {
@@ -27,7 +28,8 @@ std::optional<std::chrono::seconds> RateLimiter::acquire(const std::string& key)
     return std::nullopt;
   }
   const double wait = limit_.rate > 0 ? (1.0 - b.tokens) / limit_.rate : 3600.0;
-  return std::chrono::seconds(std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait))));
+  return std::chrono::seconds(
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait))));
 }
 
 std::size_t RateLimiter::keys() const {

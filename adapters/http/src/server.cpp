@@ -1,12 +1,12 @@
 // The Beast server: acceptor, sessions with keep-alive, timeouts, graceful stop.
 #include "orderly/adapters/http/server.hpp"
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/serialize.hpp>
-#include <atomic>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -33,7 +33,9 @@ std::string lower(std::string_view s) {
 bool sane_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+          c == ':'))
+      return false;
   return true;
 }
 
@@ -42,7 +44,8 @@ std::string url_decode(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+    } else if (s[i] == '%' && i + 2 < s.size() &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
                std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
       out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
       i += 2;
@@ -64,7 +67,8 @@ void split_target(ph::Request& r) {
     const auto pair = rest.substr(0, amp);
     const auto eq = pair.find('=');
     if (!pair.empty())
-      r.query.emplace(url_decode(pair.substr(0, eq)), eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1)));
+      r.query.emplace(url_decode(pair.substr(0, eq)),
+                      eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1)));
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);
   }
@@ -113,23 +117,28 @@ struct Session : std::enable_shared_from_this<Session> {
     parser->body_limit(server.options.body_limit);
     parser->header_limit(16 * 1024);
     stream.expires_after(first ? server.options.read_timeout : server.options.idle_timeout);
-    bhttp::async_read(stream, buffer, *parser,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    bhttp::async_read(
+        stream, buffer, *parser,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted || ec == beast::error::timeout ||
-        ec == asio::error::connection_reset || ec == asio::error::eof) {
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == beast::error::timeout || ec == asio::error::connection_reset ||
+        ec == asio::error::eof) {
       if (ec == beast::error::timeout && parser && parser->got_some() && !server.stopping)
-        return reply_error(408, "request-timeout", "Request timeout", "the request was not received in time");
+        return reply_error(408, "request-timeout", "Request timeout",
+                           "the request was not received in time");
       return close();
     }
     if (ec == bhttp::error::body_limit)
       return reply_error(413, "payload-too-large", "Payload too large",
                          fmt::format("the body limit is {} bytes", server.options.body_limit));
     if (ec == bhttp::error::header_limit)
-      return reply_error(431, "headers-too-large", "Request header fields too large", "headers over 16 KiB");
-    if (ec) return reply_error(400, "bad-request", "Bad request", "malformed HTTP: " + ec.message());
+      return reply_error(431, "headers-too-large", "Request header fields too large",
+                         "headers over 16 KiB");
+    if (ec)
+      return reply_error(400, "bad-request", "Bad request", "malformed HTTP: " + ec.message());
     busy = true;
     handle(parser->release());
   }
@@ -152,7 +161,8 @@ struct Session : std::enable_shared_from_this<Session> {
   void handle(bhttp::request<bhttp::string_body> req) {
     const auto started = std::chrono::steady_clock::now();
     ph::Request r;
-    r.method = std::string(req.method_string());
+    const bool head = req.method() == bhttp::verb::head;
+    r.method = head ? "GET" : std::string(req.method_string());  // HEAD is GET without the body
     r.target = std::string(req.target());
     split_target(r);
     for (const auto& f : req) {
@@ -178,8 +188,15 @@ struct Session : std::enable_shared_from_this<Session> {
     res.keep_alive(req.keep_alive() && !server.stopping);
     res.body() = std::move(out.body);
     res.prepare_payload();
+    if (head) {
+      const auto length = res.body().size();
+      res.body().clear();
+      res.content_length(length);
+    }
     if (server.options.access_log) {
-      const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      const auto ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count();
       server.options.access_log(boost::json::serialize(boost::json::object{
           {"time", platform::format_rfc3339(platform::SystemClock::instance().now())},
           {"level", "info"},
@@ -241,7 +258,8 @@ void HttpServer::Impl::accept() {
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-platform::Result<std::unique_ptr<HttpServer>> HttpServer::start(ServerOptions options, Handler handler) {
+platform::Result<std::unique_ptr<HttpServer>> HttpServer::start(ServerOptions options,
+                                                                Handler handler) {
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->handler = std::move(handler);
@@ -253,15 +271,17 @@ platform::Result<std::unique_ptr<HttpServer>> HttpServer::start(ServerOptions op
   impl->acceptor = std::make_unique<tcp::acceptor>(*impl->ios[0]);
   boost::system::error_code ec;
   auto address = asio::ip::make_address(impl->options.host, ec);
-  if (ec) return platform::fail(platform::ErrorKind::invalid_input, "bad listen address {}", impl->options.host);
+  if (ec)
+    return platform::fail(platform::ErrorKind::invalid_input, "bad listen address {}",
+                          impl->options.host);
   tcp::endpoint ep{address, impl->options.port};
   impl->acceptor->open(ep.protocol(), ec);
   if (!ec) impl->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor->bind(ep, ec);
   if (!ec) impl->acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    return platform::fail(platform::ErrorKind::permanent, "cannot listen on {}:{}: {}", impl->options.host,
-                          impl->options.port, ec.message());
+    return platform::fail(platform::ErrorKind::permanent, "cannot listen on {}:{}: {}",
+                          impl->options.host, impl->options.port, ec.message());
   impl->accept();
   for (auto& io : impl->ios) impl->threads.emplace_back([io = io.get()] { io->run(); });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
@@ -281,14 +301,17 @@ void HttpServer::stop() {
     });
     {
       std::lock_guard lk(impl_->sessions_mu);
-      for (const auto& s : impl_->sessions) asio::post(s->stream.get_executor(), [s] { s->stop_if_idle(); });
+      for (const auto& s : impl_->sessions)
+        asio::post(s->stream.get_executor(), [s] { s->stop_if_idle(); });
     }
-    impl_->guards.clear();                    // each run() returns once its sessions are done
+    impl_->guards.clear();  // each run() returns once its sessions are done
     for (auto& t : impl_->threads) t.join();
     impl_->threads.clear();
   });
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 }  // namespace orderly::adapters::http

@@ -24,7 +24,9 @@ struct Client {
   asio::io_context io;
   tcp::socket socket{io};
   beast::flat_buffer buffer;
-  explicit Client(std::uint16_t port) { socket.connect({asio::ip::make_address("127.0.0.1"), port}); }
+  explicit Client(std::uint16_t port) {
+    socket.connect({asio::ip::make_address("127.0.0.1"), port});
+  }
   bhttp::response<bhttp::string_body> send(bhttp::request<bhttp::string_body> req) {
     req.prepare_payload();
     bhttp::write(socket, req);

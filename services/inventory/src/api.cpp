@@ -7,7 +7,9 @@ namespace json = boost::json;
 namespace ph = platform::http;
 
 json::object api_json(const Product& p) {
-  return {{"sku", p.sku}, {"name", p.name}, {"price", contracts::encode(p.price)},
+  return {{"sku", p.sku},
+          {"name", p.name},
+          {"price", contracts::encode(p.price)},
           {"available", std::max<std::int64_t>(0, p.available())}};
 }
 
@@ -30,7 +32,8 @@ void add_routes(ph::Router& router, InventoryService& inventory) {
   router.add("PUT", "/v1/products/{sku}", "admin", [&inventory](ph::Request& req) -> ph::Response {
     const auto& sku = req.param("sku");
     if (!platform::is_sku(sku))
-      return ph::validation_problem(req, {{"sku", "must be upper-case letters, digits and '-', up to 32"}});
+      return ph::validation_problem(
+          req, {{"sku", "must be upper-case letters, digits and '-', up to 32"}});
     auto body = ph::json_object_body(req);
     if (!body) return std::move(body.error());
     platform::JsonReader r{*body};

@@ -36,7 +36,8 @@ std::pair<ParsedOrder, std::vector<platform::FieldError>> parse_order(const json
   ParsedOrder p;
   r.array("items", 1, contracts::kMaxLines, [&](JsonReader& item, std::size_t) {
     contracts::StockLine l;
-    l.sku = item.string_matching("sku", platform::is_sku, "a SKU (upper-case letters, digits and '-', up to 32)");
+    l.sku = item.string_matching("sku", platform::is_sku,
+                                 "a SKU (upper-case letters, digits and '-', up to 32)");
     l.quantity = item.integer("quantity", 1, contracts::kMaxQuantity);
     item.ignore("unitPrice");  // prices come from the catalogue, never the client
     p.items.push_back(std::move(l));
@@ -56,7 +57,9 @@ std::optional<std::string> trace_of(const ph::Request& req) {
 }
 
 ph::Response accepted(const Order& o) {
-  json::object body{{"orderId", o.id}, {"status", to_string(o.status)}, {"total", contracts::encode(o.total)},
+  json::object body{{"orderId", o.id},
+                    {"status", to_string(o.status)},
+                    {"total", contracts::encode(o.total)},
                     {"items", contracts::encode_lines(o.items)}};
   return ph::Response::json(202, body).with("Location", "/v1/orders/" + o.id);
 }
@@ -85,14 +88,17 @@ void add_routes(ph::Router& router, OrdersService& orders) {
                              "this Idempotency-Key was used with a different request body", req);
         auto existing = orders.get_order(seen->value().order_id);
         if (!existing || !*existing)
-          return ph::problem(503, "unavailable", "Temporarily unavailable", "try again", req).with("Retry-After", "1");
+          return ph::problem(503, "unavailable", "Temporarily unavailable", "try again", req)
+              .with("Retry-After", "1");
         return accepted(**existing);
       }
     }
-    PlaceOrder cmd{platform::new_uuid_v7(), customer, std::move(parsed.items), std::move(parsed.payment_token),
+    PlaceOrder cmd{platform::new_uuid_v7(),   customer,
+                   std::move(parsed.items),   std::move(parsed.payment_token),
                    std::move(parsed.address), {}};
-    auto placed = orders.place_order(std::move(cmd), trace_of(req),
-                                     key ? std::optional<IdempotencyRecord>{{*key, canonical, {}}} : std::nullopt);
+    auto placed = orders.place_order(
+        std::move(cmd), trace_of(req),
+        key ? std::optional<IdempotencyRecord>{{*key, canonical, {}}} : std::nullopt);
     if (!placed) {
       if (placed.error().kind == ErrorKind::conflict && key) {
         // A concurrent request with the same key won; answer as it did.
@@ -110,9 +116,10 @@ void add_routes(ph::Router& router, OrdersService& orders) {
           const auto semi = msg.find("; ");
           const auto part = msg.substr(0, semi);
           const auto colon = part.find(": ");
-          fe.push_back(colon == std::string_view::npos ? platform::FieldError{"$", std::string(part)}
-                                                       : platform::FieldError{std::string(part.substr(0, colon)),
-                                                                              std::string(part.substr(colon + 2))});
+          fe.push_back(colon == std::string_view::npos
+                           ? platform::FieldError{"$", std::string(part)}
+                           : platform::FieldError{std::string(part.substr(0, colon)),
+                                                  std::string(part.substr(colon + 2))});
           if (semi == std::string_view::npos) break;
           msg.remove_prefix(semi + 2);
         }
@@ -123,19 +130,21 @@ void add_routes(ph::Router& router, OrdersService& orders) {
     return accepted(*placed);
   });
 
-  router.add("GET", "/v1/orders/{orderId}", "orders:read", [&orders](ph::Request& req) -> ph::Response {
-    auto o = orders.get_order(req.param("orderId"));
-    if (!o) return ph::problem_for(o.error(), req);
-    if (!*o || !may_see(req, **o))
-      return ph::problem(404, "not-found", "Not found", "no such order", req);
-    return ph::Response::json(200, api_json(**o));
-  });
+  router.add("GET", "/v1/orders/{orderId}", "orders:read",
+             [&orders](ph::Request& req) -> ph::Response {
+               auto o = orders.get_order(req.param("orderId"));
+               if (!o) return ph::problem_for(o.error(), req);
+               if (!*o || !may_see(req, **o))
+                 return ph::problem(404, "not-found", "Not found", "no such order", req);
+               return ph::Response::json(200, api_json(**o));
+             });
 
   router.add("GET", "/v1/orders", "orders:read", [&orders](ph::Request& req) -> ph::Response {
     std::string customer = req.identity->subject;
     if (auto c = req.query_param("customer"); c && *c != customer) {
       if (!req.identity->admin())
-        return ph::problem(403, "forbidden", "Forbidden", "only admins may list another customer's orders", req);
+        return ph::problem(403, "forbidden", "Forbidden",
+                           "only admins may list another customer's orders", req);
       customer = *c;
     }
     std::size_t limit = 20;
@@ -159,14 +168,16 @@ void add_routes(ph::Router& router, OrdersService& orders) {
     return ph::Response::json(200, out);
   });
 
-  router.add("POST", "/v1/orders/{orderId}/cancel", "orders:write", [&orders](ph::Request& req) -> ph::Response {
-    auto o = orders.get_order(req.param("orderId"));
-    if (!o) return ph::problem_for(o.error(), req);
-    if (!*o || !may_see(req, **o)) return ph::problem(404, "not-found", "Not found", "no such order", req);
-    auto cancelled = orders.cancel_order(req.param("orderId"), trace_of(req));
-    if (!cancelled) return ph::problem_for(cancelled.error(), req);
-    return ph::Response::json(202, api_json(*cancelled));
-  });
+  router.add("POST", "/v1/orders/{orderId}/cancel", "orders:write",
+             [&orders](ph::Request& req) -> ph::Response {
+               auto o = orders.get_order(req.param("orderId"));
+               if (!o) return ph::problem_for(o.error(), req);
+               if (!*o || !may_see(req, **o))
+                 return ph::problem(404, "not-found", "Not found", "no such order", req);
+               auto cancelled = orders.cancel_order(req.param("orderId"), trace_of(req));
+               if (!cancelled) return ph::problem_for(cancelled.error(), req);
+               return ph::Response::json(202, api_json(*cancelled));
+             });
 }
 
 }  // namespace orderly::services::orders

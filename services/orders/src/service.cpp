@@ -150,8 +150,8 @@ std::string idempotency_pk(std::string_view customer, std::string_view key) {
 }
 }  // namespace
 
-Result<std::optional<IdempotencyRecord>> OrdersService::idempotency_record(const std::string& customer_id,
-                                                                           const std::string& key) {
+Result<std::optional<IdempotencyRecord>> OrdersService::idempotency_record(
+    const std::string& customer_id, const std::string& key) {
   auto item = store_.get(idempotency_pk(customer_id, key), "KEY");
   if (!item) return tl::unexpected(item.error());
   if (!*item) return std::optional<IdempotencyRecord>{};
@@ -160,7 +160,8 @@ Result<std::optional<IdempotencyRecord>> OrdersService::idempotency_record(const
   const auto* id = a.if_contains("orderId");
   if (!req || !req->is_string() || !id || !id->is_string())
     return platform::fail(ErrorKind::permanent, "idempotency record unreadable");
-  return std::optional<IdempotencyRecord>{IdempotencyRecord{key, std::string(req->get_string()), std::string(id->get_string())}};
+  return std::optional<IdempotencyRecord>{
+      IdempotencyRecord{key, std::string(req->get_string()), std::string(id->get_string())}};
 }
 
 Result<Order> OrdersService::place_order(PlaceOrder cmd, std::optional<std::string> traceparent,
@@ -181,9 +182,10 @@ Result<Order> OrdersService::place_order(PlaceOrder cmd, std::optional<std::stri
           Condition::not_exists());
   if (idempotency) {
     const auto expires = platform::to_unix_ms(clock_.now()) / 1000 + kIdempotencyTtlSeconds;
-    uow.put(Item{idempotency_pk(t->order.customer_id, idempotency->key), "KEY", 0,
-                 json::object{{"request", idempotency->request}, {"orderId", t->order.id}}, expires},
-            Condition::not_exists());
+    uow.put(
+        Item{idempotency_pk(t->order.customer_id, idempotency->key), "KEY", 0,
+             json::object{{"request", idempotency->request}, {"orderId", t->order.id}}, expires},
+        Condition::not_exists());
   }
   if (auto s = uow.commit(store_); !s) return tl::unexpected(s.error());
   return t->order;

@@ -23,7 +23,8 @@ Result<std::unique_ptr<Api>> Api::create(EmbeddedSystem& sys, const adapters::ht
     boost::system::error_code ec;
     auto v = json::parse(ss.str(), ec);
     if (ec || !v.is_object())
-      return platform::fail(platform::ErrorKind::invalid_input, "{} is not a JWKS document", *options.jwks_file);
+      return platform::fail(platform::ErrorKind::invalid_input, "{} is not a JWKS document",
+                            *options.jwks_file);
     jwks = v.get_object();
   }
   auto verifier = adapters::http::TokenVerifier::create(options.jwt, jwks);
@@ -31,7 +32,8 @@ Result<std::unique_ptr<Api>> Api::create(EmbeddedSystem& sys, const adapters::ht
   return std::unique_ptr<Api>(new Api(sys, std::move(*verifier), keys.jwks(), std::move(options)));
 }
 
-Api::Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, json::object jwks, ApiOptions o)
+Api::Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, json::object jwks,
+         ApiOptions o)
     : sys_(sys),
       verifier_(std::move(verifier)),
       jwks_(std::move(jwks)),
@@ -40,15 +42,19 @@ Api::Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, json::obje
   orders::add_routes(router_, sys_.orders());
   inventory::add_routes(router_, sys_.inventory());
 
-  router_.add("GET", "/healthz", "", [](ph::Request&) { return ph::Response::json(200, {{"status", "ok"}}); });
+  router_.add("GET", "/healthz", "", [](ph::Request&) {
+    return ph::Response::json(200, {{"status", "ok"}});
+  });
   router_.add("GET", "/readyz", "", [this](ph::Request& req) {
     if (!ready_)
-      return ph::problem(503, "not-ready", "Not ready", "the stores or workers are not running", req)
+      return ph::problem(503, "not-ready", "Not ready", "the stores or workers are not running",
+                         req)
           .with("Retry-After", "1");
     return ph::Response::json(200, {{"status", "ready"}});
   });
-  router_.add("GET", "/.well-known/jwks.json", "",
-              [this](ph::Request&) { return ph::Response::json(200, jwks_).with("Cache-Control", "max-age=300"); });
+  router_.add("GET", "/.well-known/jwks.json", "", [this](ph::Request&) {
+    return ph::Response::json(200, jwks_).with("Cache-Control", "max-age=300");
+  });
   router_.add("GET", "/v1/admin/dlq", "admin", [this](ph::Request& req) -> ph::Response {
     auto dead = sys_.bus().dead_letters(req.query_param("rule").value_or(""), 1000);
     if (!dead) return ph::problem_for(dead.error(), req);
@@ -63,15 +69,16 @@ Api::Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, json::obje
                                    {"deadAt", platform::format_rfc3339(d.dead_at)}});
     return ph::Response::json(200, json::object{{"items", std::move(items)}});
   });
-  router_.add("POST", "/v1/admin/dlq/{rule}/redrive", "admin", [this](ph::Request& req) -> ph::Response {
-    auto n = sys_.bus().redrive(req.param("rule"));
-    if (!n) {
-      if (n.error().kind == platform::ErrorKind::invalid_input)
-        return ph::problem(400, "not-redrivable", "Not redrivable", n.error().message, req);
-      return ph::problem_for(n.error(), req);
-    }
-    return ph::Response::json(200, {{"rule", req.param("rule")}, {"redriven", *n}});
-  });
+  router_.add(
+      "POST", "/v1/admin/dlq/{rule}/redrive", "admin", [this](ph::Request& req) -> ph::Response {
+        auto n = sys_.bus().redrive(req.param("rule"));
+        if (!n) {
+          if (n.error().kind == platform::ErrorKind::invalid_input)
+            return ph::problem(400, "not-redrivable", "Not redrivable", n.error().message, req);
+          return ph::problem_for(n.error(), req);
+        }
+        return ph::Response::json(200, {{"rule", req.param("rule")}, {"redriven", *n}});
+      });
 }
 
 bool Api::overloaded() {
@@ -88,13 +95,15 @@ bool Api::overloaded() {
 ph::Response Api::handle(ph::Request& req) {
   if (auto auth = req.header("authorization")) {
     constexpr std::string_view kBearer = "Bearer ";
-    const bool bearer = auth->size() > kBearer.size() &&
-                        std::equal(kBearer.begin(), kBearer.end(), auth->begin(),
-                                   [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+    const bool bearer =
+        auth->size() > kBearer.size() &&
+        std::equal(kBearer.begin(), kBearer.end(), auth->begin(),
+                   [](char a, char b) { return std::tolower(a) == std::tolower(b); });
     if (!bearer) {
       req.auth_error = "use an Authorization: Bearer token";
     } else {
-      auto who = verifier_.verify(std::string_view(*auth).substr(kBearer.size()), platform::SystemClock::instance().now());
+      auto who = verifier_.verify(std::string_view(*auth).substr(kBearer.size()),
+                                  platform::SystemClock::instance().now());
       // A bad token is refused by the routes that need one; public routes ignore it.
       if (who)
         req.identity = std::move(*who);
@@ -109,7 +118,8 @@ ph::Response Api::handle(ph::Request& req) {
           .with("Retry-After", std::to_string(wait->count()));
   }
   if (req.method == "POST" && req.path == "/v1/orders" && overloaded())
-    return ph::problem(503, "overloaded", "Service overloaded", "the event backlog is over its bound; retry later", req)
+    return ph::problem(503, "overloaded", "Service overloaded",
+                       "the event backlog is over its bound; retry later", req)
         .with("Retry-After", "2");
   return router_.handle(req);
 }

@@ -87,7 +87,8 @@ Result<std::unique_ptr<EmbeddedSystem>> EmbeddedSystem::open(Options options) {
                             {"inventory", &sys->inventory_store_},
                             {"payments", &sys->payments_store_},
                             {"shipping", &sys->shipping_store_},
-                            {"notifications", &sys->notifications_store_}})
+                            {"notifications", &sys->notifications_store_},
+                            {"provider-simulator", &sys->provider_store_}})
     if (auto s = open_store(name, *slot); !s) return tl::unexpected(s.error());
 
   auto bus = DurableBus::open({.path = o.data_dir + "/bus.db",
@@ -105,8 +106,9 @@ Result<std::unique_ptr<EmbeddedSystem>> EmbeddedSystem::open(Options options) {
   if (o.catalogue) inv.seed = *o.catalogue;
   sys->inventory_ =
       std::make_unique<inventory::InventoryService>(*sys->inventory_store_, clock, inv);
+  sys->provider_ = std::make_unique<payments::SimulatedProvider>(sys->provider_store_.get());
   sys->payments_ =
-      std::make_unique<payments::PaymentsService>(*sys->payments_store_, clock, sys->provider_);
+      std::make_unique<payments::PaymentsService>(*sys->payments_store_, clock, *sys->provider_);
   sys->shipping_ = std::make_unique<shipping::ShippingService>(
       *sys->shipping_store_, clock, shipping::Config{.carrier_delay = o.carrier_delay});
   sys->notifications_ = std::make_unique<notifications::NotificationsService>(

@@ -28,7 +28,9 @@ namespace orderly::platform::http {
 struct Identity {
   std::string subject;  // the customer id
   std::set<std::string> scopes;
-  [[nodiscard]] bool has(std::string_view scope) const { return scopes.count(std::string(scope)) > 0; }
+  [[nodiscard]] bool has(std::string_view scope) const {
+    return scopes.count(std::string(scope)) > 0;
+  }
   [[nodiscard]] bool admin() const { return has("admin"); }
 };
 
@@ -42,7 +44,7 @@ struct Request {
   std::string request_id;
   std::string client;  // peer address, for rate limiting anonymous callers
   std::optional<Identity> identity;
-  std::optional<std::string> auth_error;  // why a presented token was refused
+  std::optional<std::string> auth_error;      // why a presented token was refused
   std::map<std::string, std::string> params;  // from the route pattern
 
   [[nodiscard]] const std::string& param(const std::string& name) const;

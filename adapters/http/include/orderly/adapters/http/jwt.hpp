@@ -17,9 +17,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "orderly/platform/clock.hpp"
 #include "orderly/platform/error.hpp"

@@ -26,9 +26,9 @@ struct ServerOptions {
   std::uint16_t port = 8080;  // 0: the OS picks
   int threads = 2;
   std::size_t body_limit = 1024 * 1024;
-  std::chrono::milliseconds read_timeout{30'000};   // a whole request, headers and body
+  std::chrono::milliseconds read_timeout{30'000};  // a whole request, headers and body
   std::chrono::milliseconds write_timeout{30'000};
-  std::chrono::milliseconds idle_timeout{60'000};   // between keep-alive requests
+  std::chrono::milliseconds idle_timeout{60'000};  // between keep-alive requests
   // One JSON line per request; empty: no access log.
   std::function<void(const std::string& line)> access_log;
 };
@@ -37,7 +37,8 @@ using Handler = std::function<platform::http::Response(platform::http::Request&)
 
 class HttpServer {
  public:
-  static platform::Result<std::unique_ptr<HttpServer>> start(ServerOptions options, Handler handler);
+  static platform::Result<std::unique_ptr<HttpServer>> start(ServerOptions options,
+                                                             Handler handler);
   ~HttpServer();
   [[nodiscard]] std::uint16_t port() const;
   // Stops accepting, lets requests in flight finish, closes idle connections, joins the threads.

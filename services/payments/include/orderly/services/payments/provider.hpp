@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 
+#include "orderly/platform/item_store.hpp"
 #include "orderly/services/contracts/events.hpp"
 
 namespace orderly::services::payments {
@@ -54,6 +55,10 @@ class SimulatedProvider final : public PaymentProvider {
     Money refunded_amount;
   };
 
+  // With a store, the provider's own ledger survives restarts, as a real
+  // provider's would (without one, a restart would forget authorisations).
+  explicit SimulatedProvider(platform::ItemStore* ledger = nullptr) : ledger_(ledger) {}
+
   Result<AuthResult> authorize(const std::string& key, const std::string& token,
                                const Money& amount) override;
   Status capture(const std::string& key, const Money& amount) override;
@@ -64,6 +69,10 @@ class SimulatedProvider final : public PaymentProvider {
   std::map<std::string, Account> accounts() const;
 
  private:
+  Account& load(const std::string& key);  // under mu_
+  Status save(const std::string& key);    // under mu_
+
+  platform::ItemStore* ledger_;
   mutable std::mutex mu_;
   std::map<std::string, Account> accounts_;
 };

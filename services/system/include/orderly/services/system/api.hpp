@@ -19,20 +19,23 @@ namespace orderly::services::system {
 
 struct ApiOptions {
   adapters::http::JwtConfig jwt;
-  std::optional<std::string> jwks_file;  // verify against this JWKS (a real IdP) instead of the local key
+  std::optional<std::string>
+      jwks_file;  // verify against this JWKS (a real IdP) instead of the local key
   adapters::http::RateLimit rate_limit{100, 200};
   std::int64_t max_backlog = 100'000;  // POST /v1/orders sheds load above this
 };
 
 class Api {
  public:
-  static Result<std::unique_ptr<Api>> create(EmbeddedSystem& sys, const adapters::http::KeyPair& keys,
+  static Result<std::unique_ptr<Api>> create(EmbeddedSystem& sys,
+                                             const adapters::http::KeyPair& keys,
                                              ApiOptions options);
   platform::http::Response handle(platform::http::Request& req);
   void set_ready(bool ready) { ready_ = ready; }
 
  private:
-  Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, boost::json::object jwks, ApiOptions o);
+  Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, boost::json::object jwks,
+      ApiOptions o);
   bool overloaded();
 
   EmbeddedSystem& sys_;

@@ -62,7 +62,7 @@ class EmbeddedSystem {
   payments::PaymentsService& payments() { return *payments_; }
   shipping::ShippingService& shipping() { return *shipping_; }
   notifications::NotificationsService& notifications() { return *notifications_; }
-  payments::SimulatedProvider& provider() { return provider_; }
+  payments::SimulatedProvider& provider() { return *provider_; }
   adapters::embedded::DurableBus& bus() { return *bus_; }
   adapters::embedded::SqliteItemStore& store(std::string_view service);
   [[nodiscard]] const Options& options() const { return options_; }
@@ -72,9 +72,9 @@ class EmbeddedSystem {
 
   Options options_;
   std::unique_ptr<adapters::embedded::SqliteItemStore> orders_store_, inventory_store_,
-      payments_store_, shipping_store_, notifications_store_;
+      payments_store_, shipping_store_, notifications_store_, provider_store_;
   std::unique_ptr<adapters::embedded::DurableBus> bus_;
-  payments::SimulatedProvider provider_;
+  std::unique_ptr<payments::SimulatedProvider> provider_;  // the stand-in for an external provider
   notifications::MailboxChannel mailbox_;
   std::unique_ptr<orders::OrdersService> orders_;
   std::unique_ptr<inventory::InventoryService> inventory_;

@@ -1,0 +1,122 @@
+// Rate limiting (token bucket per subject, per client IP when anonymous) and
+// load shedding (--max-backlog → 503 on POST /v1/orders, GETs still work).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertProblem, placeOrder, removeDir, req, sleep, startServer, tempDir, token, uniq } from './lib.mjs';
+
+function count(rs) {
+  const c = {};
+  for (const r of rs) c[r.status] = (c[r.status] ?? 0) + 1;
+  return c;
+}
+
+function assert429(r) {
+  assertProblem(r, 429);
+  const ra = r.headers['retry-after'];
+  assert.match(String(ra ?? ''), /^\d+$/, `Retry-After "${ra}" should be delay-seconds`);
+  return Number(ra);
+}
+
+describe('rate limiting', () => {
+  test('--rate-limit 5 --rate-burst 5: a burst of 20 gets 429s; others are unaffected; it recovers', async (t) => {
+    const dataDir = tempDir();
+    let srv;
+    try {
+      srv = await startServer({ dataDir, args: ['--rate-limit', '5', '--rate-burst', '5'] });
+      const [alice, bob] = await Promise.all([token({ dataDir, customer: uniq('alice') }), token({ dataDir, customer: uniq('bob') })]);
+
+      const burst = await Promise.all(Array.from({ length: 20 }, () => req(srv.url, { path: '/v1/orders', token: alice })));
+      const c = count(burst);
+      t.diagnostic(`alice's burst: ${JSON.stringify(c)}`);
+      assert.deepEqual(Object.keys(c).sort(), ['200', '429'], `only 200s and 429s expected: ${JSON.stringify(c)}`);
+      assert.ok(c[200] >= 1 && c[200] <= 8, `200s: ${c[200]} (burst 5)`);
+      let retryAfter = 1;
+      for (const r of burst.filter((x) => x.status === 429)) retryAfter = assert429(r);
+      assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+
+      // Another subject has its own bucket.
+      const b = await req(srv.url, { path: '/v1/orders', token: bob });
+      assert.equal(b.status, 200, `bob limited by alice's burst: ${b.text}`);
+
+      // Writes count too.
+      const posts = await Promise.all(Array.from({ length: 10 }, () => placeOrder(srv.url, alice)));
+      assert.ok(posts.some((r) => r.status === 429), `POSTs: ${JSON.stringify(count(posts))}`);
+      for (const r of posts) assert.ok([202, 429].includes(r.status), `${r.status} ${r.text}`);
+
+      // The bucket refills.
+      await sleep(Math.max(retryAfter, 1) * 1000 + 500);
+      const again = await req(srv.url, { path: '/v1/orders', token: alice });
+      assert.equal(again.status, 200, again.text);
+
+      // Anonymous requests are limited per client IP.
+      const anon = await Promise.all(Array.from({ length: 20 }, () => req(srv.url, { path: '/v1/products' })));
+      const ca = count(anon);
+      t.diagnostic(`anonymous burst: ${JSON.stringify(ca)}`);
+      assert.ok(ca[429] >= 1, `no 429 for anonymous requests: ${JSON.stringify(ca)}`);
+      for (const r of anon.filter((x) => x.status === 429)) assert429(r);
+      for (const r of anon) assert.ok([200, 429].includes(r.status), String(r.status));
+      // ...which does not touch an authenticated customer's bucket.
+      const carol = await token({ dataDir, customer: uniq('carol') });
+      const cr = await req(srv.url, { path: '/v1/orders', token: carol });
+      assert.equal(cr.status, 200, cr.text);
+    } finally {
+      if (srv) await srv.stop();
+      removeDir(dataDir);
+    }
+  });
+
+  test('the default limit (100/s, burst 200) does not get in the way of 50 quick requests', async () => {
+    const dataDir = tempDir();
+    let srv;
+    try {
+      srv = await startServer({ dataDir });
+      const tok = await token({ dataDir, customer: uniq('dflt') });
+      const rs = await Promise.all(Array.from({ length: 50 }, () => req(srv.url, { path: '/v1/orders', token: tok })));
+      assert.deepEqual(count(rs), { 200: 50 });
+    } finally {
+      if (srv) await srv.stop();
+      removeDir(dataDir);
+    }
+  });
+});
+
+describe('load shedding', () => {
+  test('--max-backlog 1 --carrier-delay 60: POST eventually 503 with Retry-After; GETs still work', async (t) => {
+    const dataDir = tempDir();
+    let srv;
+    try {
+      srv = await startServer({ dataDir, args: ['--max-backlog', '1', '--carrier-delay', '60', '--saga-timeout', '60'] });
+      const tok = await token({ dataDir, customer: uniq('shed') });
+      const accepted = [];
+      let shed;
+      const seen = {};
+      for (let round = 0; round < 6 && !shed; round++) {
+        const rs = await Promise.all(Array.from({ length: 5 }, () => placeOrder(srv.url, tok)));
+        for (const r of rs) {
+          seen[r.status] = (seen[r.status] ?? 0) + 1;
+          assert.ok([202, 503].includes(r.status), `${r.status} ${r.text}`);
+          if (r.status === 202) accepted.push(r.json.orderId);
+          else shed ??= r;
+        }
+        if (!shed) await sleep(300);
+      }
+      t.diagnostic(`POST outcomes: ${JSON.stringify(seen)}`);
+      assert.ok(shed, `no 503 after ${accepted.length} orders with --max-backlog 1`);
+      assertProblem(shed, 503);
+      assert.match(String(shed.headers['retry-after'] ?? ''), /^\d+$/, `Retry-After "${shed.headers['retry-after']}"`);
+      assert.ok(accepted.length >= 1, 'the first order should have been accepted');
+
+      // Reads keep working while writes are shed.
+      const l = await req(srv.url, { path: '/v1/orders?limit=100', token: tok });
+      assert.equal(l.status, 200, l.text);
+      assert.deepEqual(new Set(l.json.items.map((o) => o.orderId)), new Set(accepted), 'shed POSTs created no order');
+      const g = await req(srv.url, { path: `/v1/orders/${accepted[0]}`, token: tok });
+      assert.equal(g.status, 200, g.text);
+      assert.equal((await req(srv.url, { path: '/v1/products' })).status, 200);
+      assert.equal((await req(srv.url, { path: '/healthz' })).status, 200);
+    } finally {
+      if (srv) await srv.stop();
+      removeDir(dataDir);
+    }
+  });
+});
