@@ -204,7 +204,7 @@ struct Session : std::enable_shared_from_this<Session> {
           {"method", r.method},
           {"path", r.path},
           {"status", out.status},
-          {"durationMs", std::round(ms * 1000) / 1000},
+          {"durationUs", static_cast<std::int64_t>(ms * 1000)},
           {"bytes", res.body().size()},
           {"requestId", r.request_id},
           {"client", r.client}}));
