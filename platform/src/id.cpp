@@ -32,6 +32,17 @@ std::uint64_t next_stamp(std::int64_t now_ms) {
 
 constexpr char kHex[] = "0123456789abcdef";
 
+std::string format_uuid(const std::array<std::uint8_t, 16>& b) {
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 0xf]);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string new_uuid_v7(TimePoint now) {
@@ -45,14 +56,7 @@ std::string new_uuid_v7(TimePoint now) {
   b[7] = static_cast<std::uint8_t>(seq & 0xff);
   for (int i = 0; i < 8; ++i) b[8 + i] = static_cast<std::uint8_t>(rnd >> (56 - 8 * i));
   b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3f));
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0xf]);
-  }
-  return out;
+  return format_uuid(b);
 }
 
 std::string new_uuid_v7() {
@@ -89,14 +93,7 @@ std::string derived_uuid(std::string_view space, std::string_view name) {
   }
   b[6] = static_cast<std::uint8_t>(0x80 | (b[6] & 0x0f));  // version 8
   b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3f));  // RFC variant
-  std::string out;
-  out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 0xf]);
-  }
-  return out;
+  return format_uuid(b);
 }
 
 bool is_uuid(std::string_view s) noexcept {

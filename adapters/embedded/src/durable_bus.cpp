@@ -83,6 +83,22 @@ Result<std::int64_t> scalar(Db& db, const std::string& sql, const Args&... args)
   return g->column_int64(0);
 }
 
+// Runs a cached query and calls on_row(stmt) for each row.
+template <class F, class... Args>
+Status for_each_row(Db& db, const std::string& sql, F&& on_row, const Args&... args) {
+  auto st = db.prepare(sql);
+  if (!st) return tl::unexpected(st.error());
+  StmtGuard g(**st);
+  int i = 0;
+  (g->bind(++i, args), ...);
+  for (;;) {
+    auto row = g->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return {};
+    on_row(*g);
+  }
+}
+
 std::string bounded(std::string s) {
   constexpr std::size_t kMaxError = 2000;
   if (s.size() > kMaxError) {
@@ -509,23 +525,19 @@ void DurableBus::stop() {
 Result<std::vector<DeadLetter>> DurableBus::dead_letters(const std::string& rule,
                                                          std::size_t limit) {
   std::lock_guard lk(db_mu_);
-  auto st = db_->prepare(
-      "SELECT id, rule, event_id, type, body, receive_count, last_error, dead_at FROM dlq "
-      "WHERE (?1 = '' OR rule = ?1) ORDER BY id LIMIT ?2");
-  if (!st) return tl::unexpected(st.error());
-  StmtGuard g(**st);
-  g->bind(1, rule);
-  g->bind(2, static_cast<std::int64_t>(limit));
   std::vector<DeadLetter> out;
-  for (;;) {
-    auto row = g->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    out.push_back({g->column_int64(0), std::string(g->column_text(1)),
-                   std::string(g->column_text(2)), std::string(g->column_text(3)),
-                   std::string(g->column_text(4)), static_cast<int>(g->column_int64(5)),
-                   std::string(g->column_text(6)), platform::from_unix_ms(g->column_int64(7))});
-  }
+  auto s = for_each_row(
+      *db_,
+      "SELECT id, rule, event_id, type, body, receive_count, last_error, dead_at FROM dlq "
+      "WHERE (?1 = '' OR rule = ?1) ORDER BY id LIMIT ?2",
+      [&](Stmt& g) {
+        out.push_back({g.column_int64(0), std::string(g.column_text(1)),
+                       std::string(g.column_text(2)), std::string(g.column_text(3)),
+                       std::string(g.column_text(4)), static_cast<int>(g.column_int64(5)),
+                       std::string(g.column_text(6)), platform::from_unix_ms(g.column_int64(7))});
+      },
+      rule, static_cast<std::int64_t>(limit));
+  if (!s) return tl::unexpected(s.error());
   return out;
 }
 
@@ -649,22 +661,18 @@ Result<std::int64_t> DurableBus::backlog() {
 Result<std::vector<ArchivedEvent>> DurableBus::archive_since(std::int64_t after_seq,
                                                              std::size_t limit) {
   std::lock_guard lk(db_mu_);
-  auto st = db_->prepare(
-      "SELECT seq, event_id, type, body, archived_at FROM archive WHERE seq > ?1 ORDER BY seq "
-      "LIMIT ?2");
-  if (!st) return tl::unexpected(st.error());
-  StmtGuard g(**st);
-  g->bind(1, after_seq);
-  g->bind(2, static_cast<std::int64_t>(limit));
   std::vector<ArchivedEvent> out;
-  for (;;) {
-    auto row = g->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    out.push_back({g->column_int64(0), std::string(g->column_text(1)),
-                   std::string(g->column_text(2)), std::string(g->column_text(3)),
-                   platform::from_unix_ms(g->column_int64(4))});
-  }
+  auto s = for_each_row(
+      *db_,
+      "SELECT seq, event_id, type, body, archived_at FROM archive WHERE seq > ?1 ORDER BY seq "
+      "LIMIT ?2",
+      [&](Stmt& g) {
+        out.push_back({g.column_int64(0), std::string(g.column_text(1)),
+                       std::string(g.column_text(2)), std::string(g.column_text(3)),
+                       platform::from_unix_ms(g.column_int64(4))});
+      },
+      after_seq, static_cast<std::int64_t>(limit));
+  if (!s) return tl::unexpected(s.error());
   return out;
 }
 

@@ -119,11 +119,7 @@ Status InventoryService::write(const Loaded& loaded, const Outcome& outcome,
                  to_json(*outcome.reservation), std::nullopt},
             loaded.reservation ? Condition::version_is(loaded.reservation_version)
                                : Condition::not_exists());
-  for (const auto& ev : outcome.events) {
-    CloudEvent e = std::visit([&](const auto& x) { return c::to_event(x, clock_.now()); }, ev);
-    if (cause) platform::caused_by(e, *cause);
-    uow.emit(std::move(e));
-  }
+  for (auto& e : c::to_events(outcome.events, cause, clock_.now())) uow.emit(std::move(e));
   return {};
 }
 

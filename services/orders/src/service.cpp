@@ -88,9 +88,7 @@ std::vector<platform::Rule> OrdersService::rules() {
 
 void OrdersService::emit(UnitOfWork& uow, Order& order, const std::vector<OrderEvent>& events,
                          const CloudEvent* cause, const std::optional<std::string>& traceparent) {
-  for (const auto& ev : events) {
-    CloudEvent e = std::visit([&](const auto& x) { return c::to_event(x, clock_.now()); }, ev);
-    if (cause) platform::caused_by(e, *cause);
+  for (auto& e : c::to_events(events, cause, clock_.now())) {
     if (traceparent) e.traceparent = traceparent;
     order.timeline.push_back(entry_for(e));
     uow.emit(std::move(e));

@@ -103,11 +103,7 @@ Status PaymentsService::finish(const Loaded& loaded, const Outcome& outcome,
     uow.put(Item{payment_pk(p.order_id), std::string(kPaymentSk), 0, to_json(p), std::nullopt},
             loaded.payment ? Condition::version_is(loaded.version) : Condition::not_exists());
   }
-  for (const auto& ev : outcome.events) {
-    CloudEvent e = std::visit([&](const auto& x) { return c::to_event(x, clock_.now()); }, ev);
-    platform::caused_by(e, cause);
-    uow.emit(std::move(e));
-  }
+  for (auto& e : c::to_events(outcome.events, &cause, clock_.now())) uow.emit(std::move(e));
   return {};
 }
 

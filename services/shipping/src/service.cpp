@@ -78,11 +78,7 @@ Status ShippingService::finish(const Loaded& l, const Outcome& o, const CloudEve
     uow.put(Item{shipment_pk(o.shipment->order_id), std::string(kShipmentSk), 0,
                  to_json(*o.shipment), std::nullopt},
             l.shipment ? Condition::version_is(l.version) : Condition::not_exists());
-  for (const auto& ev : o.events) {
-    CloudEvent e = std::visit([&](const auto& x) { return c::to_event(x, clock_.now()); }, ev);
-    platform::caused_by(e, cause);
-    uow.emit(std::move(e));
-  }
+  for (auto& e : c::to_events(o.events, &cause, clock_.now())) uow.emit(std::move(e));
   if (o.next_step) {
     auto timer = c::to_event(*o.next_step, clock_.now());
     platform::caused_by(timer, cause);

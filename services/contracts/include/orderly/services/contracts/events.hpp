@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "orderly/platform/clock.hpp"
@@ -271,6 +272,21 @@ platform::Handler on(F fn) {
             if (!d) return tl::unexpected(d.error());
             return fn(*d, e, uow);
           }};
+}
+
+// The CloudEvents for a handler's typed events (each alternative of `Variant`
+// is a contract struct), made consequences of `cause` when there is one.
+template <class Variant>
+std::vector<platform::CloudEvent> to_events(const std::vector<Variant>& events,
+                                            const platform::CloudEvent* cause,
+                                            platform::TimePoint now) {
+  std::vector<platform::CloudEvent> out;
+  out.reserve(events.size());
+  for (const auto& ev : events) {
+    out.push_back(std::visit([&](const auto& x) { return to_event(x, now); }, ev));
+    if (cause) platform::caused_by(out.back(), *cause);
+  }
+  return out;
 }
 
 // Shape helpers shared with the gateway's request parsing.
