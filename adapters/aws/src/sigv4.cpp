@@ -21,7 +21,8 @@ std::string lower(std::string s) {
 
 bool iequal(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -82,7 +83,9 @@ std::string normalize_path(std::string_view path) {
 std::string trimall(std::string_view v) {
   std::string out;
   std::size_t i = 0;
-  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+  auto ws = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
   while (i < v.size()) {
     while (i < v.size() && ws(v[i])) ++i;
     const auto start = i;
@@ -162,7 +165,8 @@ platform::Result<Credentials> Credentials::from_env() {
   const char* ak = std::getenv("AWS_ACCESS_KEY_ID");
   const char* sk = std::getenv("AWS_SECRET_ACCESS_KEY");
   if (!ak || !sk || !*ak || !*sk)
-    return platform::fail(platform::ErrorKind::unauthorized, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set");
+    return platform::fail(platform::ErrorKind::unauthorized,
+                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set");
   Credentials c{ak, sk, std::nullopt};
   if (const char* t = std::getenv("AWS_SESSION_TOKEN"); t && *t) c.session_token = t;
   return c;
@@ -177,8 +181,8 @@ std::string sha256_hex(std::string_view data) {
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
@@ -227,10 +231,11 @@ std::string sign_v4(SignedRequest& req, const Credentials& creds, const std::str
   std::string method = req.method;
   for (auto& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   const std::string canonical = method + "\n" + quote_path(normalize_path(url.path)) + "\n" +
-                                canonical_query(url.query) + "\n" + canonical_headers + "\n" + signed_headers +
-                                "\n" + sha256_hex(req.body);
+                                canonical_query(url.query) + "\n" + canonical_headers + "\n" +
+                                signed_headers + "\n" + sha256_hex(req.body);
   const std::string scope = date + "/" + region + "/" + service + "/aws4_request";
-  const std::string string_to_sign = "AWS4-HMAC-SHA256\n" + stamp + "\n" + scope + "\n" + sha256_hex(canonical);
+  const std::string string_to_sign =
+      "AWS4-HMAC-SHA256\n" + stamp + "\n" + scope + "\n" + sha256_hex(canonical);
   const auto k_date = hmac_sha256("AWS4" + creds.secret_key, date);
   const auto k_region = hmac_sha256(k_date, region);
   const auto k_service = hmac_sha256(k_region, service);
@@ -238,8 +243,8 @@ std::string sign_v4(SignedRequest& req, const Credentials& creds, const std::str
   const auto sig = hmac_sha256(k_signing, string_to_sign);
   req.headers.emplace_back("Authorization",
                            "AWS4-HMAC-SHA256 Credential=" + creds.access_key + "/" + scope +
-                               ", SignedHeaders=" + signed_headers +
-                               ", Signature=" + hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size()));
+                               ", SignedHeaders=" + signed_headers + ", Signature=" +
+                               hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size()));
   return canonical;
 }
 

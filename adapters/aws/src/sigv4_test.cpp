@@ -26,7 +26,8 @@ std::string b64(std::string_view s) {
   std::string out;
   std::size_t i = 0;
   for (; i + 2 < s.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(s[i]) << 16) | (static_cast<unsigned char>(s[i + 1]) << 8) |
+    const unsigned v = (static_cast<unsigned char>(s[i]) << 16) |
+                       (static_cast<unsigned char>(s[i + 1]) << 8) |
                        static_cast<unsigned char>(s[i + 2]);
     out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], a[v & 63]};
   }
@@ -34,7 +35,8 @@ std::string b64(std::string_view s) {
     const unsigned v = static_cast<unsigned char>(s[i]) << 16;
     out += {a[v >> 18], a[(v >> 12) & 63], '=', '='};
   } else if (i + 2 == s.size()) {
-    const unsigned v = (static_cast<unsigned char>(s[i]) << 16) | (static_cast<unsigned char>(s[i + 1]) << 8);
+    const unsigned v =
+        (static_cast<unsigned char>(s[i]) << 16) | (static_cast<unsigned char>(s[i + 1]) << 8);
     out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], '='};
   }
   return out;
@@ -48,7 +50,9 @@ struct Case {
 };
 
 Case random_case(std::mt19937_64& rng) {
-  auto pick = [&](auto const& v) { return v[std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)]; };
+  auto pick = [&](auto const& v) {
+    return v[std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)];
+  };
   auto chance = [&](double p) { return std::bernoulli_distribution(p)(rng); };
   auto text = [&](std::string_view alphabet, int lo, int hi) {
     std::string s;
@@ -59,17 +63,17 @@ Case random_case(std::mt19937_64& rng) {
   const std::string query_chars = "abcXYZ019-_.~%2F%20+:@/,";
   const std::string value_chars = "abc XYZ 019-_.~!$&'()*+,;=:@/  \t";
   Case c;
-  c.req.method = pick(std::vector<std::string>{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "post"});
+  c.req.method =
+      pick(std::vector<std::string>{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "post"});
   const std::string scheme = pick(std::vector<std::string>{"https", "http"});
-  std::string host = pick(std::vector<std::string>{"dynamodb.eu-west-1.amazonaws.com", "LocalHost", "127.0.0.1",
-                                                   "Example.COM"});
+  std::string host = pick(std::vector<std::string>{"dynamodb.eu-west-1.amazonaws.com", "LocalHost",
+                                                   "127.0.0.1", "Example.COM"});
   if (chance(0.4)) {
     host += ':';
     host += pick(std::vector<std::string>{"443", "80", "8000", "4567"});
   }
   std::string path;
-  for (int n = std::uniform_int_distribution<int>(0, 5)(rng); n > 0; --n)
-  {
+  for (int n = std::uniform_int_distribution<int>(0, 5)(rng); n > 0; --n) {
     path += '/';
     path += chance(0.15) ? pick(std::vector<std::string>{".", "..", ""}) : text(path_chars, 1, 8);
   }
@@ -88,18 +92,20 @@ Case random_case(std::mt19937_64& rng) {
   }
   c.req.url = url;
   for (int n = std::uniform_int_distribution<int>(0, 6)(rng); n > 0; --n) {
-    std::string name = pick(std::vector<std::string>{"Content-Type", "X-Amz-Target", "x-custom", "X-CUSTOM",
-                                                     "User-Agent", "Expect", "X-Amzn-Trace-Id", "Accept",
-                                                     "X-Amz-Meta-Thing", "Host"});
+    std::string name = pick(std::vector<std::string>{
+        "Content-Type", "X-Amz-Target", "x-custom", "X-CUSTOM", "User-Agent", "Expect",
+        "X-Amzn-Trace-Id", "Accept", "X-Amz-Meta-Thing", "Host"});
     c.req.headers.emplace_back(name, text(value_chars, 1, 20));
   }
   if (chance(0.7)) {
     const int len = std::uniform_int_distribution<int>(1, 300)(rng);
-    for (int i = 0; i < len; ++i) c.req.body.push_back(static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng)));
+    for (int i = 0; i < len; ++i)
+      c.req.body.push_back(static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng)));
   }
   c.creds.access_key = "AKIA";
   c.creds.access_key += text("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16, 16);
-  c.creds.secret_key = text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/", 40, 40);
+  c.creds.secret_key =
+      text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/", 40, 40);
   if (chance(0.5)) c.creds.session_token = text("abcdefghijklmnopqrstuvwxyz0123456789+/=", 20, 80);
   c.region = pick(std::vector<std::string>{"us-east-1", "eu-west-1", "ap-southeast-2"});
   c.service = pick(std::vector<std::string>{"dynamodb", "sqs", "events", "execute-api"});
@@ -108,7 +114,8 @@ Case random_case(std::mt19937_64& rng) {
 }
 
 TEST(SigV4, MatchesBotocoreOnAThousandRandomRequests) {
-  ASSERT_TRUE(std::filesystem::exists("/usr/bin/python3")) << "python3-botocore (Debian) is required";
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/python3"))
+      << "python3-botocore (Debian) is required";
   orderly::testing::TempDir dir;
   std::mt19937_64 rng(20261125);
   std::vector<Case> cases;
@@ -119,15 +126,21 @@ TEST(SigV4, MatchesBotocoreOnAThousandRandomRequests) {
       const auto& c = cases.back();
       json::array headers;
       for (const auto& [k, v] : c.req.headers) headers.push_back(json::array{k, v});
-      json::object o{{"method", c.req.method}, {"url", c.req.url}, {"headers", headers},
-                     {"body", b64(c.req.body)}, {"access_key", c.creds.access_key},
-                     {"secret_key", c.creds.secret_key}, {"region", c.region}, {"service", c.service},
+      json::object o{{"method", c.req.method},
+                     {"url", c.req.url},
+                     {"headers", headers},
+                     {"body", b64(c.req.body)},
+                     {"access_key", c.creds.access_key},
+                     {"secret_key", c.creds.secret_key},
+                     {"region", c.region},
+                     {"service", c.service},
                      {"unix", c.unix_s}};
       if (c.creds.session_token) o["token"] = *c.creds.session_token;
       in << json::serialize(o) << "\n";
     }
   }
-  const std::string cmd = "/usr/bin/python3 " ORDERLY_SOURCE_DIR "/tests/oracle/sigv4_oracle.py < " +
+  const std::string cmd = "/usr/bin/python3 " ORDERLY_SOURCE_DIR
+                          "/tests/oracle/sigv4_oracle.py < " +
                           dir.file("cases.jsonl") + " > " + dir.file("signed.jsonl");
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::ifstream out(dir.file("signed.jsonl"));
@@ -137,14 +150,18 @@ TEST(SigV4, MatchesBotocoreOnAThousandRandomRequests) {
     ASSERT_LT(i, cases.size());
     auto oracle = json::parse(line).as_object();
     auto c = cases[i];
-    const auto canonical = sign_v4(c.req, c.creds, c.region, c.service, platform::from_unix_ms(c.unix_s * 1000));
+    const auto canonical =
+        sign_v4(c.req, c.creds, c.region, c.service, platform::from_unix_ms(c.unix_s * 1000));
     std::string auth;
     for (const auto& [k, v] : c.req.headers)
       if (k == "Authorization") auth = v;
-    if (auth == oracle.at("authorization").as_string()) ++same;
+    if (auth == oracle.at("authorization").as_string())
+      ++same;
     else
-      ADD_FAILURE() << "case " << i << " " << cases[i].req.method << " " << cases[i].req.url << "\n ours:   " << auth
-                    << "\n botocore: " << oracle.at("authorization").as_string() << "\n canonical:\n"
+      ADD_FAILURE() << "case " << i << " " << cases[i].req.method << " " << cases[i].req.url
+                    << "\n ours:   " << auth
+                    << "\n botocore: " << oracle.at("authorization").as_string()
+                    << "\n canonical:\n"
                     << canonical;
     ++i;
     if (i - same > 5) break;  // enough to debug
@@ -155,8 +172,10 @@ TEST(SigV4, MatchesBotocoreOnAThousandRandomRequests) {
 
 TEST(SigV4, KnownVectorAndCredentialsFromTheEnvironment) {
   // AWS's documented example (GET iam ListUsers, 2015-08-30T12:36:00Z).
-  SignedRequest r{"GET", "https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08",
-                  {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}}, ""};
+  SignedRequest r{"GET",
+                  "https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08",
+                  {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}},
+                  ""};
   Credentials c{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", std::nullopt};
   sign_v4(r, c, "us-east-1", "iam", platform::from_unix_ms(1'440'938'160'000));
   EXPECT_EQ(r.headers.back().second,

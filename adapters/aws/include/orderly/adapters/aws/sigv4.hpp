@@ -1,8 +1,9 @@
 // AWS Signature Version 4 (OpenSSL), byte-compatible with botocore's SigV4Auth.
 //
-//   auto creds = Credentials::from_env();   // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
-//   SignedRequest r{"POST", "https://dynamodb.eu-west-1.amazonaws.com/", {{"Content-Type", "..."}}, body};
-//   sign_v4(r, *creds, "eu-west-1", "dynamodb", clock.now());   // adds X-Amz-Date, token, Authorization
+//   auto creds = Credentials::from_env();   // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+//   AWS_SESSION_TOKEN SignedRequest r{"POST", "https://dynamodb.eu-west-1.amazonaws.com/",
+//   {{"Content-Type", "..."}}, body}; sign_v4(r, *creds, "eu-west-1", "dynamodb", clock.now()); //
+//   adds X-Amz-Date, token, Authorization
 //
 // Canonicalisation follows botocore exactly (tests/oracle/sigv4_oracle.py
 // checks 1,000 random requests byte for byte): the path has dot segments and
