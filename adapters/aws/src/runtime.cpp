@@ -34,9 +34,9 @@ struct Connection {
   }
 
   // One request on a kept-alive connection; reconnects once if it was closed.
-  bhttp::response<bhttp::string_body> send(bhttp::verb verb, const std::string& target, std::string body,
-                                           const std::vector<std::pair<std::string, std::string>>& headers,
-                                           std::size_t body_limit) {
+  bhttp::response<bhttp::string_body> send(
+      bhttp::verb verb, const std::string& target, std::string body,
+      const std::vector<std::pair<std::string, std::string>>& headers, std::size_t body_limit) {
     for (int attempt = 0;; ++attempt) {
       try {
         if (!stream) {
@@ -66,7 +66,8 @@ struct Connection {
 };
 
 std::string error_body(const std::string& type, const std::string& message) {
-  return boost::json::serialize(boost::json::object{{"errorType", type}, {"errorMessage", message}});
+  return boost::json::serialize(
+      boost::json::object{{"errorType", type}, {"errorMessage", message}});
 }
 
 }  // namespace
@@ -78,7 +79,8 @@ std::optional<std::string> xray_to_traceparent(std::string_view xray) {
     if (p == std::string_view::npos) return {};
     p += name.size();
     auto end = xray.find(';', p);
-    return std::string(xray.substr(p, end == std::string_view::npos ? std::string_view::npos : end - p));
+    return std::string(
+        xray.substr(p, end == std::string_view::npos ? std::string_view::npos : end - p));
   };
   std::string root = field("Root=1-"), parent = field("Parent="), sampled = field("Sampled=");
   const auto dash = root.find('-');
@@ -93,8 +95,10 @@ std::optional<std::string> xray_to_traceparent(std::string_view xray) {
 void report_init_error(const std::string& endpoint, const platform::Error& e) {
   try {
     Connection c(endpoint);
-    c.send(bhttp::verb::post, std::string(kApi) + "/init/error", error_body("Runtime.InitError", e.describe()),
-           {{"Lambda-Runtime-Function-Error-Type", "Runtime.InitError"}, {"Content-Type", "application/json"}},
+    c.send(bhttp::verb::post, std::string(kApi) + "/init/error",
+           error_body("Runtime.InitError", e.describe()),
+           {{"Lambda-Runtime-Function-Error-Type", "Runtime.InitError"},
+            {"Content-Type", "application/json"}},
            64 * 1024);
   } catch (...) {
   }
@@ -111,12 +115,14 @@ int run_handler(const InvocationHandler& handler, RuntimeOptions o) {
     if (o.stop && o.stop->load()) return 0;
     Invocation inv;
     try {
-      auto res = conn.send(bhttp::verb::get, std::string(kApi) + "/invocation/next", "", {}, o.max_payload + 1024);
+      auto res = conn.send(bhttp::verb::get, std::string(kApi) + "/invocation/next", "", {},
+                           o.max_payload + 1024);
       if (res.result_int() != 200) return 1;
       inv.request_id = std::string(res["Lambda-Runtime-Aws-Request-Id"]);
       inv.function_arn = std::string(res["Lambda-Runtime-Invoked-Function-Arn"]);
       inv.xray_trace = std::string(res["Lambda-Runtime-Trace-Id"]);
-      inv.deadline_ms = std::chrono::milliseconds(std::atoll(std::string(res["Lambda-Runtime-Deadline-Ms"]).c_str()));
+      inv.deadline_ms = std::chrono::milliseconds(
+          std::atoll(std::string(res["Lambda-Runtime-Deadline-Ms"]).c_str()));
       inv.payload = std::move(res.body());
     } catch (const std::exception&) {
       if (o.stop && o.stop->load()) return 0;
@@ -128,26 +134,31 @@ int run_handler(const InvocationHandler& handler, RuntimeOptions o) {
     } else {
       ::unsetenv("_X_AMZN_TRACE_ID");
     }
-    platform::Result<std::string> out = platform::make_error(platform::ErrorKind::permanent, "not run");
+    platform::Result<std::string> out =
+        platform::make_error(platform::ErrorKind::permanent, "not run");
     try {
       out = handler(inv);
     } catch (const std::exception& e) {
-      out = platform::make_error(platform::ErrorKind::permanent, std::string("unhandled exception: ") + e.what());
+      out = platform::make_error(platform::ErrorKind::permanent,
+                                 std::string("unhandled exception: ") + e.what());
     } catch (...) {
       out = platform::make_error(platform::ErrorKind::permanent, "unhandled exception");
     }
     if (out && out->size() > o.max_payload)
-      out = platform::fail(platform::ErrorKind::permanent, "response of {} bytes is over the {}-byte limit",
-                           out->size(), o.max_payload);
+      out = platform::fail(platform::ErrorKind::permanent,
+                           "response of {} bytes is over the {}-byte limit", out->size(),
+                           o.max_payload);
     try {
       const std::string base = std::string(kApi) + "/invocation/" + inv.request_id;
       if (out) {
-        conn.send(bhttp::verb::post, base + "/response", std::move(*out), {{"Content-Type", "application/json"}},
-                  64 * 1024);
+        conn.send(bhttp::verb::post, base + "/response", std::move(*out),
+                  {{"Content-Type", "application/json"}}, 64 * 1024);
       } else {
         const std::string type = "Orderly." + std::string(platform::to_string(out.error().kind));
-        conn.send(bhttp::verb::post, base + "/error", error_body(type, out.error().message),
-                  {{"Lambda-Runtime-Function-Error-Type", type}, {"Content-Type", "application/json"}}, 64 * 1024);
+        conn.send(
+            bhttp::verb::post, base + "/error", error_body(type, out.error().message),
+            {{"Lambda-Runtime-Function-Error-Type", type}, {"Content-Type", "application/json"}},
+            64 * 1024);
       }
     } catch (const std::exception&) {
       return 1;

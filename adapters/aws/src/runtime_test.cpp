@@ -44,7 +44,8 @@ struct FakeRuntimeApi {
       res.body = e.body;
       res.with("Lambda-Runtime-Aws-Request-Id", e.id)
           .with("Lambda-Runtime-Deadline-Ms", "1767225600123")
-          .with("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:eu-west-1:123456789012:function:orders-api");
+          .with("Lambda-Runtime-Invoked-Function-Arn",
+                "arn:aws:lambda:eu-west-1:123456789012:function:orders-api");
       if (!e.trace.empty()) res.with("Lambda-Runtime-Trace-Id", e.trace);
       return res;
     }
@@ -53,7 +54,8 @@ struct FakeRuntimeApi {
       auto rest = r.path.substr(prefix.size());
       auto slash = rest.find('/');
       auto id = rest.substr(0, slash);
-      if (rest.substr(slash + 1) == "response") responses[id] = r.body;
+      if (rest.substr(slash + 1) == "response")
+        responses[id] = r.body;
       else {
         errors[id] = r.body;
         error_types[id] = r.header("lambda-runtime-function-error-type").value_or("");
@@ -70,14 +72,16 @@ struct FakeRuntimeApi {
 TEST(RuntimeApi, ServesResponsesErrorsAndExceptionsWithContext) {
   FakeRuntimeApi api;
   ASSERT_TRUE(api.server);
-  api.events = {{"req-1", R"({"n":1})", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"},
+  api.events = {{"req-1", R"({"n":1})",
+                 "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"},
                 {"req-2", R"({"n":2})", ""},
                 {"req-3", R"({"n":3})", ""}};
   std::vector<Invocation> seen;
   const int rc = run_handler(
       [&](const Invocation& inv) -> platform::Result<std::string> {
         seen.push_back(inv);
-        if (inv.request_id == "req-2") return platform::make_error(platform::ErrorKind::invalid_input, "bad order");
+        if (inv.request_id == "req-2")
+          return platform::make_error(platform::ErrorKind::invalid_input, "bad order");
         if (inv.request_id == "req-3") throw std::runtime_error("boom");
         const char* env = std::getenv("_X_AMZN_TRACE_ID");
         return std::string(R"({"trace":")") + (env ? env : "") + "\"}";
@@ -90,8 +94,9 @@ TEST(RuntimeApi, ServesResponsesErrorsAndExceptionsWithContext) {
   EXPECT_EQ(seen[0].function_arn, "arn:aws:lambda:eu-west-1:123456789012:function:orders-api");
   EXPECT_EQ(seen[0].traceparent, "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01");
   EXPECT_FALSE(seen[1].traceparent);
-  EXPECT_EQ(api.responses["req-1"],
-            R"({"trace":"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"})");
+  EXPECT_EQ(
+      api.responses["req-1"],
+      R"({"trace":"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"})");
   auto e2 = boost::json::parse(api.errors["req-2"]).as_object();
   EXPECT_EQ(e2.at("errorType"), "Orderly.invalid_input");
   EXPECT_EQ(e2.at("errorMessage"), "bad order");
@@ -129,11 +134,13 @@ TEST(RuntimeApi, StopsCleanlyAndFailsWithoutAnEndpoint) {
 }
 
 TEST(RuntimeApi, XrayHeaderMapsToTraceparent) {
-  EXPECT_EQ(xray_to_traceparent("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"),
+  EXPECT_EQ(xray_to_traceparent(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"),
             "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00");
   EXPECT_FALSE(xray_to_traceparent("Root=1-5759e988-bd862e3fe1be46a994272793"));  // no parent
   EXPECT_FALSE(xray_to_traceparent("garbage"));
-  EXPECT_FALSE(xray_to_traceparent("Root=1-zz59e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8"));
+  EXPECT_FALSE(
+      xray_to_traceparent("Root=1-zz59e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8"));
 }
 
 }  // namespace

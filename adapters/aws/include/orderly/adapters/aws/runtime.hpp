@@ -1,7 +1,8 @@
 // The Lambda Runtime API client: a custom runtime's whole loop.
 //
 //   int main() {
-//     return run_handler([](const Invocation& inv) -> Result<std::string> { return handle(inv.payload); });
+//     return run_handler([](const Invocation& inv) -> Result<std::string> { return
+//     handle(inv.payload); });
 //   }
 //
 // It speaks the documented HTTP protocol on AWS_LAMBDA_RUNTIME_API
