@@ -10,6 +10,22 @@ namespace orderly::platform::http {
 
 namespace json = boost::json;
 
+void add_scopes(Identity& who, std::string_view scopes) {
+  std::size_t i = 0;
+  while (i < scopes.size()) {
+    const auto j = scopes.find(' ', i);
+    auto s =
+        std::string(scopes.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i));
+    if (!s.empty()) {
+      if (auto slash = s.rfind('/'); slash != std::string::npos && slash + 1 < s.size())
+        who.scopes.insert(s.substr(slash + 1));
+      who.scopes.insert(std::move(s));
+    }
+    if (j == std::string_view::npos) break;
+    i = j + 1;
+  }
+}
+
 const std::string& Request::param(const std::string& name) const {
   static const std::string empty;
   auto it = params.find(name);

@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "orderly/platform/base64.hpp"
 #include "orderly/platform/id.hpp"
 
 namespace orderly::adapters::aws {
@@ -24,60 +25,23 @@ const json::value* at_path(const json::value& v, std::initializer_list<const cha
   return cur;
 }
 
-std::string str(const json::value* v) { return v && v->is_string() ? std::string(v->get_string()) : std::string(); }
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  unsigned buf = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    const int v = val(c);
-    if (v < 0) return std::nullopt;
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
-void add_scopes(ph::Identity& who, std::string_view scopes) {
-  std::size_t i = 0;
-  while (i < scopes.size()) {
-    const auto j = scopes.find(' ', i);
-    auto s = std::string(scopes.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i));
-    if (!s.empty()) {
-      who.scopes.insert(s);
-      if (auto slash = s.rfind('/'); slash != std::string::npos && slash + 1 < s.size())
-        who.scopes.insert(s.substr(slash + 1));  // Cognito: "<resource-server>/orders:read"
-    }
-    if (j == std::string_view::npos) break;
-    i = j + 1;
-  }
+std::string str(const json::value* v) {
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
 }  // namespace
 
 platform::Result<ph::Request> request_from_apigw_v2(const json::value& event) {
-  if (!event.is_object()) return platform::fail(ErrorKind::invalid_input, "API Gateway event: not an object");
+  if (!event.is_object())
+    return platform::fail(ErrorKind::invalid_input, "API Gateway event: not an object");
   if (str(at_path(event, {"version"})) != "2.0")
     return platform::fail(ErrorKind::invalid_input, "API Gateway event: version must be 2.0");
   ph::Request r;
   r.method = str(at_path(event, {"requestContext", "http", "method"}));
   r.path = str(at_path(event, {"rawPath"}));
   if (r.method.empty() || r.path.empty())
-    return platform::fail(ErrorKind::invalid_input, "API Gateway event: requestContext.http.method and rawPath are required");
+    return platform::fail(ErrorKind::invalid_input,
+                          "API Gateway event: requestContext.http.method and rawPath are required");
   const auto query = str(at_path(event, {"rawQueryString"}));
   r.target = query.empty() ? r.path : r.path + "?" + query;
   std::string_view rest(query);
@@ -86,7 +50,8 @@ platform::Result<ph::Request> request_from_apigw_v2(const json::value& event) {
     const auto pair = rest.substr(0, amp);
     const auto eq = pair.find('=');
     if (!pair.empty())
-      r.query.emplace(std::string(pair.substr(0, eq)), eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
+      r.query.emplace(std::string(pair.substr(0, eq)),
+                      eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);
   }
@@ -99,8 +64,9 @@ platform::Result<ph::Request> request_from_apigw_v2(const json::value& event) {
   const auto body = str(at_path(event, {"body"}));
   const auto* b64 = at_path(event, {"isBase64Encoded"});
   if (b64 && b64->is_bool() && b64->get_bool()) {
-    auto decoded = base64_decode(body);
-    if (!decoded) return platform::fail(ErrorKind::invalid_input, "API Gateway event: body is not base64");
+    auto decoded = platform::base64_decode(body);
+    if (!decoded)
+      return platform::fail(ErrorKind::invalid_input, "API Gateway event: body is not base64");
     r.body = std::move(*decoded);
   } else {
     r.body = body;
@@ -109,13 +75,15 @@ platform::Result<ph::Request> request_from_apigw_v2(const json::value& event) {
   if (r.request_id.empty()) r.request_id = platform::new_uuid_v7();
   r.client = str(at_path(event, {"requestContext", "http", "sourceIp"}));
   // API Gateway's JWT authorizer already verified the token; take who it says.
-  if (const auto* claims = at_path(event, {"requestContext", "authorizer", "jwt", "claims"}); claims && claims->is_object()) {
+  if (const auto* claims = at_path(event, {"requestContext", "authorizer", "jwt", "claims"});
+      claims && claims->is_object()) {
     ph::Identity who;
     who.subject = str(claims->as_object().if_contains("sub"));
-    add_scopes(who, str(claims->as_object().if_contains("scope")));
-    if (const auto* scopes = at_path(event, {"requestContext", "authorizer", "jwt", "scopes"}); scopes && scopes->is_array())
+    ph::add_scopes(who, str(claims->as_object().if_contains("scope")));
+    if (const auto* scopes = at_path(event, {"requestContext", "authorizer", "jwt", "scopes"});
+        scopes && scopes->is_array())
       for (const auto& s : scopes->as_array())
-        if (s.is_string()) add_scopes(who, s.get_string());
+        if (s.is_string()) ph::add_scopes(who, s.get_string());
     if (!who.subject.empty()) r.identity = std::move(who);
   }
   return r;
@@ -124,32 +92,41 @@ platform::Result<ph::Request> request_from_apigw_v2(const json::value& event) {
 json::object apigw_v2_response(const ph::Response& res) {
   json::object headers;
   for (const auto& [k, v] : res.headers) headers[k] = v;
-  return {{"statusCode", res.status}, {"headers", std::move(headers)}, {"body", res.body}, {"isBase64Encoded", false}};
+  return {{"statusCode", res.status},
+          {"headers", std::move(headers)},
+          {"body", res.body},
+          {"isBase64Encoded", false}};
 }
 
-json::object handle_apigw_v2(const json::value& event, const std::function<ph::Response(ph::Request&)>& handler) {
+json::object handle_apigw_v2(const json::value& event,
+                             const std::function<ph::Response(ph::Request&)>& handler) {
   auto req = request_from_apigw_v2(event);
   if (!req) {
     ph::Request none;
     none.request_id = platform::new_uuid_v7();
-    return apigw_v2_response(ph::problem(400, "bad-event", "Malformed API Gateway event", req.error().message, none));
+    return apigw_v2_response(
+        ph::problem(400, "bad-event", "Malformed API Gateway event", req.error().message, none));
   }
   ph::Response res;
   try {
     res = handler(*req);
   } catch (const std::exception&) {
-    res = ph::problem(500, "internal", "Internal error", "the request could not be completed", *req);
+    res =
+        ph::problem(500, "internal", "Internal error", "the request could not be completed", *req);
   }
   res.with("X-Request-Id", req->request_id);
   return apigw_v2_response(res);
 }
 
-platform::Result<json::object> handle_sqs_batch(const json::value& event, const platform::BatchHandler& handler) {
+platform::Result<json::object> handle_sqs_batch(const json::value& event,
+                                                const platform::BatchHandler& handler) {
   const auto* records = at_path(event, {"Records"});
   if (!records || !records->is_array())
     return platform::fail(ErrorKind::invalid_input, "SQS event: no Records array");
   json::array failures;
-  auto fail_item = [&](const std::string& id) { failures.push_back(json::object{{"itemIdentifier", id}}); };
+  auto fail_item = [&](const std::string& id) {
+    failures.push_back(json::object{{"itemIdentifier", id}});
+  };
   std::vector<platform::Delivery> batch;
   for (const auto& rec : records->as_array()) {
     const auto id = str(at_path(rec, {"messageId"}));
@@ -157,11 +134,14 @@ platform::Result<json::object> handle_sqs_batch(const json::value& event, const 
     boost::system::error_code ec;
     auto body = json::parse(str(at_path(rec, {"body"})), ec);
     const json::value* ce = &body;
-    if (!ec && body.is_object() && body.as_object().contains("detail-type")) ce = body.as_object().if_contains("detail");
-    auto e = ec || !ce ? platform::Result<platform::CloudEvent>(platform::make_error(ErrorKind::invalid_input, "body is not JSON"))
+    if (!ec && body.is_object() && body.as_object().contains("detail-type"))
+      ce = body.as_object().if_contains("detail");
+    auto e = ec || !ce ? platform::Result<platform::CloudEvent>(
+                             platform::make_error(ErrorKind::invalid_input, "body is not JSON"))
                        : platform::event_from_json(*ce);
     if (!e) {
-      fail_item(id);  // redelivered, then dead-lettered by the queue's redrive policy, with the body intact
+      fail_item(id);  // redelivered, then dead-lettered by the queue's redrive policy, with the
+                      // body intact
       continue;
     }
     int receives = std::atoi(str(at_path(rec, {"attributes", "ApproximateReceiveCount"})).c_str());
@@ -175,7 +155,8 @@ platform::Result<json::object> handle_sqs_batch(const json::value& event, const 
       results.clear();
     }
     for (std::size_t i = 0; i < batch.size(); ++i)
-      if (i >= results.size() || results[i].outcome != platform::Outcome::ok) fail_item(batch[i].message_id);
+      if (i >= results.size() || results[i].outcome != platform::Outcome::ok)
+        fail_item(batch[i].message_id);
   }
   return json::object{{"batchItemFailures", std::move(failures)}};
 }

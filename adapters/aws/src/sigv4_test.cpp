@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 
+#include "orderly/platform/base64.hpp"
 #include "support/temp_dir.hpp"
 
 namespace orderly::adapters::aws {
@@ -22,24 +23,7 @@ namespace {
 namespace json = boost::json;
 
 std::string b64(std::string_view s) {
-  static constexpr char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < s.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(s[i]) << 16) |
-                       (static_cast<unsigned char>(s[i + 1]) << 8) |
-                       static_cast<unsigned char>(s[i + 2]);
-    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], a[v & 63]};
-  }
-  if (i + 1 == s.size()) {
-    const unsigned v = static_cast<unsigned char>(s[i]) << 16;
-    out += {a[v >> 18], a[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == s.size()) {
-    const unsigned v =
-        (static_cast<unsigned char>(s[i]) << 16) | (static_cast<unsigned char>(s[i + 1]) << 8);
-    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], '='};
-  }
-  return out;
+  return platform::base64_encode(s);
 }
 
 struct Case {

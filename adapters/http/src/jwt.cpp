@@ -18,6 +18,7 @@
 #include <memory>
 #include <sstream>
 
+#include "orderly/platform/base64.hpp"
 #include "orderly/platform/id.hpp"
 
 namespace orderly::adapters::http {
@@ -26,6 +27,13 @@ namespace json = boost::json;
 using platform::ErrorKind;
 
 namespace {
+
+std::string base64url_encode(std::string_view b) {
+  return platform::base64_encode(b, platform::Base64::url);
+}
+std::optional<std::string> base64url_decode(std::string_view t) {
+  return platform::base64_decode(t, platform::Base64::url);
+}
 
 template <class T, void (*F)(T*)>
 struct Deleter {
@@ -104,53 +112,6 @@ Result<std::string> jwk_to_pem(const std::string& n_b64, const std::string& e_b6
 }
 
 }  // namespace
-
-std::string base64url_encode(std::string_view bytes) {
-  static constexpr char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                       static_cast<unsigned char>(bytes[i + 2]);
-    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], a[v & 63]};
-  }
-  if (i + 1 == bytes.size()) {
-    const unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-    out += {a[v >> 18], a[(v >> 12) & 63]};
-  } else if (i + 2 == bytes.size()) {
-    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8);
-    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63]};
-  }
-  return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-  };
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  unsigned buf = 0;
-  int bits = 0;
-  for (char c : text) {
-    const int v = val(c);
-    if (v < 0) return std::nullopt;
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xff));
-    }
-  }
-  return out;
-}
 
 Result<KeyPair> KeyPair::load_or_create(const std::string& dir) {
   if (dir.empty())
@@ -330,20 +291,7 @@ Result<platform::http::Identity> TokenVerifier::verify_uncached(std::string_view
   who.subject = claim("sub");
   if (who.subject.empty() || who.subject.size() > 128)
     return unauthorized("token has no usable sub");
-  const std::string scope = claim("scope");
-  std::size_t i = 0;
-  while (i < scope.size()) {
-    const auto j = scope.find(' ', i);
-    const auto s = scope.substr(i, j == std::string::npos ? std::string::npos : j - i);
-    if (!s.empty()) {
-      who.scopes.insert(s);
-      // Cognito prefixes custom scopes with the resource server: "<server>/orders:read".
-      if (auto slash = s.rfind('/'); slash != std::string::npos && slash + 1 < s.size())
-        who.scopes.insert(s.substr(slash + 1));
-    }
-    if (j == std::string::npos) break;
-    i = j + 1;
-  }
+  platform::http::add_scopes(who, claim("scope"));
   return who;
 }
 

@@ -4,10 +4,15 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "orderly/platform/base64.hpp"
 #include "support/temp_dir.hpp"
 
 namespace orderly::adapters::http {
 namespace {
+
+std::string base64url_encode(std::string_view b) {
+  return platform::base64_encode(b, platform::Base64::url);
+}
 
 using namespace std::chrono_literals;
 using platform::ErrorKind;
@@ -105,15 +110,6 @@ TEST_F(JwtTest, RejectsTamperingWrongIssuerAudienceAndForeignKeys) {
       "unknown signing key");
   for (const char* junk : {"", "a.b", "a.b.c.d", "!!!.???.***", "eyJhbGciOiJSUzI1NiJ9.e30.sig"})
     EXPECT_EQ(verifier_->verify(junk, now_).error().kind, ErrorKind::unauthorized) << junk;
-}
-
-TEST(Base64Url, RoundTripsAndRejectsJunk) {
-  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba",
-                                                       "foobar", std::string("\0\xff\xfe", 3)})
-    EXPECT_EQ(base64url_decode(base64url_encode(s)), s);
-  EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
-  EXPECT_FALSE(base64url_decode("a"));
-  EXPECT_FALSE(base64url_decode("ab+/"));
 }
 
 }  // namespace

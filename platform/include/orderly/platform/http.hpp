@@ -34,6 +34,10 @@ struct Identity {
   [[nodiscard]] bool admin() const { return has("admin"); }
 };
 
+// Adds space-separated OAuth scopes. Cognito prefixes custom scopes with their
+// resource server ("orderly/orders:read"); the bare name is added too.
+void add_scopes(Identity& who, std::string_view space_separated);
+
 struct Request {
   std::string method;
   std::string target;  // path and query, as received

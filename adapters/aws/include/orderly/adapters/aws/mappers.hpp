@@ -26,8 +26,9 @@ namespace orderly::adapters::aws {
 platform::Result<platform::http::Request> request_from_apigw_v2(const boost::json::value& event);
 boost::json::object apigw_v2_response(const platform::http::Response& res);
 // Never throws; a malformed event gets a 400 problem.
-boost::json::object handle_apigw_v2(const boost::json::value& event,
-                                    const std::function<platform::http::Response(platform::http::Request&)>& handler);
+boost::json::object handle_apigw_v2(
+    const boost::json::value& event,
+    const std::function<platform::http::Response(platform::http::Request&)>& handler);
 
 // A malformed batch (no Records array) is an error: the runtime reports it and
 // SQS redelivers the whole batch.

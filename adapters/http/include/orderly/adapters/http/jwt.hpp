@@ -76,8 +76,4 @@ std::string issue_token(const KeyPair& keys, const JwtConfig& config, const std:
                         const std::set<std::string>& scopes, std::chrono::seconds ttl,
                         platform::TimePoint now);
 
-// Base64url without padding (RFC 4648 section 5), for JOSE.
-std::string base64url_encode(std::string_view bytes);
-std::optional<std::string> base64url_decode(std::string_view text);
-
 }  // namespace orderly::adapters::http
