@@ -16,7 +16,11 @@ Item outbox_item(const OutboxEntry& e) {
   Item it;
   it.pk = std::string(kOutboxPk);
   it.sk = e.event.id;
-  it.attrs.emplace("event", to_json_object(e.event));
+  // The CloudEvent as its JSON text, with its type and source beside it: on
+  // AWS a pipe forwards the text as is and routes on the two (ADR 0005).
+  it.attrs.emplace("event", to_json(e.event));
+  it.attrs.emplace("type", e.event.type);
+  it.attrs.emplace("source", e.event.source);
   if (e.deliver_at) it.attrs.emplace("deliverAt", to_unix_ms(*e.deliver_at));
   if (e.target_rule) it.attrs.emplace("rule", *e.target_rule);
   return it;
@@ -25,7 +29,7 @@ Item outbox_item(const OutboxEntry& e) {
 Result<OutboxEntry> outbox_entry_from_item(const Item& item) {
   const auto* ev = item.attrs.if_contains("event");
   if (!ev) return fail(ErrorKind::permanent, "outbox item {}: no event", item.sk);
-  auto e = event_from_json(*ev);
+  auto e = ev->is_string() ? parse_event(ev->get_string()) : event_from_json(*ev);
   if (!e) return fail(ErrorKind::permanent, "outbox item {}: {}", item.sk, e.error().message);
   OutboxEntry out{std::move(*e), std::nullopt, std::nullopt};
   if (const auto* at = item.attrs.if_contains("deliverAt"); at && at->is_int64())

@@ -44,14 +44,15 @@ inline std::string PrintToString(const StoreFactory& f) {
   return f.name;
 }
 
+// GTEST_SKIP returns from the function it is in, so this must be a macro: a
+// helper function would skip nothing and the test would run on.
+#define ORDERLY_REQUIRE_TRANSACTIONS() \
+  if (!GetParam().no_transactions_reason.empty()) GTEST_SKIP() << GetParam().no_transactions_reason
+
 class ItemStoreConformance : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override { sut_ = GetParam().make(); }
   ItemStore& store() { return *sut_.store; }
-  void require_transactions() {
-    if (!GetParam().no_transactions_reason.empty())
-      GTEST_SKIP() << GetParam().no_transactions_reason;
-  }
   static Item item(std::string pk, std::string sk, boost::json::object attrs = {}) {
     return Item{std::move(pk), std::move(sk), 0, std::move(attrs), std::nullopt};
   }
@@ -203,7 +204,7 @@ TEST_P(ItemStoreConformance, QueryRejectsACursorFromAnotherPartition) {
 }
 
 TEST_P(ItemStoreConformance, TransactionCommitsEveryOperationTogether) {
-  require_transactions();
+  ORDERLY_REQUIRE_TRANSACTIONS();
   ASSERT_TRUE(store().put(item("T", "old"), Condition::not_exists()));
   ASSERT_TRUE(store().put(item("T", "counter", {{"n", 1}}), Condition::not_exists()));
   auto s = store().transact_write({
@@ -219,7 +220,7 @@ TEST_P(ItemStoreConformance, TransactionCommitsEveryOperationTogether) {
 }
 
 TEST_P(ItemStoreConformance, TransactionRollsBackAsAWholeAndNamesTheFailedOperation) {
-  require_transactions();
+  ORDERLY_REQUIRE_TRANSACTIONS();
   ASSERT_TRUE(store().put(item("T", "taken"), Condition::not_exists()));
   ASSERT_TRUE(store().put(item("T", "victim", {{"v", "before"}}), Condition::not_exists()));
   auto s = store().transact_write({
@@ -243,7 +244,7 @@ TEST_P(ItemStoreConformance, TransactionRollsBackAsAWholeAndNamesTheFailedOperat
 }
 
 TEST_P(ItemStoreConformance, TransactionLimitsAreEnforced) {
-  require_transactions();
+  ORDERLY_REQUIRE_TRANSACTIONS();
   std::vector<WriteOp> ops;
   for (int i = 0; i < 101; ++i) ops.emplace_back(Put{item("T", std::to_string(i)), {}});
   EXPECT_EQ(store().transact_write(ops).error().kind, ErrorKind::invalid_input);

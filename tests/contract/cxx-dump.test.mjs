@@ -33,7 +33,7 @@ function dump() {
   const dir = mkdtempSync(join(tmpdir(), 'orderly-contract-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   try {
-    execFileSync(DUMP, ['--out', dir], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    execFileSync(DUMP, ['--out', dir, '--topology', join(dir, 'topology.json')], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
   } catch (e) {
     throw new Error(`${DUMP} --out ${dir} failed (${e.status ?? e.signal ?? e.code}):\n${e.stderr?.toString() ?? ''}${e.stdout?.toString() ?? ''}`);
   }
@@ -47,7 +47,8 @@ function dump() {
     assert.match(f, /\.json$/, `unexpected file samples/${f}`);
     samples.set(f.replace(/\.json$/, ''), readJson(join(samplesDir, f)));
   }
-  cached = { dir, catalogue, samples };
+  const topology = readJson(join(dir, 'topology.json'));
+  cached = { dir, catalogue, samples, topology };
   return cached;
 }
 
@@ -145,4 +146,24 @@ test('(d) schemas/events and the C++ catalogue hold the same set of types', () =
   const withoutSchema = [...owner.keys()].filter((t) => !schemaTypes.has(t));
   assert.deepEqual(withoutProducer, [], `schemas with no producing service: ${withoutProducer.join(', ')}`);
   assert.deepEqual(withoutSchema, [], `produced types with no schema: ${withoutSchema.join(', ')}`);
+});
+
+// infra/topology.json drives the CDK app (one rule, queue and event source
+// mapping per C++ rule); it is generated, so it must equal what the code says.
+test('infra/topology.json is what contract_dump --topology writes now', () => {
+  const { topology } = dump();
+  const committed = readJson(new URL('../../infra/topology.json', import.meta.url).pathname);
+  assert.deepEqual(
+    committed,
+    topology,
+    'infra/topology.json is stale: regenerate it with\n' +
+      '  build/tests/contract_dump --out /tmp/cd --topology infra/topology.json && python3 -m json.tool infra/topology.json',
+  );
+  const rules = topology.services.flatMap((s) => s.rules);
+  assert.equal(new Set(rules.map((r) => r.name)).size, rules.length, 'rule names are unique');
+  for (const r of rules) {
+    assert.ok(r.types.length > 0, `${r.name} receives no event type`);
+    if (r.timerDelaySeconds !== undefined)
+      assert.ok(r.timerDelaySeconds > 0 && r.timerDelaySeconds <= 900, `${r.name}: SQS delays are 1..900 s`);
+  }
 });

@@ -199,8 +199,9 @@ Result<std::size_t> DurableBus::relay_store(SqliteItemStore& store) {
         if (!s) return tl::unexpected(s.error());
         continue;
       }
-      const auto& event_json = item.attrs.at("event").as_object();
-      const std::string body = json::serialize(event_json);
+      const auto& stored = item.attrs.at("event");
+      const std::string body =
+          stored.is_string() ? std::string(stored.get_string()) : json::serialize(stored);
       auto s = run(*db_,
                    "INSERT OR IGNORE INTO archive(event_id, type, archived_at, body) "
                    "VALUES (?1, ?2, ?3, ?4)",
@@ -218,6 +219,7 @@ Result<std::size_t> DurableBus::relay_store(SqliteItemStore& store) {
       if (entry->target_rule) {
         if (auto e = enqueue(*entry->target_rule); !e) return tl::unexpected(e.error());
       } else {
+        const auto event_json = platform::to_json_object(entry->event);
         for (const auto& [name, rs] : rules_)
           if (rs.rule.pattern.matches(event_json))
             if (auto e = enqueue(name); !e) return tl::unexpected(e.error());

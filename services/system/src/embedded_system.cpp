@@ -2,6 +2,7 @@
 #include "orderly/services/system/embedded_system.hpp"
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 namespace orderly::services::system {
@@ -12,10 +13,16 @@ using platform::ErrorKind;
 
 namespace {
 
-std::vector<std::string> consumed_by(std::vector<platform::Rule> rules) {
-  std::vector<std::string> out;
-  for (const auto& r : rules)
-    for (auto& t : r.pattern.literal_types()) out.push_back(std::move(t));
+ServiceContract contract_of(std::string name, std::vector<std::string> produces,
+                            const std::vector<platform::Rule>& rules,
+                            const std::map<std::string_view, platform::Millis>& timers) {
+  ServiceContract out{std::move(name), std::move(produces), {}, {}};
+  for (const auto& r : rules) {
+    RuleContract rc{r.name, r.pattern.literal_types(), std::nullopt};
+    if (auto t = timers.find(r.name); t != timers.end()) rc.timer_delay = t->second;
+    out.consumes.insert(out.consumes.end(), rc.types.begin(), rc.types.end());
+    out.rules.push_back(std::move(rc));
+  }
   return out;
 }
 
@@ -40,17 +47,21 @@ std::vector<ServiceContract> contracts_of_services() {
   auto& clock = platform::SystemClock::instance();
   payments::SimulatedProvider provider;
   notifications::MailboxChannel mailbox;
+  const orders::Config orders_config;
+  const shipping::Config shipping_config;
   return {
-      {"orders", orders::OrdersService::produces(),
-       consumed_by(orders::OrdersService(store, clock).rules())},
-      {"inventory", inventory::InventoryService::produces(),
-       consumed_by(inventory::InventoryService(store, clock).rules())},
-      {"payments", payments::PaymentsService::produces(),
-       consumed_by(payments::PaymentsService(store, clock, provider).rules())},
-      {"shipping", shipping::ShippingService::produces(),
-       consumed_by(shipping::ShippingService(store, clock).rules())},
-      {"notifications", notifications::NotificationsService::produces(),
-       consumed_by(notifications::NotificationsService(store, clock, mailbox).rules())},
+      contract_of("orders", orders::OrdersService::produces(),
+                  orders::OrdersService(store, clock, orders_config).rules(),
+                  {{orders::kTimerRule, orders_config.saga_timeout}}),
+      contract_of("inventory", inventory::InventoryService::produces(),
+                  inventory::InventoryService(store, clock).rules(), {}),
+      contract_of("payments", payments::PaymentsService::produces(),
+                  payments::PaymentsService(store, clock, provider).rules(), {}),
+      contract_of("shipping", shipping::ShippingService::produces(),
+                  shipping::ShippingService(store, clock, shipping_config).rules(),
+                  {{shipping::kCarrierRule, shipping_config.carrier_delay}}),
+      contract_of("notifications", notifications::NotificationsService::produces(),
+                  notifications::NotificationsService(store, clock, mailbox).rules(), {}),
   };
 }
 

@@ -41,9 +41,15 @@ struct Options {
 };
 
 // Which service produces and consumes which event types (from the code itself).
+struct RuleContract {
+  std::string name;                             // the rule, its queue and its inbox namespace
+  std::vector<std::string> types;               // the event types it receives
+  std::optional<platform::Millis> timer_delay;  // set for a service's own timers
+};
 struct ServiceContract {
   std::string name;
   std::vector<std::string> produces, consumes;
+  std::vector<RuleContract> rules;
 };
 std::vector<ServiceContract> contracts_of_services();
 // Produced types no service consumes, kept for audit and analytics.
