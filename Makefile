@@ -10,7 +10,7 @@ APT_PACKAGES := build-essential cmake pkg-config git \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libssl-dev libsqlite3-dev sqlite3 libfmt-dev libcli11-dev libjwt-dev libexpected-dev \
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev \
-  nats-server libnats-dev zip python3-botocore
+  nats-server libnats-dev zip python3-botocore openssl
 
 # Only the benchmarks' side-by-side peers.
 BENCH_PACKAGES := wrk nginx-light python3

@@ -1,0 +1,497 @@
+// DynamoDB client and DynamoDbItemStore.
+//
+// Against dynalite (a real DynamoDB implementation, started here on a free
+// port over HTTP and over HTTPS with a certificate made for the test): the
+// ItemStore conformance suite, the same as SQLite's; transactions are
+// excluded because dynalite has no TransactWriteItems. Every request the store
+// built on the way is then validated against botocore's DynamoDB service
+// model (ParamValidator), TransactWriteItems included. The retry policy and
+// the error mapping use a local HTTP server answering what DynamoDB documents
+// (a test double: no real DynamoDB throttles on demand).
+#include "orderly/adapters/aws/dynamodb.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "conformance/item_store_conformance.hpp"
+#include "orderly/adapters/http/server.hpp"
+#include "orderly/platform/unit_of_work.hpp"
+#include "support/temp_dir.hpp"
+
+namespace orderly::adapters::aws {
+namespace {
+
+namespace json = boost::json;
+using conformance::StoreFactory;
+using conformance::StoreUnderTest;
+using platform::Condition;
+using platform::ErrorKind;
+using platform::Item;
+
+// A dynalite child process; stopped (SIGTERM, then reaped) on destruction.
+class Dynalite {
+ public:
+  explicit Dynalite(const std::string& key = {}, const std::string& cert = {}) {
+    int out[2], in[2];
+    if (pipe(out) != 0 || pipe(in) != 0) throw std::runtime_error("pipe");
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      dup2(in[0], 0);
+      close(out[0]);
+      close(in[1]);
+      std::vector<std::string> args{"node", ORDERLY_SOURCE_DIR "/tests/support/dynalite.mjs",
+                                    "--port", "0"};
+      if (!key.empty()) args.insert(args.end(), {"--key", key, "--cert", cert});
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execvp("node", argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    close(in[0]);
+    stdin_ = in[1];
+    FILE* f = fdopen(out[0], "r");
+    char line[128] = {};
+    if (!f || !std::fgets(line, sizeof line, f) || std::sscanf(line, "listening %d", &port_) != 1)
+      throw std::runtime_error("dynalite did not start (is node_modules installed? npm ci)");
+    out_ = f;
+  }
+  ~Dynalite() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    if (out_) std::fclose(out_);
+    if (stdin_ >= 0) close(stdin_);
+  }
+  [[nodiscard]] int port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int stdin_ = -1;
+  FILE* out_ = nullptr;
+};
+
+// Every request the stores under test built, for the model check at the end.
+struct Recorder {
+  std::mutex mu;
+  std::vector<std::pair<std::string, json::object>> requests;
+  void add(std::string_view op, const json::object& r) {
+    std::lock_guard lk(mu);
+    requests.emplace_back(std::string(op), r);
+  }
+};
+Recorder& recorder() {
+  static Recorder r;
+  return r;
+}
+
+// A certificate for "localhost", made for this process.
+struct TestCertificate {
+  orderly::testing::TempDir dir;
+  std::string key = dir.file("key.pem"), cert = dir.file("cert.pem");
+  TestCertificate() {
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+        "-addext subjectAltName=DNS:localhost -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl req failed");
+  }
+};
+TestCertificate& certificate() {
+  static TestCertificate c;
+  return c;
+}
+// One dynalite per protocol, per test process, started on first use.
+Dynalite& plain_dynalite() {
+  static Dynalite d;
+  return d;
+}
+Dynalite& tls_dynalite() {
+  static Dynalite d(certificate().key, certificate().cert);
+  return d;
+}
+
+DynamoDbOptions options_for(const std::string& endpoint, const std::string& ca = {}) {
+  DynamoDbOptions o;
+  o.endpoint = endpoint;
+  o.region = "eu-west-1";
+  o.credentials = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", std::nullopt};
+  o.http.ca_file = ca;
+  o.on_request = [](std::string_view op, const json::object& r) { recorder().add(op, r); };
+  return o;
+}
+
+StoreUnderTest make_store(bool tls) {
+  static std::atomic<int> tables{0};
+  const std::string endpoint = tls ? fmt::format("https://localhost:{}", tls_dynalite().port())
+                                   : fmt::format("http://127.0.0.1:{}", plain_dynalite().port());
+  const std::string ca = tls ? certificate().cert : std::string();
+  const std::string table = fmt::format("conformance-{}", tables++);
+  auto client = std::shared_ptr<DynamoDbClient>(*DynamoDbClient::create(options_for(endpoint, ca)));
+  auto created = client->call("CreateTable", DynamoDbItemStore::create_table_request(table));
+  if (!created) throw std::runtime_error(created.error().message);
+  // A new table is CREATING for a moment, as on AWS: wait until it is ACTIVE.
+  for (int i = 0;; ++i) {
+    auto d = client->call("DescribeTable", {{"TableName", table}});
+    if (d && d->at("Table").at("TableStatus") == "ACTIVE") break;
+    if (i > 500) throw std::runtime_error("table never became ACTIVE");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  auto clock = std::make_shared<platform::ManualClock>(platform::from_unix_ms(1'750'000'000'000));
+  // The store keeps its client alive.
+  auto make = [=](std::shared_ptr<DynamoDbClient> c) -> std::shared_ptr<platform::ItemStore> {
+    auto* store = new DynamoDbItemStore(*c, DynamoDbStoreOptions{table, clock.get()});
+    return {store, [c](platform::ItemStore* p) { delete p; }};
+  };
+  StoreUnderTest sut;
+  sut.store = make(client);
+  sut.clock = clock;
+  sut.second_handle = [=] {
+    return make(
+        std::shared_ptr<DynamoDbClient>(*DynamoDbClient::create(options_for(endpoint, ca))));
+  };
+  return sut;
+}
+
+constexpr const char* kNoTransactions =
+    "dynalite has no TransactWriteItems; the transaction request shapes are checked against "
+    "botocore's model instead (DynamoDbModel.EveryRequestShapeIsValid)";
+
+}  // namespace
+}  // namespace orderly::adapters::aws
+
+namespace orderly::conformance {
+INSTANTIATE_TEST_SUITE_P(
+    Dynalite, ItemStoreConformance,
+    ::testing::Values(StoreFactory{"dynalite_http", [] { return adapters::aws::make_store(false); },
+                                   adapters::aws::kNoTransactions},
+                      StoreFactory{"dynalite_https", [] { return adapters::aws::make_store(true); },
+                                   adapters::aws::kNoTransactions}),
+    [](const auto& p) { return p.param.name; });
+}  // namespace orderly::conformance
+
+namespace orderly::adapters::aws {
+namespace {
+
+// ---- the model check: every request shape the store can build ----
+
+TEST(DynamoDbModel, EveryRequestShapeIsValidAgainstBotocore) {
+  recorder().requests.clear();
+  auto sut = make_store(false);
+  auto& st = *sut.store;
+  const auto now_s = platform::to_unix_ms(sut.clock->now()) / 1000;
+  Item a{"M",
+         "a",
+         0,
+         {{"s", "x"},
+          {"n", 1},
+          {"f", 2.5},
+          {"l", json::array{1, "b"}},
+          {"m", json::object{{"k", nullptr}}},
+          {"b", false}},
+         now_s + 60};
+  ASSERT_TRUE(st.put(a, Condition::not_exists()));
+  ASSERT_TRUE(st.put(a, Condition::version_is(1)));
+  ASSERT_TRUE(st.put(a, Condition::none()));
+  ASSERT_TRUE(st.put(a, Condition::exists()));
+  ASSERT_TRUE(st.get("M", "a"));
+  ASSERT_TRUE(
+      st.update({"M", "a", {{"n", 2}}, {"s"}, Condition::version_is(4), false, now_s + 120}));
+  ASSERT_TRUE(st.update({"M", "u", {{"n", 1}}, {}, Condition::none(), true, std::nullopt}));
+  ASSERT_TRUE(st.remove("M", "u", Condition::exists()));
+  ASSERT_TRUE(st.remove("M", "u", Condition::none()));
+  ASSERT_TRUE(
+      st.put(Item{std::string(platform::kOutboxPk), "e1", 0, {{"event", "{}"}}, std::nullopt},
+             Condition::not_exists()));
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(st.put(Item{"Q", fmt::format("k{}", i), 0, {}, std::nullopt}, {}));
+  auto page = st.query("Q", {platform::SkRange::prefix("k"), 2, std::nullopt, false});
+  ASSERT_TRUE(page && page->next_cursor);
+  ASSERT_TRUE(st.query("Q", {platform::SkRange::between("k1", "k3"), 2, page->next_cursor, false}));
+  ASSERT_TRUE(st.query("Q", {}));
+  // dynalite refuses TransactWriteItems, but the request is built and recorded first.
+  auto tx = st.transact_write({
+      platform::Put{Item{"T", "p1", 0, {{"x", 1}}, std::nullopt}, Condition::not_exists()},
+      platform::Put{Item{"T", "p2", 0, {}, now_s + 5}, Condition::none()},
+      platform::Update{"T", "u", {{"n", 1}}, {"old"}, Condition::version_is(3), false, now_s + 9},
+      platform::Delete{"T", "d", Condition::exists()},
+      platform::Check{"T", "c", Condition::not_exists()},
+  });
+  ASSERT_FALSE(tx);
+  EXPECT_NE(tx.error().message.find("UnknownOperation"), std::string::npos) << tx.error().message;
+
+  orderly::testing::TempDir dir;
+  const auto file = dir.file("requests.jsonl");
+  std::set<std::string> ops;
+  {
+    std::ofstream out(file);
+    for (const auto& [op, req] : recorder().requests) {
+      ops.insert(op);
+      out << json::serialize(json::object{{"op", op}, {"request", req}}) << "\n";
+    }
+  }
+  for (const char* op : {"CreateTable", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query",
+                         "TransactWriteItems"})
+    EXPECT_TRUE(ops.count(op)) << op << " was never built";
+  const std::string cmd = "/usr/bin/python3 " ORDERLY_SOURCE_DIR
+                          "/tests/oracle/dynamodb_model_check.py " +
+                          file + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string report;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) report += buf;
+  const int rc = pclose(p);
+  EXPECT_EQ(rc, 0) << report;
+  EXPECT_NE(report.find("0 problems"), std::string::npos) << report;
+  std::printf("%s", report.c_str());
+}
+
+// The model check can fail: a request botocore would refuse is reported.
+TEST(DynamoDbModel, TheCheckRejectsABadShape) {
+  orderly::testing::TempDir dir;
+  const auto file = dir.file("bad.jsonl");
+  std::ofstream(file) << R"({"op":"PutItem","request":{"TableName":"t","Item":{"pk":{"S":1}}}})"
+                      << "\n";
+  const std::string cmd = "/usr/bin/python3 " ORDERLY_SOURCE_DIR
+                          "/tests/oracle/dynamodb_model_check.py " +
+                          file + " >/dev/null 2>&1";
+  EXPECT_NE(std::system(cmd.c_str()), 0);
+}
+
+// ---- adapter behaviour against dynalite ----
+
+TEST(DynamoDbItemStore, NativeAttributesAndReservedNames) {
+  auto sut = make_store(false);
+  auto& st = *sut.store;
+  EXPECT_EQ(st.put(Item{"R", "1", 0, {{"_secret", 1}}, std::nullopt}, {}).error().kind,
+            ErrorKind::invalid_input);
+  EXPECT_EQ(st.put(Item{"R", "1", 0, {{"pk", 1}}, std::nullopt}, {}).error().kind,
+            ErrorKind::invalid_input);
+  EXPECT_EQ(st.update({"R", "1", {{"_version", 9}}, {}, {}, true, std::nullopt}).error().kind,
+            ErrorKind::invalid_input);
+  // Outbox items get the outbox TTL; others keep none.
+  ASSERT_TRUE(
+      st.put(Item{std::string(platform::kOutboxPk), "e", 0, {{"event", "{}"}}, std::nullopt},
+             Condition::not_exists()));
+  ASSERT_TRUE(st.put(Item{"R", "plain", 0, {}, std::nullopt}, Condition::not_exists()));
+  const auto now_s = platform::to_unix_ms(sut.clock->now()) / 1000;
+  EXPECT_EQ((*st.get(std::string(platform::kOutboxPk), "e"))->ttl, now_s + 7 * 24 * 3600);
+  EXPECT_FALSE((*st.get("R", "plain"))->ttl);
+}
+
+TEST(DynamoDbItemStore, UpsertOntoAnExpiredItemStartsAfresh) {
+  auto sut = make_store(false);
+  auto& st = *sut.store;
+  const auto now_s = platform::to_unix_ms(sut.clock->now()) / 1000;
+  {
+    auto r0 = st.put(Item{"X", "1", 0, {{"stale", true}}, now_s + 10}, Condition::not_exists());
+    ASSERT_TRUE(r0) << r0.error().message;
+  }
+  ASSERT_TRUE(st.put(Item{"X", "1", 0, {{"stale", true}}, now_s + 10}, Condition::none()));
+  sut.clock->advance(platform::Millis{11'000});
+  auto v = st.update({"X", "1", {{"fresh", 1}}, {}, Condition::none(), true, std::nullopt});
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(*v, 1);
+  auto got = *st.get("X", "1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->attrs, (json::object{{"fresh", 1}}));
+}
+
+TEST(DynamoDbClient, TlsRefusesACertificateItDoesNotTrust) {
+  auto o = options_for(fmt::format("https://localhost:{}", tls_dynalite().port()));  // no CA
+  auto client = DynamoDbClient::create(o);
+  ASSERT_TRUE(client);
+  auto r = (*client)->call("ListTables", {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::failed_precondition) << r.error().message;
+  EXPECT_EQ((*client)->stats().attempts, 1u);  // not retried: it would not verify next time
+}
+
+TEST(DynamoDbClient, KeepsOneConnectionAlive) {
+  auto client = *DynamoDbClient::create(
+      options_for(fmt::format("http://127.0.0.1:{}", plain_dynalite().port())));
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(client->call("ListTables", {}));
+  EXPECT_EQ(client->stats().attempts, 20u);
+}
+
+// ---- error mapping (bodies as DynamoDB documents them) ----
+
+TEST(DynamoDbErrors, MapOntoPlatformKinds) {
+  auto kind = [](unsigned status, const char* type) {
+    return dynamodb_error(
+               status,
+               fmt::format(R"({{"__type":"com.amazonaws.dynamodb.v20120810#{}","message":"m"}})",
+                           type))
+        .kind;
+  };
+  EXPECT_EQ(kind(400, "ConditionalCheckFailedException"), ErrorKind::conflict);
+  EXPECT_EQ(kind(400, "ValidationException"), ErrorKind::invalid_input);
+  EXPECT_EQ(kind(400, "ResourceNotFoundException"), ErrorKind::failed_precondition);
+  EXPECT_EQ(kind(400, "UnrecognizedClientException"), ErrorKind::unauthorized);
+  EXPECT_EQ(kind(400, "AccessDeniedException"), ErrorKind::forbidden);
+  EXPECT_EQ(kind(400, "ThrottlingException"), ErrorKind::transient);
+  EXPECT_EQ(kind(400, "ProvisionedThroughputExceededException"), ErrorKind::transient);
+  EXPECT_EQ(kind(500, "InternalServerError"), ErrorKind::transient);
+  EXPECT_EQ(kind(400, "ItemCollectionSizeLimitExceededException"), ErrorKind::permanent);
+  EXPECT_EQ(dynamodb_error(503, "<html>").kind, ErrorKind::transient);
+  EXPECT_EQ(dynamodb_error(400, "not json").kind, ErrorKind::permanent);
+  EXPECT_TRUE(dynamodb_retryable(400, R"({"__type":"x#ThrottlingException"})"));
+  EXPECT_TRUE(dynamodb_retryable(500, "{}"));
+  EXPECT_FALSE(dynamodb_retryable(400, R"({"__type":"x#ConditionalCheckFailedException"})"));
+}
+
+TEST(DynamoDbErrors, TransactionCanceledNamesTheFailedOperation) {
+  const auto e = dynamodb_error(
+      400, R"({"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+    "Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [None, None, ConditionalCheckFailed]",
+    "CancellationReasons":[{"Code":"None"},{"Code":"None"},{"Code":"ConditionalCheckFailed","Message":"The conditional request failed"}]})");
+  EXPECT_EQ(e.kind, ErrorKind::conflict);
+  EXPECT_NE(e.message.find("op 2: ConditionalCheckFailed"), std::string::npos) << e.message;
+  const auto busy = dynamodb_error(400, R"({"__type":"x#TransactionCanceledException","Message":"m",
+    "CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"},{"Code":"None"}]})");
+  EXPECT_EQ(busy.kind, ErrorKind::transient) << busy.message;
+  const auto invalid =
+      dynamodb_error(400, R"({"__type":"x#TransactionCanceledException","Message":"m",
+    "CancellationReasons":[{"Code":"None"},{"Code":"ValidationError","Message":"Item size has exceeded"}]})");
+  EXPECT_EQ(invalid.kind, ErrorKind::invalid_input);
+  EXPECT_NE(invalid.message.find("op 1"), std::string::npos);
+}
+
+// ---- retries: a local server answering as DynamoDB does under load ----
+
+struct ScriptedDynamo {
+  std::mutex mu;
+  std::vector<std::pair<unsigned, std::string>> script;  // answers, in order; then 200 {}
+  std::vector<std::string> targets;
+  std::unique_ptr<http::HttpServer> server;
+  ScriptedDynamo() {
+    server = std::move(*http::HttpServer::start({.port = 0}, [this](platform::http::Request& r) {
+      std::lock_guard lk(mu);
+      auto t = r.headers.find("x-amz-target");
+      targets.push_back(t == r.headers.end() ? std::string() : t->second);
+      platform::http::Response res;
+      res.headers.emplace_back("Content-Type", "application/x-amz-json-1.0");
+      if (targets.size() <= script.size()) {
+        res.status = script[targets.size() - 1].first;
+        res.body = script[targets.size() - 1].second;
+      } else {
+        res.status = 200;
+        res.body = R"({"TableNames":[]})";
+      }
+      return res;
+    }));
+  }
+  std::string endpoint() const { return fmt::format("http://127.0.0.1:{}", server->port()); }
+};
+
+TEST(DynamoDbClient, RetriesThrottlingAnd5xxWithFullJitter) {
+  ScriptedDynamo fake;
+  fake.script = {
+      {400,
+       R"({"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"})"},
+      {500, R"({"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError"})"},
+      {503, "Service Unavailable"}};
+  auto o = options_for(fake.endpoint());
+  std::vector<platform::Millis> sleeps;
+  o.sleep = [&](platform::Millis d) { sleeps.push_back(d); };
+  auto client = *DynamoDbClient::create(o);
+  auto r = client->call("ListTables", {});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(client->stats().attempts, 4u);
+  EXPECT_EQ(client->stats().retries, 3u);
+  ASSERT_EQ(sleeps.size(), 3u);
+  for (std::size_t i = 0; i < sleeps.size(); ++i)
+    EXPECT_LE(sleeps[i], o.backoff.ceiling(static_cast<int>(i) + 1));  // full jitter: [0, ceiling]
+  for (const auto& t : fake.targets) EXPECT_EQ(t, "DynamoDB_20120810.ListTables");
+}
+
+TEST(DynamoDbClient, GivesUpAfterMaxAttemptsAndNeverRetriesAConditionFailure) {
+  ScriptedDynamo fake;
+  for (int i = 0; i < 10; ++i)
+    fake.script.emplace_back(400, R"({"__type":"x#ProvisionedThroughputExceededException"})");
+  auto o = options_for(fake.endpoint());
+  o.max_attempts = 3;
+  o.sleep = [](platform::Millis) {};
+  auto client = *DynamoDbClient::create(o);
+  auto r = client->call("GetItem", {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::transient);
+  EXPECT_NE(r.error().message.find("after 3 attempts"), std::string::npos) << r.error().message;
+
+  ScriptedDynamo conflict;
+  conflict.script = {
+      {400,
+       R"({"__type":"x#ConditionalCheckFailedException","message":"The conditional request failed"})"}};
+  auto c2 = *DynamoDbClient::create(options_for(conflict.endpoint()));
+  auto r2 = c2->call("PutItem", {});
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error().kind, ErrorKind::conflict);
+  EXPECT_EQ(conflict.targets.size(), 1u);
+}
+
+TEST(DynamoDbClient, AnUnreachableEndpointIsTransientAfterRetries) {
+  // A port nobody listens on: bind one, close it.
+  std::uint16_t port = 0;
+  {
+    ScriptedDynamo gone;
+    port = gone.server->port();
+    gone.server->stop();
+  }
+  auto o = options_for(fmt::format("http://127.0.0.1:{}", port));
+  o.max_attempts = 2;
+  o.sleep = [](platform::Millis) {};
+  auto r = (*DynamoDbClient::create(o))->call("ListTables", {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::transient) << r.error().message;
+}
+
+// ---- AttributeValue mapping ----
+
+TEST(AttributeValue, RoundTripsEveryJsonKind) {
+  const json::value v = json::parse(
+      R"({"s":"héllo","i":-7,"big":9007199254740993,"u":18446744073709551615,"f":0.1,"t":true,"z":null,"l":[1,[],{}],"m":{"a":{"b":"c"}}})");
+  const auto av = to_attribute_value(v);
+  EXPECT_EQ(av.at("M").at("big").at("N"), "9007199254740993");
+  auto back = from_attribute_value(av);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, v);
+  EXPECT_FALSE(from_attribute_value(json::parse(R"({"SS":["a"]})")));
+  EXPECT_FALSE(from_attribute_value(json::parse(R"({"N":"1x"})")));
+  EXPECT_FALSE(from_attribute_value(json::parse(R"({"S":"a","N":"1"})")));
+}
+
+TEST(DynamoDbOptions, FromEnvironment) {
+  ::setenv("AWS_REGION", "eu-central-1", 1);
+  ::setenv("AWS_ACCESS_KEY_ID", "AKID", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+  ::setenv("AWS_SESSION_TOKEN", "token", 1);
+  ::unsetenv("ORDERLY_DYNAMODB_ENDPOINT");
+  auto o = dynamodb_options_from_env();
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->endpoint, "https://dynamodb.eu-central-1.amazonaws.com");
+  EXPECT_EQ(o->credentials.session_token, "token");
+  ::setenv("ORDERLY_DYNAMODB_ENDPOINT", "http://127.0.0.1:8000", 1);
+  EXPECT_EQ(dynamodb_options_from_env()->endpoint, "http://127.0.0.1:8000");
+  ::unsetenv("AWS_REGION");
+  ::unsetenv("AWS_DEFAULT_REGION");
+  EXPECT_EQ(dynamodb_options_from_env().error().kind, ErrorKind::invalid_input);
+}
+
+}  // namespace
+}  // namespace orderly::adapters::aws
