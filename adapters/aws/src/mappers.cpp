@@ -133,12 +133,19 @@ platform::Result<json::object> handle_sqs_batch(const json::value& event,
     if (id.empty()) continue;  // nothing SQS could be told about; the batch result cannot name it
     boost::system::error_code ec;
     auto body = json::parse(str(at_path(rec, {"body"})), ec);
+    // A bare CloudEvent; or an EventBridge event whose detail is the CloudEvent,
+    // or, as the outbox pipe delivers it (ADR 0005), {"event": {"S": "<its JSON text>"}}.
     const json::value* ce = &body;
-    if (!ec && body.is_object() && body.as_object().contains("detail-type"))
+    if (!ec && body.is_object() && body.as_object().contains("detail-type")) {
       ce = body.as_object().if_contains("detail");
+      if (ce)
+        if (const auto* text = at_path(*ce, {"event", "S"}))
+          ce = text->is_string() ? text : nullptr;  // a DynamoDB S is text, or it is broken
+    }
     auto e = ec || !ce ? platform::Result<platform::CloudEvent>(
                              platform::make_error(ErrorKind::invalid_input, "body is not JSON"))
-                       : platform::event_from_json(*ce);
+             : ce->is_string() ? platform::parse_event(ce->get_string())
+                               : platform::event_from_json(*ce);
     if (!e) {
       fail_item(id);  // redelivered, then dead-lettered by the queue's redrive policy, with the
                       // body intact

@@ -154,3 +154,45 @@ TEST(SqsBatch, OnlyTheFailedMessagesAreListed) {
 
 }  // namespace
 }  // namespace orderly::adapters::aws
+
+namespace orderly::adapters::aws {
+namespace {
+
+// What the outbox pipe puts on the bus (ADR 0005): detail {"event": {"S": "<JSON text>"}}.
+TEST(SqsBatch, AcceptsTheOutboxPipeShapeAndRejectsABrokenOne) {
+  auto wrap = [](json::value detail) {
+    return json::serialize(json::object{{"version", "0"},
+                                        {"detail-type", "orderly.test.Thing.v1"},
+                                        {"source", "orderly.test"},
+                                        {"detail", std::move(detail)}});
+  };
+  json::array records;
+  records.push_back(
+      json::object{{"messageId", "pipe"},
+                   {"body", wrap(json::object{{"event", json::object{{"S", cloud_event(1)}}}})}});
+  records.push_back(
+      json::object{{"messageId", "plain"}, {"body", wrap(json::parse(cloud_event(2)))}});
+  records.push_back(json::object{
+      {"messageId", "truncated"},
+      {"body", wrap(json::object{{"event", json::object{{"S", cloud_event(3).substr(0, 20)}}}})}});
+  records.push_back(json::object{
+      {"messageId", "not-text"},
+      {"body", wrap(json::object{{"event", json::object{{"S", json::parse(cloud_event(4))}}}})}});
+  std::vector<platform::Delivery> seen;
+  auto out = handle_sqs_batch(json::object{{"Records", records}},
+                              [&](const std::vector<platform::Delivery>& b) {
+                                seen = b;
+                                return std::vector<platform::DeliveryResult>(b.size());
+                              });
+  ASSERT_TRUE(out);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].event.data.at("n"), 1);
+  EXPECT_EQ(seen[1].event.data.at("n"), 2);
+  const auto& failures = out->at("batchItemFailures").as_array();
+  ASSERT_EQ(failures.size(), 2u);
+  EXPECT_EQ(failures[0].at("itemIdentifier"), "truncated");
+  EXPECT_EQ(failures[1].at("itemIdentifier"), "not-text");
+}
+
+}  // namespace
+}  // namespace orderly::adapters::aws
