@@ -59,3 +59,58 @@ function(orderly_benchmark NAME)
   target_compile_options(${NAME} PRIVATE ${ORDERLY_WARNINGS})
   set_target_properties(${NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
 endfunction()
+
+# Third-party libraries, linked as shared libraries everywhere except in the
+# Lambda bootstraps, which link them statically (an executable with the
+# ORDERLY_STATIC property; the choice is a generator expression evaluated for
+# the executable being linked). Use ${ORDERLY_JSON_LIBS}, ${ORDERLY_SSL_LIBS},
+# ${ORDERLY_CRYPTO_LIBS} and ${ORDERLY_SQLITE_LIBS} instead of the imported targets.
+macro(orderly_third_party_choices)
+  set(_static "$<BOOL:$<TARGET_PROPERTY:ORDERLY_STATIC>>")
+  set(_shared "$<NOT:${_static}>")
+  foreach(lib boost_json boost_container ssl crypto sqlite3)
+    find_library(ORDERLY_${lib}_A NAMES lib${lib}.a REQUIRED)
+  endforeach()
+  set(ORDERLY_JSON_LIBS "$<${_shared}:Boost::json>" "$<${_static}:${ORDERLY_boost_json_A}>"
+      "$<${_static}:${ORDERLY_boost_container_A}>")
+  set(ORDERLY_SSL_LIBS "$<${_shared}:OpenSSL::SSL>" "$<${_static}:${ORDERLY_ssl_A}>")
+  set(ORDERLY_CRYPTO_LIBS "$<${_shared}:OpenSSL::Crypto>" "$<${_static}:${ORDERLY_crypto_A}>"
+      ${CMAKE_DL_LIBS} Threads::Threads)
+  set(ORDERLY_SQLITE_LIBS "$<${_shared}:SQLite::SQLite3>" "$<${_static}:${ORDERLY_sqlite3_A}>"
+      m ${CMAKE_DL_LIBS} Threads::Threads)
+endmacro()
+
+# A Lambda bootstrap for one service, zipped as build/lambda/<service>.zip with
+# `bootstrap` at the root (what provided.al2023 runs).
+#
+#   orderly_lambda(orders SRCS orders.cpp DEPS orderly::services::orders)
+#
+# libstdc++, libgcc, OpenSSL, SQLite and Boost.JSON are linked statically and
+# the binary is stripped; only glibc stays dynamic, and a test checks it needs
+# no symbol newer than GLIBC_2.34 (Amazon Linux 2023).
+set(ORDERLY_LAMBDA_DIR ${CMAKE_BINARY_DIR}/lambda)
+function(orderly_lambda SERVICE)
+  cmake_parse_arguments(ARG "NO_ZIP" "" "SRCS;DEPS" ${ARGN})
+  find_program(ORDERLY_ZIP zip REQUIRED)
+  set(target lambda_${SERVICE})
+  set(dir ${ORDERLY_LAMBDA_DIR}/${SERVICE})
+  add_executable(${target} ${ARG_SRCS} ${PROJECT_SOURCE_DIR}/apps/lambda/src/glibc_floor.cpp)
+  target_link_libraries(${target} PRIVATE ${ARG_DEPS})
+  target_compile_options(${target} PRIVATE ${ORDERLY_WARNINGS})
+  target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc -Wl,--as-needed
+                      -Wl,--gc-sections -s)
+  set_target_properties(${target} PROPERTIES OUTPUT_NAME bootstrap RUNTIME_OUTPUT_DIRECTORY ${dir}
+                        ORDERLY_STATIC ON)
+  if(ARG_NO_ZIP)
+    return()
+  endif()
+  # A reproducible zip: a fixed timestamp on a copy, no extra attributes.
+  add_custom_command(TARGET ${target} POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -E rm -rf ${dir}/pkg ${ORDERLY_LAMBDA_DIR}/${SERVICE}.zip
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${dir}/pkg
+    COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:${target}> ${dir}/pkg/bootstrap
+    COMMAND touch -t 198001010000 ${dir}/pkg/bootstrap
+    COMMAND ${CMAKE_COMMAND} -E chdir ${dir}/pkg ${ORDERLY_ZIP} -X -9 -q ${ORDERLY_LAMBDA_DIR}/${SERVICE}.zip bootstrap
+    COMMENT "Packaging ${ORDERLY_LAMBDA_DIR}/${SERVICE}.zip"
+    VERBATIM)
+endfunction()

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "demo.hpp"
+#include "invoke.hpp"
 #include "orderly/adapters/http/jwt.hpp"
 #include "orderly/adapters/http/server.hpp"
 #include "orderly/services/system/api.hpp"
@@ -352,6 +353,35 @@ int main(int argc, char** argv) {
   add_common(dlq_redrive, common);
   dlq_redrive->add_option("RULE", rule, "The rule")->required();
 
+  app::InvokeOptions invoke_options;
+  auto* invoke = app.add_subcommand(
+      "invoke", "Run a service's Lambda bootstrap on one event under a local Runtime API");
+  invoke->add_option("SERVICE", invoke_options.service, "The service")
+      ->required()
+      ->check(CLI::IsMember({"orders", "inventory", "payments", "shipping", "notifications"}));
+  invoke->add_option("--handler", invoke_options.handler, "_HANDLER: api or events")
+      ->check(CLI::IsMember({"api", "events"}))
+      ->capture_default_str();
+  invoke->add_option("--event", invoke_options.event_file, "The event JSON file ('-': stdin)")
+      ->required();
+  std::vector<std::string> store_spec;
+  invoke
+      ->add_option("--store", store_spec,
+                   "sqlite (in --data-dir), or dynamodb-endpoint URL (e.g. dynalite)")
+      ->expected(1, 2);
+  invoke->add_option("--table", invoke_options.table, "DynamoDB table (default orderly-SERVICE)");
+  invoke->add_option("--data-dir", invoke_options.data_dir, "Where the sqlite store lives")
+      ->capture_default_str();
+  invoke->add_option("--bootstrap", invoke_options.bootstrap,
+                     "The bootstrap to run (default: build/lambda/SERVICE/bootstrap)");
+  invoke->add_option("--timeout", invoke_options.timeout_s, "Seconds (the function's timeout)")
+      ->check(CLI::Range(0.1, 900.0))
+      ->capture_default_str();
+  invoke->add_option("--repeat", invoke_options.repeat, "Invoke the same event N times (warm)")
+      ->check(CLI::Range(1, 100000));
+  invoke->add_flag("--timing", invoke_options.timing,
+                   "Print init time (exec to first /next) and idle RSS to stderr");
+
   app.add_subcommand("version", "Print the version")->callback([] {
     std::printf("orderly 0.1.0\n");
   });
@@ -365,6 +395,18 @@ int main(int argc, char** argv) {
     if (demo_target != "embedded") demo_options.url = demo_target;
     if (demo_options.data_dir.empty()) demo_options.data_dir = common.data_dir;
     return app::run_demo(demo_options);
+  }
+  if (invoke->parsed()) {
+    if (!store_spec.empty()) {
+      invoke_options.store = store_spec[0];
+      if (store_spec[0] == "dynamodb-endpoint" && store_spec.size() == 2) {
+        invoke_options.dynamodb_endpoint = store_spec[1];
+      } else if (!(store_spec[0] == "sqlite" && store_spec.size() == 1)) {
+        std::fprintf(stderr, "invoke: --store is 'sqlite' or 'dynamodb-endpoint URL'\n");
+        return 2;
+      }
+    }
+    return app::run_invoke(invoke_options, argv[0]);
   }
   if (dlq_list->parsed()) return cmd_dlq_list(common, rule);
   if (dlq_redrive->parsed()) return cmd_dlq_redrive(common, rule);

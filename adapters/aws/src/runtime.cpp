@@ -124,6 +124,7 @@ int run_handler(const InvocationHandler& handler, RuntimeOptions o) {
       inv.deadline_ms = std::chrono::milliseconds(
           std::atoll(std::string(res["Lambda-Runtime-Deadline-Ms"]).c_str()));
       inv.payload = std::move(res.body());
+      if (o.busy) o.busy->store(true);
     } catch (const std::exception&) {
       if (o.stop && o.stop->load()) return 0;
       return 1;  // the Runtime API is gone: the sandbox is shutting down
@@ -163,6 +164,7 @@ int run_handler(const InvocationHandler& handler, RuntimeOptions o) {
     } catch (const std::exception&) {
       return 1;
     }
+    if (o.busy) o.busy->store(false);
   }
   return 0;
 }

@@ -37,7 +37,10 @@ struct RuntimeOptions {
   std::string endpoint;  // host:port; default: $AWS_LAMBDA_RUNTIME_API
   std::size_t max_payload = 6 * 1024 * 1024;
   const std::atomic<bool>* stop = nullptr;  // checked between invocations (SIGTERM)
-  int max_invocations = -1;                 // tests: return after this many
+  // True from the moment an invocation is received until its answer is posted
+  // (a SIGTERM handler may leave at once when it is false).
+  std::atomic<bool>* busy = nullptr;
+  int max_invocations = -1;  // tests: return after this many
 };
 
 // Maps an X-Ray trace header to a W3C traceparent, if it has a Root and a Parent.

@@ -1,0 +1,64 @@
+// The Lambda host: what every service's bootstrap shares. A service's main()
+// is only its list of handlers:
+//
+//   int main() {
+//     return serve("orders", {
+//         {"api", [](Context& c) { return api(c.keep(std::make_shared<OrdersService>(c.store,
+//         c.clock)), ...); }},
+//         {"events", ...}});
+//   }
+//
+// serve() picks the handler named by _HANDLER (api or events), opens the
+// store (DynamoDB table $ORDERLY_TABLE through $AWS_REGION and the function's
+// credentials; or ORDERLY_STORE=sqlite:PATH, used by `orderly invoke`), builds
+// the handler once (init), and runs the Runtime API loop until SIGTERM. An
+// init failure is reported to /init/error, as the protocol asks.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "orderly/adapters/aws/runtime.hpp"
+#include "orderly/platform/bus.hpp"
+#include "orderly/platform/clock.hpp"
+#include "orderly/platform/http.hpp"
+#include "orderly/platform/item_store.hpp"
+
+namespace orderly::apps::lambda {
+
+struct Context {
+  std::string service;
+  platform::ItemStore& store;
+  const platform::Clock& clock;
+  // Keeps an object alive as long as the handler (services hold references).
+  template <class T>
+  std::shared_ptr<T> keep(std::shared_ptr<T> p) {
+    owned.push_back(p);
+    return p;
+  }
+  std::vector<std::shared_ptr<void>> owned;
+};
+
+using HandlerFactory = std::function<platform::Result<adapters::aws::InvocationHandler>(Context&)>;
+struct Handler {
+  std::string name;  // the value of _HANDLER
+  HandlerFactory make;
+};
+
+int serve(const std::string& service, const std::vector<Handler>& handlers);
+
+// API Gateway HTTP API (payload 2.0) onto the routes add_routes registers.
+adapters::aws::InvocationHandler api(
+    const std::function<void(platform::http::Router&)>& add_routes);
+
+// SQS batches onto the service's rules: each message goes to the rule whose
+// pattern matches its event (a service's rules receive disjoint types); the
+// answer lists exactly the messages that did not settle ok.
+adapters::aws::InvocationHandler events(std::vector<platform::Rule> rules);
+
+// The rules as one batch handler (exposed for tests).
+platform::BatchHandler route_by_rule(std::vector<platform::Rule> rules);
+
+}  // namespace orderly::apps::lambda

@@ -1,0 +1,168 @@
+// The Lambda host shared by the five bootstraps.
+#include "orderly/apps/lambda/host.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "orderly/adapters/aws/dynamodb.hpp"
+#include "orderly/adapters/aws/mappers.hpp"
+#include "orderly/adapters/embedded/sqlite_item_store.hpp"
+
+namespace orderly::apps::lambda {
+
+namespace json = boost::json;
+using platform::ErrorKind;
+using platform::fail;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_busy{false};
+
+// SIGTERM: Lambda is shutting the sandbox down. Idle (waiting in /next): leave
+// at once; busy: finish the invocation, then leave.
+extern "C" void on_sigterm(int) {
+  g_stop.store(true);
+  if (!g_busy.load()) _exit(0);
+}
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+void log_line(const std::string& service, const char* level, const std::string& message) {
+  const auto line =
+      json::serialize(json::object{{"level", level}, {"service", service}, {"message", message}});
+  std::fprintf(stdout, "%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+struct Stores {
+  std::unique_ptr<adapters::aws::DynamoDbClient> client;
+  std::unique_ptr<platform::ItemStore> store;
+};
+
+platform::Result<Stores> open_store(const std::string& service) {
+  Stores out;
+  const std::string spec = env("ORDERLY_STORE");
+  if (spec.starts_with("sqlite:")) {
+    auto s = adapters::embedded::SqliteItemStore::open(spec.substr(7), {});
+    if (!s) return tl::unexpected(s.error());
+    out.store = std::move(*s);
+    return out;
+  }
+  if (!spec.empty() && spec != "dynamodb")
+    return fail(ErrorKind::invalid_input, "ORDERLY_STORE={}: expected sqlite:PATH or dynamodb",
+                spec);
+  const std::string table = env("ORDERLY_TABLE");
+  if (table.empty())
+    return fail(ErrorKind::invalid_input, "ORDERLY_TABLE is not set (the {} table)", service);
+  auto options = adapters::aws::dynamodb_options_from_env();
+  if (!options) return tl::unexpected(options.error());
+  auto client = adapters::aws::DynamoDbClient::create(std::move(*options));
+  if (!client) return tl::unexpected(client.error());
+  out.client = std::move(*client);
+  out.store = std::make_unique<adapters::aws::DynamoDbItemStore>(
+      *out.client, adapters::aws::DynamoDbStoreOptions{.table = table});
+  return out;
+}
+
+}  // namespace
+
+platform::BatchHandler route_by_rule(std::vector<platform::Rule> rules) {
+  auto shared = std::make_shared<std::vector<platform::Rule>>(std::move(rules));
+  return [shared](const std::vector<platform::Delivery>& batch) {
+    std::vector<platform::DeliveryResult> results(batch.size());
+    std::vector<std::vector<std::size_t>> positions(shared->size());
+    std::vector<std::vector<platform::Delivery>> groups(shared->size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      std::size_t r = 0;
+      while (r < shared->size() && !(*shared)[r].pattern.matches(batch[i].event)) ++r;
+      if (r == shared->size()) {
+        results[i] = platform::DeliveryResult::fail(
+            fmt::format("no rule of this service takes {}", batch[i].event.type));
+        continue;
+      }
+      positions[r].push_back(i);
+      groups[r].push_back(batch[i]);
+    }
+    for (std::size_t r = 0; r < shared->size(); ++r) {
+      if (groups[r].empty()) continue;
+      auto got = (*shared)[r].handler(groups[r]);
+      for (std::size_t k = 0; k < positions[r].size(); ++k)
+        results[positions[r][k]] =
+            k < got.size() ? std::move(got[k])
+                           : platform::DeliveryResult::retry("handler returned too few results");
+    }
+    return results;
+  };
+}
+
+adapters::aws::InvocationHandler api(
+    const std::function<void(platform::http::Router&)>& add_routes) {
+  auto router = std::make_shared<platform::http::Router>();
+  add_routes(*router);
+  return [router](const adapters::aws::Invocation& inv) -> platform::Result<std::string> {
+    boost::system::error_code ec;
+    auto event = json::parse(inv.payload, ec);
+    if (ec) event = json::value();  // the mapper answers 400 for anything it cannot read
+    auto res = adapters::aws::handle_apigw_v2(
+        event, [&](platform::http::Request& r) { return router->handle(r); });
+    return json::serialize(res);
+  };
+}
+
+adapters::aws::InvocationHandler events(std::vector<platform::Rule> rules) {
+  auto handler = route_by_rule(std::move(rules));
+  return [handler](const adapters::aws::Invocation& inv) -> platform::Result<std::string> {
+    boost::system::error_code ec;
+    auto event = json::parse(inv.payload, ec);
+    if (ec) return fail(ErrorKind::invalid_input, "the event is not JSON: {}", ec.message());
+    auto answer = adapters::aws::handle_sqs_batch(event, handler);
+    if (!answer) return tl::unexpected(answer.error());
+    return json::serialize(*answer);
+  };
+}
+
+int serve(const std::string& service, const std::vector<Handler>& handlers) {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigterm;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const std::string endpoint = env("AWS_LAMBDA_RUNTIME_API");
+  const std::string wanted = env("_HANDLER");
+  auto init_failed = [&](const platform::Error& e) {
+    log_line(service, "ERROR", "init failed: " + e.describe());
+    if (!endpoint.empty()) adapters::aws::report_init_error(endpoint, e);
+    return 1;
+  };
+  const Handler* chosen = nullptr;
+  std::string names;
+  for (const auto& h : handlers) {
+    names += names.empty() ? h.name : ", " + h.name;
+    if (h.name == wanted) chosen = &h;
+  }
+  if (!chosen)
+    return init_failed(
+        {ErrorKind::invalid_input,
+         fmt::format("_HANDLER={}: this bootstrap ({}) has {}", wanted, service, names)});
+  auto stores = open_store(service);
+  if (!stores) return init_failed(stores.error());
+  Context ctx{service, *stores->store, platform::SystemClock::instance(), {}};
+  auto handler = chosen->make(ctx);
+  if (!handler) return init_failed(handler.error());
+  log_line(service, "INFO", fmt::format("ready: handler {}", wanted));
+  return adapters::aws::run_handler(*handler, {.stop = &g_stop, .busy = &g_busy});
+}
+
+}  // namespace orderly::apps::lambda

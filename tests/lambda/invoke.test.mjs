@@ -1,0 +1,195 @@
+// The Lambda bootstraps, run by `orderly invoke` under the project's local
+// Runtime API (the documented protocol) on real events:
+// - every API Gateway v2 sample in ../shared/fixtures/aws-events gets a v2
+//   answer (problem+json 404 for the sample's routes, which are not ours);
+// - a whole flow through the handlers: a ProductUpdated event fed to the orders
+//   events handler as SQS delivers it (EventBridge envelope, outbox-pipe
+//   shape), then POST /v1/orders and GET /v1/orders/{id} through the api
+//   handler with the JWT authorizer's claims, on SQLite and on dynalite;
+// - bad input: a malformed SQS message is listed in batchItemFailures and the
+//   good one beside it is not; a non-JSON event is a function error; an
+//   unknown _HANDLER is an init error. None of them crashes.
+//
+//   ORDERLY_BIN=build/bin/orderly ORDERLY_CONTRACT_DUMP=build/tests/contract_dump \
+//   ORDERLY_FIXTURES_DIR=../shared/fixtures/aws-events node --test tests/lambda/
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = process.env.ORDERLY_BIN;
+const DUMP = process.env.ORDERLY_CONTRACT_DUMP;
+const FIXTURES = process.env.ORDERLY_FIXTURES_DIR ?? join(here, '../../../shared/fixtures/aws-events');
+assert.ok(BIN, 'ORDERLY_BIN must name build/bin/orderly');
+assert.ok(DUMP, 'ORDERLY_CONTRACT_DUMP must name build/tests/contract_dump');
+
+const work = mkdtempSync(join(tmpdir(), 'orderly-invoke-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function invoke(service, handler, event, extra = []) {
+  const file = join(work, `event-${randomUUID()}.json`);
+  writeFileSync(file, typeof event === 'string' ? event : JSON.stringify(event));
+  const r = spawnSync(BIN, ['invoke', service, '--handler', handler, '--event', file, ...extra], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
+}
+function answer(r) {
+  assert.equal(r.status, 0, `invoke failed (${r.status}):\n${r.stderr}\n${r.stdout}`);
+  return JSON.parse(r.stdout);
+}
+
+// The ProductUpdated samples the C++ services really emit.
+let productUpdated;
+before(() => {
+  const dir = join(work, 'dump');
+  execFileSync(DUMP, ['--out', dir], { stdio: 'pipe' });
+  productUpdated = JSON.parse(readFileSync(join(dir, 'samples', 'orderly.inventory.ProductUpdated.v1.json'), 'utf8'));
+});
+
+function sqsEvent(bodies) {
+  return {
+    Records: bodies.map((body, i) => ({
+      messageId: `msg-${i}`,
+      receiptHandle: `rh-${i}`,
+      body,
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1700000000000' },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:orderly-orders-catalogue',
+      awsRegion: 'us-east-1',
+    })),
+  };
+}
+// As the outbox pipe puts it on the bus and the rule delivers it to SQS (ADR 0005).
+const viaBus = (ce) =>
+  JSON.stringify({ version: '0', id: randomUUID(), 'detail-type': ce.type, source: ce.source, account: '000000000000',
+    time: ce.time, region: 'us-east-1', resources: [], detail: { event: { S: JSON.stringify(ce) } } });
+
+function apiEvent(method, path, { body, sub = 'alice', scope = 'orderly/orders:read orderly/orders:write', headers = {} } = {}) {
+  const sample = JSON.parse(readFileSync(join(FIXTURES, 'lambda-go.apigw-v2-request-jwt-authorizer.json'), 'utf8'));
+  sample.routeKey = `${method} ${path}`;
+  sample.rawPath = path;
+  sample.rawQueryString = '';
+  delete sample.queryStringParameters;
+  delete sample.pathParameters;
+  sample.headers = { 'content-type': 'application/json', ...headers };
+  sample.requestContext.http.method = method;
+  sample.requestContext.http.path = path;
+  sample.requestContext.requestId = randomUUID();
+  sample.requestContext.authorizer = { jwt: { claims: { sub, scope }, scopes: null } };
+  sample.body = body === undefined ? undefined : JSON.stringify(body);
+  sample.isBase64Encoded = false;
+  return sample;
+}
+
+test('every API Gateway v2 sample gets a v2 answer with problem+json', () => {
+  const samples = readdirSync(FIXTURES).filter((f) => /apigw-v2|ApiGatewayProxyV2/i.test(f));
+  assert.ok(samples.length >= 3, `found ${samples}`);
+  for (const f of samples) {
+    const a = answer(invoke('orders', 'api', readFileSync(join(FIXTURES, f), 'utf8'), ['--data-dir', join(work, 'samples')]));
+    assert.equal(typeof a.statusCode, 'number', f);
+    assert.equal(a.isBase64Encoded, false, f);
+    assert.ok(a.statusCode === 404 || a.statusCode === 405, `${f}: ${a.statusCode}`);
+    assert.equal(a.headers['Content-Type'], 'application/problem+json', f);
+    const problem = JSON.parse(a.body);
+    assert.equal(problem.status, a.statusCode, f);
+  }
+});
+
+function wholeFlow(storeArgs, dataDir) {
+  // 1. The orders service learns a product from the catalogue event.
+  const fed = answer(invoke('orders', 'events', sqsEvent([viaBus(productUpdated)]), storeArgs));
+  assert.deepEqual(fed, { batchItemFailures: [] });
+  const sku = productUpdated.data.sku;
+  // 2. A customer orders it, through the api handler.
+  const order = {
+    items: [{ sku, quantity: 1 }],
+    paymentToken: 'tok_ok',
+    shippingAddress: { name: 'Ada', line1: '1 Loop Rd', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' },
+  };
+  const placed = answer(invoke('orders', 'api', apiEvent('POST', '/v1/orders', { body: order, headers: { 'idempotency-key': randomUUID() } }), storeArgs));
+  assert.ok(placed.statusCode === 201 || placed.statusCode === 202, JSON.stringify(placed));
+  const id = JSON.parse(placed.body).orderId;
+  assert.ok(id, placed.body);
+  // 3. She reads it back; another customer cannot.
+  const got = answer(invoke('orders', 'api', apiEvent('GET', `/v1/orders/${id}`), storeArgs));
+  assert.equal(got.statusCode, 200, got.body);
+  assert.equal(JSON.parse(got.body).status, 'PENDING');
+  const other = answer(invoke('orders', 'api', apiEvent('GET', `/v1/orders/${id}`, { sub: 'mallory' }), storeArgs));
+  assert.equal(other.statusCode, 404, other.body);
+  // 4. Without the scope, 403.
+  const noScope = answer(invoke('orders', 'api', apiEvent('POST', '/v1/orders', { body: order, scope: 'orderly/orders:read' }), storeArgs));
+  assert.equal(noScope.statusCode, 403, noScope.body);
+  return dataDir;
+}
+
+test('a whole flow through the handlers on SQLite', () => {
+  const dir = join(work, 'sqlite');
+  wholeFlow(['--data-dir', dir], dir);
+});
+
+// dynalite has no TransactWriteItems, and every handler commits its state,
+// outbox and inbox marker in one transaction: on dynalite the bootstrap's
+// reads work end to end, and a write is refused cleanly, its message kept.
+test('the bootstraps on dynalite (--store dynamodb-endpoint): reads work, a refused write loses nothing', async () => {
+  const child = spawn('node', [join(here, '../support/dynalite.mjs'), '--port', '0'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        const m = /listening (\d+)/.exec(d.toString());
+        if (m) resolve(Number(m[1]));
+      });
+      child.on('exit', (c) => reject(new Error(`dynalite exited ${c}`)));
+    });
+    // dynalite runs in its own process, so these synchronous invocations do not starve it.
+    const args = ['--store', 'dynamodb-endpoint', `http://127.0.0.1:${port}`, '--table', 'orders-invoke-test'];
+    const list = answer(invoke('orders', 'api', apiEvent('GET', '/v1/orders'), args));
+    assert.equal(list.statusCode, 200, list.body);
+    assert.deepEqual(JSON.parse(list.body).items, []);
+    const missing = answer(invoke('orders', 'api', apiEvent('GET', `/v1/orders/${randomUUID()}`), args));
+    assert.equal(missing.statusCode, 404, missing.body);
+    assert.equal(missing.headers['Content-Type'], 'application/problem+json');
+    const fed = answer(invoke('orders', 'events', sqsEvent([viaBus(productUpdated)]), args));
+    assert.deepEqual(fed, { batchItemFailures: [{ itemIdentifier: 'msg-0' }] });
+  } finally {
+    child.kill('SIGTERM');
+  }
+});
+
+test('bad input: one malformed SQS message fails alone; junk events and handlers fail cleanly', () => {
+  const dir = ['--data-dir', join(work, 'bad')];
+  const a = answer(invoke('orders', 'events', sqsEvent([viaBus(productUpdated), '{"specversion":"1.0"', viaBus({ ...productUpdated, specversion: '0.3' })]), dir));
+  assert.deepEqual(a.batchItemFailures.map((f) => f.itemIdentifier).sort(), ['msg-1', 'msg-2']);
+
+  const junk = invoke('orders', 'events', 'this is not json', dir);
+  assert.equal(junk.status, 1);
+  const err = JSON.parse(junk.stdout);
+  assert.match(err.errorType, /^Orderly\./);
+  assert.match(err.errorMessage, /not JSON/);
+
+  const noBatch = invoke('payments', 'events', { hello: 'world' }, dir);
+  assert.equal(noBatch.status, 1);
+  assert.match(JSON.parse(noBatch.stdout).errorMessage, /Records/);
+
+  const wrong = invoke('payments', 'api', { Records: [] }, dir);  // payments has no api handler
+  assert.equal(wrong.status, 1);
+  assert.match(wrong.stderr, /init error/);
+  assert.match(JSON.parse(wrong.stdout).errorMessage, /_HANDLER=api/);
+});
+
+test('the bootstrap is ready in well under a second and exits cleanly on SIGTERM', () => {
+  const r = invoke('shipping', 'events', sqsEvent([]), ['--data-dir', join(work, 'timing'), '--timing']);
+  assert.equal(r.status, 0, r.stderr);
+  const m = /init_ms=([\d.]+) idle_rss_kb=(\d+)/.exec(r.stderr);
+  assert.ok(m, r.stderr);
+  assert.ok(Number(m[1]) > 0 && Number(m[1]) < 1000, `init ${m[1]} ms`);
+  assert.ok(Number(m[2]) > 0, 'idle RSS read');
+});
