@@ -17,7 +17,7 @@ BENCH_PACKAGES := wrk nginx-light python3
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test run bench clean format tidy asan tsan
+.PHONY: all deps build lambda test infra-test run bench clean format tidy asan tsan
 
 all: build
 
@@ -37,8 +37,17 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	@echo "built: $(BUILD_DIR)/bin/orderly"
 
+# The five Lambda packages, build/lambda/<service>.zip (also made by build).
+lambda: build
+	@ls -l $(BUILD_DIR)/lambda/*.zip
+
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	$(MAKE) infra-test
+
+# The CDK app's tests (synth, cdk-nag, assertions); no AWS account needed.
+infra-test:
+	cd infra && (test -d node_modules || npm ci --no-audit --no-fund) && npm test
 
 run: build
 	$(BUILD_DIR)/bin/orderly up --data-dir $(DATA_DIR)

@@ -1,0 +1,581 @@
+// The whole of Orderly on AWS, in one stack, derived from two inputs:
+//   - infra/topology.json   (services, handlers, produced types, rules, timers)
+//   - schemas/openapi.yaml  (REST routes and their OAuth scopes)
+// Nothing below names a service, a rule or an event type, with one exception: the
+// payment provider secret (SERVICE_SECRETS), which belongs to the payments service by
+// nature; synth fails if that service disappears from the topology.
+//
+// IAM: only grants and explicit statements; no Allow anywhere has an action containing
+// "*" (the KMS default root statement is rewritten by orderlyKey(), and the CDK grants
+// that emit kms:GenerateDataKey* / kms:ReEncrypt* are not used). The one wildcard left is
+// the "Deny sqs:* unless aws:SecureTransport" guard of enforceSSL. Tests enforce this.
+import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags, Validations } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as pipes from 'aws-cdk-lib/aws-pipes';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct, IConstruct } from 'constructs';
+import { orderlyKey } from './kms';
+import { lambdaCode } from './lambda-code';
+import { ApiSpec } from './openapi';
+import { HandlerKind, pascal, RuleSpec, ruleSlug, ServiceSpec, SQS_MAX_DELAY_SECONDS, Topology } from './topology';
+
+// ---- settings -------------------------------------------------------------------------
+
+export const BUS_NAME = 'orderly';
+export const RESOURCE_SERVER_ID = 'orderly';
+export const LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
+export const MEMORY_MB = 256;
+export const TIMEOUT: Record<HandlerKind, Duration> = { api: Duration.seconds(10), events: Duration.seconds(30) };
+/** AWS guidance: a Lambda source queue's visibility timeout >= 6 x the function timeout. */
+export const QUEUE_VISIBILITY = Duration.seconds(6 * TIMEOUT.events.toSeconds());
+export const MAX_RECEIVE_COUNT = 5;
+export const ESM_BATCH_SIZE = 10;
+export const ESM_BATCHING_WINDOW = Duration.seconds(1);
+export const DLQ_RETENTION = Duration.days(14);
+export const ARCHIVE_RETENTION = Duration.days(30);
+export const API_THROTTLE = { rateLimit: 50, burstLimit: 100 };
+
+/** Outbox items: pk OUTBOX, sk = event id; see docs/adr/0005. Only new items, never TTL removals. */
+export const OUTBOX_FILTER = { eventName: ['INSERT'], dynamodb: { Keys: { pk: { S: ['OUTBOX'] } } } };
+/**
+ * What the pipe puts in the EventBridge `detail`: the outbox item's `event` attribute as the
+ * stream delivers it, i.e. `{"event":{"S":"<CloudEvent JSON text>"}}`. The variable is a JSON
+ * object, so Pipes inserts it verbatim (correctly escaped). Referencing the string itself
+ * (`<$.dynamodb.NewImage.event.S>`) would not give an object: Pipes quotes string values and
+ * does not escape them (docs: "EventBridge doesn't escape values extracted by Input Path"),
+ * and implicit JSON parsing applies only to SQS `body`, Kinesis/MQ `data`, Kafka key/value.
+ */
+export const PIPE_INPUT_TEMPLATE = '{"event": <$.dynamodb.NewImage.event>}';
+export const PIPE_DETAIL_TYPE_PATH = '$.dynamodb.NewImage.type.S';
+export const PIPE_SOURCE_PATH = '$.dynamodb.NewImage.source.S';
+export const PIPE_BATCH_SIZE = 10; // PutEvents takes at most 10 entries
+export const PIPE_MAX_RETRIES = 10;
+
+/** The ItemStore port uses exactly these DynamoDB operations (docs/adr/0001). */
+export const ITEM_STORE_ACTIONS = [
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+];
+/** Data-key operations DynamoDB performs with the table key on the caller's behalf. */
+export const TABLE_KEY_ACTIONS = [
+  'kms:Decrypt',
+  'kms:DescribeKey',
+  'kms:Encrypt',
+  'kms:GenerateDataKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+];
+
+interface SecretSpec {
+  readonly secretName: string;
+  readonly envVar: string;
+  readonly handler: HandlerKind;
+  readonly description: string;
+}
+/** Per-service secrets, read through the Parameters and Secrets Lambda Extension. */
+export const SERVICE_SECRETS: Readonly<Record<string, SecretSpec>> = {
+  payments: {
+    secretName: 'orderly/payments/provider-key',
+    envVar: 'ORDERLY_PAYMENT_SECRET_ARN',
+    handler: 'events',
+    description: 'API key of the payment provider. Set the real value after the first deploy.',
+  },
+};
+
+export interface OrderlyStackProps extends StackProps {
+  readonly topology: Topology;
+  readonly api: ApiSpec;
+  /** Directory with `<service>.zip` (or `<service>/bootstrap`). */
+  readonly lambdaDir: string;
+  /** Cognito hosted domain prefix (globally unique per Region). Default: orderly-<account id>. */
+  readonly cognitoDomainPrefix?: string;
+  /** Override for the Parameters and Secrets Extension layer ARN (else CDK's per-Region mapping). */
+  readonly paramsSecretsLayerArn?: string;
+}
+
+/** Acknowledge a cdk-nag finding on one construct, always with a specific reason. */
+export function acknowledge(scope: IConstruct, id: string, reason: string): void {
+  if (reason.trim().length < 40) throw new Error(`nag acknowledgement ${id} needs a specific reason`);
+  Validations.of(scope).acknowledge({ id, reason });
+}
+
+/**
+ * Rule target: an SQS queue encrypted with a customer managed key. Unlike
+ * aws-events-targets.SqsQueue (which calls queue.grantSendMessages: kms:GenerateDataKey*
+ * and kms:ReEncrypt* in the key policy, and only aws:SourceAccount on encrypted queues),
+ * it allows exactly sqs:SendMessage from this rule's ARN on the queue and on the target
+ * DLQ; the key statement for events.amazonaws.com is added once, on the key.
+ */
+class EncryptedQueueTarget implements events.IRuleTarget {
+  constructor(
+    private readonly queue: sqs.IQueue,
+    private readonly deadLetterQueue: sqs.IQueue,
+  ) {}
+
+  bind(rule: events.IRuleRef): events.RuleTargetConfig {
+    const ruleArn = events.CfnRule.arnForRule(rule);
+    for (const q of [this.queue, this.deadLetterQueue]) {
+      q.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: `From${rule.node.id}`,
+          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+          actions: ['sqs:SendMessage'],
+          resources: [q.queueArn],
+          conditions: { ArnEquals: { 'aws:SourceArn': ruleArn } },
+        }),
+      );
+    }
+    return {
+      arn: this.queue.queueArn,
+      targetResource: this.queue,
+      deadLetterConfig: { arn: this.deadLetterQueue.queueArn },
+      retryPolicy: { maximumRetryAttempts: 185, maximumEventAgeInSeconds: 24 * 3600 },
+    };
+  }
+}
+
+export class OrderlyStack extends Stack {
+  readonly tables: Record<string, dynamodb.Table> = {};
+  readonly functions: Record<string, lambda.Function> = {};
+  readonly ruleQueues: Record<string, sqs.Queue> = {};
+  readonly bus: events.EventBus;
+  readonly httpApi: apigwv2.HttpApi;
+  readonly userPool: cognito.UserPool;
+  readonly secrets: Record<string, secretsmanager.Secret> = {};
+
+  constructor(scope: Construct, id: string, props: OrderlyStackProps) {
+    super(scope, id, props);
+    Tags.of(this).add('project', 'orderly');
+    const { topology, api } = props;
+    const serviceNames = new Set(topology.services.map((s) => s.name));
+    for (const svc of Object.keys(SERVICE_SECRETS)) {
+      if (!serviceNames.has(svc)) throw new Error(`SERVICE_SECRETS names ${svc}, which is not in the topology`);
+    }
+
+    // ---- shared: messaging key, bus, archive -------------------------------------------
+    const messagingKey = orderlyKey(this, 'MessagingKey', {
+      description: 'Orderly: SQS rule queues, their DLQs and the pipe DLQs',
+      alias: 'alias/orderly/messaging',
+    });
+    // EventBridge encrypts what it sends to the queues (EventBridge user guide, "targets":
+    // exactly these two actions for events.amazonaws.com). SQS queue policies restrict
+    // sqs:SendMessage to each rule's ARN, so the key alone delivers nothing anywhere.
+    messagingKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EventBridgeEncryptsForQueues',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+      }),
+    );
+
+    this.bus = new events.EventBus(this, 'Bus', { eventBusName: BUS_NAME, description: 'Orderly domain events (CloudEvents from the outboxes)' });
+    this.bus.archive('Archive', {
+      archiveName: `${BUS_NAME}-all`,
+      description: 'Every Orderly event, for replay',
+      eventPattern: { source: events.Match.prefix('orderly.') },
+      retention: ARCHIVE_RETENTION,
+    });
+
+    // One DLQ for deliveries EventBridge could not make to any rule queue (after 185
+    // retries / 24 h). It is a DLQ of EventBridge, not of a queue: nothing may redrive into it.
+    const deliveryDlq = this.queue('EventDeliveryDlq', 'orderly-event-delivery-dlq', messagingKey, {
+      retentionPeriod: DLQ_RETENTION,
+      redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.DENY_ALL },
+    });
+    acknowledge(deliveryDlq, 'AwsSolutions-SQS3', 'This queue is the dead-letter queue of the EventBridge rule targets; a DLQ has no DLQ of its own.');
+
+    // ---- per service: key, table, functions, outbox pipe --------------------------------
+    const eventsFns: Record<string, lambda.Function> = {};
+    const apiFns: Record<string, lambda.Function> = {};
+    for (const svc of topology.services) {
+      const P = pascal(svc.name);
+      const tableKey = orderlyKey(this, `${P}TableKey`, {
+        description: `Orderly: the ${svc.name} table and its stream`,
+        alias: `alias/orderly/${svc.name}-table`,
+      });
+      const table = new dynamodb.Table(this, `${P}Table`, {
+        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: tableKey,
+        timeToLiveAttribute: '_ttl',
+        // Every service writes an outbox, so every table has a stream (read by the pipe).
+        stream: dynamodb.StreamViewType.NEW_IMAGE,
+        // State of record: a stack deletion or a replacement must never drop it.
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      this.tables[svc.name] = table;
+
+      for (const handler of svc.handlers) {
+        const fn = this.serviceFunction(svc, handler, table, tableKey, props);
+        (handler === 'api' ? apiFns : eventsFns)[svc.name] = fn;
+        this.functions[`${svc.name}-${handler}`] = fn;
+      }
+
+      this.outboxPipe(svc, table, tableKey, messagingKey);
+    }
+
+    // ---- per rule: queue, DLQ, rule, event source mapping -------------------------------
+    for (const svc of topology.services) {
+      for (const rule of svc.rules) this.ruleDelivery(rule, eventsFns[svc.name], messagingKey, deliveryDlq);
+    }
+
+    // ---- secrets ------------------------------------------------------------------------
+    const secretsKey = orderlyKey(this, 'SecretsKey', { description: 'Orderly: Secrets Manager secrets', alias: 'alias/orderly/secrets' });
+    for (const [svc, spec] of Object.entries(SERVICE_SECRETS)) {
+      const secret = new secretsmanager.Secret(this, `${pascal(svc)}Secret`, {
+        secretName: spec.secretName,
+        description: spec.description,
+        encryptionKey: secretsKey,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      acknowledge(
+        secret,
+        'AwsSolutions-SMG4',
+        'Third-party payment provider key: it is issued and rotated in the provider dashboard, so there is no rotation Lambda; operators put the new value with PutSecretValue.',
+      );
+      this.secrets[svc] = secret;
+      const fn = this.functions[`${svc}-${spec.handler}`];
+      if (!fn) throw new Error(`SERVICE_SECRETS: ${svc} has no ${spec.handler} handler`);
+      // secretsmanager:GetSecretValue/DescribeSecret on this secret only, and kms:Decrypt on
+      // its key via Secrets Manager only (grantRead adds the kms:ViaService condition).
+      secret.grantRead(fn);
+      fn.addEnvironment(spec.envVar, secret.secretArn);
+    }
+
+    // ---- Cognito: machine clients, client-credentials flow -------------------------------
+    this.userPool = new cognito.UserPool(this, 'UserPool', {
+      userPoolName: 'orderly',
+      selfSignUpEnabled: false,
+      signInAliases: { username: true },
+      passwordPolicy: {
+        minLength: 14,
+        requireDigits: true,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireSymbols: true,
+        tempPasswordValidity: Duration.days(1),
+      },
+      // The pool has no human users (client credentials only); MFA is required anyway so a
+      // user created by hand later cannot sign in with a password alone.
+      mfa: cognito.Mfa.REQUIRED,
+      mfaSecondFactor: { otp: true, sms: false },
+      accountRecovery: cognito.AccountRecovery.NONE,
+      featurePlan: cognito.FeaturePlan.ESSENTIALS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(
+      this.userPool,
+      'AwsSolutions-COG8',
+      'Threat protection (Plus plan) protects user sign-ins; this pool only issues client-credentials tokens to machine clients, which it does not cover.',
+    );
+    const scopes = Object.entries(api.scopes).map(
+      ([scopeName, scopeDescription]) => new cognito.ResourceServerScope({ scopeName, scopeDescription: scopeDescription.slice(0, 256) }),
+    );
+    const resourceServer = this.userPool.addResourceServer('ResourceServer', {
+      identifier: RESOURCE_SERVER_ID,
+      userPoolResourceServerName: 'Orderly API',
+      scopes,
+    });
+    const client = this.userPool.addClient('MachineClient', {
+      userPoolClientName: 'orderly-machine',
+      generateSecret: true,
+      authFlows: {},
+      oAuth: {
+        flows: { clientCredentials: true },
+        scopes: scopes.map((s) => cognito.OAuthScope.resourceServer(resourceServer, s)),
+      },
+      accessTokenValidity: Duration.hours(1),
+      enableTokenRevocation: true,
+      preventUserExistenceErrors: true,
+    });
+    const domainPrefix = props.cognitoDomainPrefix ?? `orderly-${this.account}`;
+    const domain = this.userPool.addDomain('Domain', { cognitoDomain: { domainPrefix } });
+
+    // ---- HTTP API --------------------------------------------------------------------------
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      apiName: 'orderly',
+      description: 'Orderly REST API (routes from schemas/openapi.yaml)',
+      createDefaultStage: false,
+    });
+    const accessLogs = new logs.LogGroup(this, 'HttpApiAccessLogs', { retention: LOG_RETENTION, removalPolicy: RemovalPolicy.DESTROY });
+    const stage = new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: API_THROTTLE,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            method: '$context.httpMethod',
+            routeKey: '$context.routeKey',
+            path: '$context.path',
+            status: '$context.status',
+            protocol: '$context.protocol',
+            responseLength: '$context.responseLength',
+            latencyMs: '$context.responseLatency',
+            integrationLatencyMs: '$context.integrationLatency',
+            integrationError: '$context.integrationErrorMessage',
+            authorizerError: '$context.authorizer.error',
+            clientId: '$context.authorizer.claims.client_id',
+            userAgent: '$context.identity.userAgent',
+          }),
+        ),
+      },
+    });
+    const authorizer = new HttpUserPoolAuthorizer('CognitoAuthorizer', this.userPool, {
+      authorizerName: 'cognito',
+      userPoolClients: [client],
+    });
+    const integrations: Record<string, HttpLambdaIntegration> = {};
+    for (const route of api.routes) {
+      const fn = apiFns[route.service];
+      if (!fn) throw new Error(`${route.method} ${route.path}: service ${route.service} has no api handler in the topology`);
+      integrations[route.service] ??= new HttpLambdaIntegration(`${pascal(route.service)}Integration`, fn, {
+        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+      });
+      const [created] = this.httpApi.addRoutes({
+        path: route.path,
+        methods: [route.method as apigwv2.HttpMethod],
+        integration: integrations[route.service],
+        ...(route.isPublic
+          ? { authorizer: new apigwv2.HttpNoneAuthorizer() }
+          : { authorizer, authorizationScopes: routeScopes(api, route.scopes) }),
+      });
+      if (route.isPublic) {
+        acknowledge(
+          created,
+          'AwsSolutions-APIG4',
+          `${route.method} ${route.path} is public by contract (security: [] in schemas/openapi.yaml): the product catalogue is readable without a token.`,
+        );
+      }
+    }
+
+    // ---- outputs ------------------------------------------------------------------------------
+    new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL of the HTTP API' });
+    new CfnOutput(this, 'TokenUrl', { value: `${domain.baseUrl()}/oauth2/token`, description: 'Cognito token endpoint (client credentials)' });
+    new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
+    new CfnOutput(this, 'ClientId', { value: client.userPoolClientId, description: 'Machine client; its secret: aws cognito-idp describe-user-pool-client' });
+    new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName });
+    for (const [svc, secret] of Object.entries(this.secrets)) new CfnOutput(this, `${pascal(svc)}SecretArn`, { value: secret.secretArn });
+    for (const [svc, table] of Object.entries(this.tables)) new CfnOutput(this, `${pascal(svc)}TableName`, { value: table.tableName });
+  }
+
+  /** An SQS queue with a customer managed key and an SSL-only queue policy. */
+  private queue(id: string, queueName: string, key: kms.IKey, props: Partial<sqs.QueueProps> = {}): sqs.Queue {
+    return new sqs.Queue(this, id, {
+      queueName,
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: key,
+      dataKeyReuse: Duration.minutes(5),
+      enforceSSL: true,
+      ...props,
+    });
+  }
+
+  private serviceFunction(svc: ServiceSpec, handler: HandlerKind, table: dynamodb.Table, tableKey: kms.IKey, props: OrderlyStackProps): lambda.Function {
+    const id = `${pascal(svc.name)}${pascal(handler)}`;
+    const functionName = `orderly-${svc.name}-${handler}`;
+    const role = new iam.Role(this, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${functionName}: no managed policies, only the grants below`,
+    });
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: LOG_RETENTION, removalPolicy: RemovalPolicy.DESTROY });
+    logGroup.grantWrite(role);
+
+    const secret = SERVICE_SECRETS[svc.name];
+    const wantsSecrets = secret !== undefined && secret.handler === handler;
+    const fn = new lambda.Function(this, `${id}Function`, {
+      functionName,
+      description: `Orderly ${svc.name} service, ${handler} handler`,
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      architecture: lambda.Architecture.X86_64, // the C++ build is x86_64
+      handler, // Lambda sets _HANDLER from this: the bootstrap picks api or events
+      code: lambdaCode(props.lambdaDir, svc.name),
+      memorySize: MEMORY_MB,
+      timeout: TIMEOUT[handler],
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.INFO,
+      role,
+      environment: {
+        ORDERLY_SERVICE: svc.name,
+        ORDERLY_TABLE: table.tableName,
+        ORDERLY_LOG_LEVEL: 'info',
+        ORDERLY_METRICS_NAMESPACE: 'Orderly',
+      },
+      ...(wantsSecrets
+        ? {
+            // AWS Parameters and Secrets Lambda Extension: a localhost:2773 cache in front of
+            // Secrets Manager. fromVersion() resolves the layer ARN per Region through a
+            // CfnMapping (x86_64 account/version table built into aws-cdk-lib);
+            // -c paramsSecretsLayerArn=... overrides it.
+            paramsAndSecrets: props.paramsSecretsLayerArn
+              ? lambda.ParamsAndSecretsLayerVersion.fromVersionArn(props.paramsSecretsLayerArn, { cacheEnabled: true, cacheSize: 10, logLevel: lambda.ParamsAndSecretsLogLevel.INFO })
+              : lambda.ParamsAndSecretsLayerVersion.fromVersion(lambda.ParamsAndSecretsVersions.V1_0_103, {
+                  cacheEnabled: true,
+                  cacheSize: 10,
+                  logLevel: lambda.ParamsAndSecretsLogLevel.INFO,
+                }),
+          }
+        : {}),
+    });
+
+    // Table: the ItemStore operations on this table only; its key only through DynamoDB.
+    table.grant(role, ...ITEM_STORE_ACTIONS);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TableKeyViaDynamoDb',
+        actions: TABLE_KEY_ACTIONS,
+        resources: [tableKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${this.region}.amazonaws.com` } },
+      }),
+    );
+
+    acknowledge(
+      role.node.findChild('DefaultPolicy'),
+      'AwsSolutions-IAM5[Resource::*]',
+      'Only xray:PutTraceSegments and xray:PutTelemetryRecords (added by tracing: ACTIVE) use Resource "*": X-Ray has no resource-level permissions for them.',
+    );
+    return fn;
+  }
+
+  /** DynamoDB stream -> filter (INSERT of pk OUTBOX) -> EventBridge bus, with a DLQ. */
+  private outboxPipe(svc: ServiceSpec, table: dynamodb.Table, tableKey: kms.IKey, messagingKey: kms.IKey): pipes.CfnPipe {
+    const P = pascal(svc.name);
+    const streamArn = table.tableStreamArn;
+    if (!streamArn) throw new Error(`${svc.name}: table has no stream`);
+    const dlq = this.queue(`${P}OutboxPipeDlq`, `orderly-${svc.name}-outbox-pipe-dlq`, messagingKey, {
+      retentionPeriod: DLQ_RETENTION,
+      redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.DENY_ALL },
+    });
+    acknowledge(dlq, 'AwsSolutions-SQS3', 'This queue is the dead-letter queue of the outbox pipe (records it failed to put on the bus); a DLQ has no DLQ of its own.');
+
+    const role = new iam.Role(this, `${P}OutboxPipeRole`, {
+      assumedBy: new iam.ServicePrincipal('pipes.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+      description: `Pipe orderly-${svc.name}-outbox: read the ${svc.name} stream, put events on the bus`,
+    });
+    const allow = (sid: string, actions: string[], resources: string[]) =>
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources }));
+    allow('ReadStream', ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], [streamArn]);
+    allow('ListStreams', ['dynamodb:ListStreams'], ['*']);
+    allow('DecryptStream', ['kms:Decrypt'], [tableKey.keyArn]);
+    allow('PutEvents', ['events:PutEvents'], [this.bus.eventBusArn]);
+    allow('SendToDlq', ['sqs:SendMessage'], [dlq.queueArn]);
+    allow('EncryptForDlq', ['kms:Decrypt', 'kms:GenerateDataKey'], [messagingKey.keyArn]);
+    acknowledge(
+      role.node.findChild('DefaultPolicy'),
+      'AwsSolutions-IAM5[Resource::*]',
+      'dynamodb:ListStreams has no resource-level permissions (Service Authorization Reference), so it needs Resource "*"; the stream actions are on this stream ARN only.',
+    );
+
+    const pipe = new pipes.CfnPipe(this, `${P}OutboxPipe`, {
+      name: `orderly-${svc.name}-outbox`,
+      description: `Outbox of ${svc.name}: new OUTBOX items to the ${BUS_NAME} bus (docs/adr/0005)`,
+      roleArn: role.roleArn,
+      source: streamArn,
+      sourceParameters: {
+        dynamoDbStreamParameters: {
+          startingPosition: 'TRIM_HORIZON',
+          batchSize: PIPE_BATCH_SIZE,
+          maximumBatchingWindowInSeconds: 0,
+          maximumRetryAttempts: PIPE_MAX_RETRIES,
+          maximumRecordAgeInSeconds: -1,
+          onPartialBatchItemFailure: 'AUTOMATIC_BISECT',
+          deadLetterConfig: { arn: dlq.queueArn },
+        },
+        filterCriteria: { filters: [{ pattern: JSON.stringify(OUTBOX_FILTER) }] },
+      },
+      target: this.bus.eventBusArn,
+      targetParameters: {
+        inputTemplate: PIPE_INPUT_TEMPLATE,
+        eventBridgeEventBusParameters: { detailType: PIPE_DETAIL_TYPE_PATH, source: PIPE_SOURCE_PATH },
+      },
+    });
+    pipe.node.addDependency(role); // the role's policy must exist before Pipes validates it
+    return pipe;
+  }
+
+  /** Rule on the bus -> encrypted queue (+ DLQ) -> the owner's events function. */
+  private ruleDelivery(rule: RuleSpec, fn: lambda.Function, key: kms.IKey, deliveryDlq: sqs.IQueue): void {
+    const R = pascal(rule.name);
+    const name = `orderly-${ruleSlug(rule.name)}`;
+    const delay = rule.timerDelaySeconds;
+    if (delay !== undefined && delay > SQS_MAX_DELAY_SECONDS) {
+      throw new Error(`rule ${rule.name}: a ${delay} s timer exceeds the SQS maximum delay of ${SQS_MAX_DELAY_SECONDS} s`);
+    }
+    // The DLQ names its only allowed source queue by ARN; the ARN is built from the name,
+    // because a GetAtt would make queue and DLQ depend on each other.
+    const sourceArn = this.formatArn({ service: 'sqs', resource: name });
+    const dlq = this.queue(`${R}Dlq`, `${name}-dlq`, key, {
+      retentionPeriod: DLQ_RETENTION,
+      redriveAllowPolicy: {
+        redrivePermission: sqs.RedrivePermission.BY_QUEUE,
+        sourceQueues: [sqs.Queue.fromQueueArn(this, `${R}SourceRef`, sourceArn)],
+      },
+    });
+    const queue = this.queue(`${R}Queue`, name, key, {
+      visibilityTimeout: QUEUE_VISIBILITY,
+      deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+      // Timers: delivery is delayed by the queue (docs/adr/0001: SQS delay up to 15 min).
+      ...(delay !== undefined ? { deliveryDelay: Duration.seconds(delay) } : {}),
+    });
+    this.ruleQueues[rule.name] = queue;
+
+    new events.Rule(this, `${R}Rule`, {
+      eventBus: this.bus,
+      ruleName: name,
+      description: `Subscription ${rule.name}${delay !== undefined ? ` (timer, ${delay} s)` : ''}`,
+      eventPattern: { detailType: [...rule.types] },
+      targets: [new EncryptedQueueTarget(queue, deliveryDlq)],
+    });
+
+    fn.addEventSource(
+      new SqsEventSource(queue, {
+        batchSize: ESM_BATCH_SIZE,
+        maxBatchingWindow: ESM_BATCHING_WINDOW,
+        reportBatchItemFailures: true,
+      }),
+    );
+  }
+}
+
+/**
+ * API Gateway compares scopes literally with the token's `scope` claim, and Cognito
+ * writes resource-server scopes as `<identifier>/<name>` (`orderly/orders:read`). The C++
+ * side strips the prefix (platform::http::add_scopes). openapi.yaml also says the admin
+ * scope grants every scope, so it is accepted on every protected route.
+ */
+export function routeScopes(api: ApiSpec, scopes: readonly string[]): string[] {
+  const all = new Set(scopes);
+  if (api.superScope) all.add(api.superScope);
+  return [...all].sort().map((s) => `${RESOURCE_SERVER_ID}/${s}`);
+}

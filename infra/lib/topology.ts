@@ -1,0 +1,127 @@
+// The service topology: which services exist, which Lambda handlers each one has,
+// which event types it produces and which rules (subscriptions) it owns.
+//
+// Source of truth: infra/topology.json, generated from the C++ subscription tables
+// (`contract_dump --topology`); a C++ test keeps it in step. Nothing in the stack
+// hard-codes a service, a rule or an event type: everything is derived from here.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export type HandlerKind = 'api' | 'events';
+
+export interface RuleSpec {
+  /** e.g. `orders.saga`: `<owning service>.<name>` */
+  readonly name: string;
+  /** CloudEvent types (= EventBridge detail-type) the rule matches. */
+  readonly types: readonly string[];
+  /** Timer rules only: the fixed delivery delay (SQS DeliveryDelay on AWS). */
+  readonly timerDelaySeconds?: number;
+}
+
+export interface ServiceSpec {
+  readonly name: string;
+  readonly handlers: readonly HandlerKind[];
+  readonly produces: readonly string[];
+  readonly rules: readonly RuleSpec[];
+}
+
+export interface Topology {
+  readonly services: readonly ServiceSpec[];
+}
+
+/** SQS caps DelaySeconds / DeliveryDelay at 15 minutes. */
+export const SQS_MAX_DELAY_SECONDS = 900;
+
+export const DEFAULT_TOPOLOGY_FILE = path.resolve(__dirname, '..', 'topology.json');
+
+export function loadTopology(file: string = DEFAULT_TOPOLOGY_FILE): Topology {
+  const raw: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+  return validateTopology(raw, file);
+}
+
+const NAME = /^[a-z][a-z0-9-]*$/;
+const RULE_NAME = /^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$/;
+const EVENT_TYPE = /^orderly\.[a-z][a-z0-9-]*\.[A-Za-z0-9]+\.v[0-9]+$/;
+
+/** Structural checks, so a malformed topology fails synth with a clear message. */
+export function validateTopology(raw: unknown, origin = 'topology'): Topology {
+  const fail = (msg: string): never => {
+    throw new Error(`${origin}: ${msg}`);
+  };
+  if (typeof raw !== 'object' || raw === null || !Array.isArray((raw as { services?: unknown }).services)) {
+    fail('expected an object with a "services" array');
+  }
+  const services = (raw as { services: unknown[] }).services;
+  if (services.length === 0) fail('no services');
+  const seenServices = new Set<string>();
+  const seenRules = new Set<string>();
+  const out: ServiceSpec[] = [];
+  for (const s of services) {
+    const svc = s as Partial<ServiceSpec>;
+    if (typeof svc.name !== 'string' || !NAME.test(svc.name)) fail(`bad service name ${JSON.stringify(svc.name)}`);
+    const name = svc.name as string;
+    if (seenServices.has(name)) fail(`duplicate service ${name}`);
+    seenServices.add(name);
+    const handlers = svc.handlers;
+    if (!Array.isArray(handlers) || handlers.length === 0) fail(`${name}: no handlers`);
+    for (const h of handlers as unknown[]) {
+      if (h !== 'api' && h !== 'events') fail(`${name}: unknown handler ${JSON.stringify(h)}`);
+    }
+    if (!(handlers as HandlerKind[]).includes('events')) {
+      // Every service has an outbox consumer path and rules; the C++ side always ships one.
+      fail(`${name}: every service needs an "events" handler`);
+    }
+    const produces = svc.produces ?? [];
+    if (!Array.isArray(produces)) fail(`${name}: "produces" must be an array`);
+    for (const t of produces) if (typeof t !== 'string' || !EVENT_TYPE.test(t)) fail(`${name}: bad event type ${JSON.stringify(t)}`);
+    const rules: RuleSpec[] = [];
+    for (const r of (svc.rules ?? []) as Partial<RuleSpec>[]) {
+      if (typeof r.name !== 'string' || !RULE_NAME.test(r.name)) fail(`${name}: bad rule name ${JSON.stringify(r.name)}`);
+      const ruleName = r.name as string;
+      if (!ruleName.startsWith(`${name}.`)) fail(`rule ${ruleName} must be named after its owner ${name}`);
+      if (seenRules.has(ruleName)) fail(`duplicate rule ${ruleName}`);
+      seenRules.add(ruleName);
+      if (!Array.isArray(r.types) || r.types.length === 0) fail(`rule ${ruleName}: no types`);
+      for (const t of r.types as unknown[]) if (typeof t !== 'string' || !EVENT_TYPE.test(t)) fail(`rule ${ruleName}: bad type ${JSON.stringify(t)}`);
+      if (r.timerDelaySeconds !== undefined) {
+        const d = r.timerDelaySeconds;
+        if (!Number.isInteger(d) || d < 0) fail(`rule ${ruleName}: timerDelaySeconds must be a non-negative integer`);
+        if (d > SQS_MAX_DELAY_SECONDS) {
+          fail(
+            `rule ${ruleName}: timerDelaySeconds ${d} exceeds the SQS maximum of ${SQS_MAX_DELAY_SECONDS} s; ` +
+              'longer timers need EventBridge Scheduler (see docs/adr/0001)',
+          );
+        }
+      }
+      rules.push({ name: ruleName, types: [...(r.types as string[])], timerDelaySeconds: r.timerDelaySeconds });
+    }
+    out.push({ name, handlers: [...(handlers as HandlerKind[])], produces: [...(produces as string[])], rules });
+  }
+
+  // A timer rule stands for `UnitOfWork::schedule(event, at, rule)`: delivery to that one
+  // rule only. On AWS routing is by detail-type, so a timer's types must not be matched by
+  // any other rule, or the delayed event would also reach the other rule immediately.
+  const allRules = out.flatMap((s) => s.rules);
+  for (const timer of allRules.filter((r) => r.timerDelaySeconds !== undefined)) {
+    for (const other of allRules) {
+      if (other === timer) continue;
+      const shared = timer.types.filter((t) => other.types.includes(t));
+      if (shared.length > 0) fail(`timer rule ${timer.name} shares ${shared.join(', ')} with rule ${other.name}`);
+    }
+  }
+  return { services: out };
+}
+
+/** `orders.saga` -> `orders-saga` (SQS names allow [A-Za-z0-9_-]). */
+export function ruleSlug(ruleName: string): string {
+  return ruleName.replace(/\./g, '-');
+}
+
+/** `orders.saga` -> `OrdersSaga` (construct ids). */
+export function pascal(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((p) => p[0].toUpperCase() + p.slice(1))
+    .join('');
+}
