@@ -4,7 +4,8 @@
 # JetStream file storage on 127.0.0.1 and a free port.
 #
 #   bench/run.sh                 # everything
-#   bench/run.sh gateway|e2e|sqlite|jetstream
+#   bench/run.sh gateway|e2e|sqlite|jetstream|coldstart
+#   ALC_DEMO=... ALC_PACKAGE=... bench/run.sh coldstart   # with the aws-lambda-cpp peer (see bench/coldstart.sh)
 #   MESSAGES=50000 ROUNDS=3 bench/run.sh jetstream
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,20 @@ fi
 
 if [[ $what == all || $what == e2e ]]; then
   bench/e2e.sh
+fi
+
+if [[ $what == all || $what == coldstart ]]; then
+  out=bench/results/$stamp-lambda-coldstart-run.md
+  {
+    echo "# Lambda cold start (exec to first /next), idle RSS, zip size"
+    echo
+    echo "Command: \`RUNS=${RUNS:-200} ALC_DEMO=${ALC_DEMO:-} ALC_PACKAGE=${ALC_PACKAGE:-} bench/coldstart.sh\`"
+    echo
+    machine
+    echo
+    RUNS=${RUNS:-200} bench/coldstart.sh
+  } > "$out"
+  echo "wrote $out"
 fi
 
 if [[ $what == all || $what == jetstream ]]; then

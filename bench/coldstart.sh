@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Lambda cold start, side by side: from the exec of a bootstrap to its first
+# GET /runtime/invocation/next against the project's local Runtime API
+# (`orderly invoke --timing`), and its idle RSS once it waits for work.
+#
+#   RUNS=200 bench/coldstart.sh                      # the Orderly bootstraps only
+#   ALC_DEMO=/path/to/demo ALC_PACKAGE=/path/to/unzipped-demo RUNS=200 bench/coldstart.sh
+#
+# ALC_DEMO is awslabs/aws-lambda-cpp's examples/demo binary and ALC_PACKAGE the
+# directory of its packaged zip (bootstrap script + bin/ + lib/), both built by
+# you from its public source (see bench/results/*-lambda-coldstart.md for how);
+# this script never builds or downloads it. Runs are interleaved round-robin so
+# machine noise falls on every contender alike.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${RUNS:-200}"
+ORDERLY="${ORDERLY:-build/bin/orderly}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+echo '{"Records":[]}' > "$work/sqs-empty.json"
+cp ../shared/fixtures/aws-events/lambda-go.apigw-v2-request-no-authorizer.json "$work/apigw.json" 2>/dev/null ||
+  echo '{"version":"2.0","routeKey":"GET /healthz","rawPath":"/healthz","requestContext":{"http":{"method":"GET","path":"/healthz"}}}' > "$work/apigw.json"
+
+declare -a names cmds
+names+=("orderly orders (api)");       cmds+=("$ORDERLY invoke orders --handler api --event $work/apigw.json --data-dir $work/data --timing")
+names+=("orderly shipping (events)");  cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --data-dir $work/data --timing")
+if [[ -n "${ALC_DEMO:-}" ]]; then
+  names+=("aws-lambda-cpp demo (binary, system libs)")
+  cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --bootstrap $ALC_DEMO --timing")
+fi
+if [[ -n "${ALC_PACKAGE:-}" ]]; then
+  names+=("aws-lambda-cpp demo (its packaged bootstrap)")
+  cmds+=("env LAMBDA_TASK_ROOT=$ALC_PACKAGE $ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --bootstrap $ALC_PACKAGE/bootstrap --timing")
+fi
+
+for ((i = 0; i < ${#cmds[@]}; i++)); do : > "$work/$i.txt"; done
+for ((r = 0; r < RUNS; r++)); do
+  for ((i = 0; i < ${#cmds[@]}; i++)); do
+    out=$(${cmds[$i]} 2>&1 >/dev/null | grep -o 'init_ms=[0-9.]* idle_rss_kb=[0-9]*' || true)
+    [[ -n "$out" ]] || { echo "run failed: ${cmds[$i]}" >&2; exit 1; }
+    echo "$out" >> "$work/$i.txt"
+  done
+done
+
+echo "| bootstrap | runs | init median (ms) | init p90 (ms) | idle RSS median (MB) |"
+echo "|---|---:|---:|---:|---:|"
+for ((i = 0; i < ${#cmds[@]}; i++)); do
+  python3 - "${names[$i]}" "$work/$i.txt" <<'PY'
+import re, statistics, sys
+name, path = sys.argv[1], sys.argv[2]
+init, rss = [], []
+for line in open(path):
+    m = re.search(r"init_ms=([\d.]+) idle_rss_kb=(\d+)", line)
+    init.append(float(m.group(1))); rss.append(int(m.group(2)))
+init.sort()
+p90 = init[int(0.9 * (len(init) - 1))]
+print(f"| {name} | {len(init)} | {statistics.median(init):.2f} | {p90:.2f} | {statistics.median(rss) / 1024:.1f} |")
+PY
+done
+echo
+echo "zip sizes:"
+ls -l build/lambda/*.zip | awk '{printf "  %s %d bytes\n", $9, $5}'
