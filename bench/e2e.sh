@@ -18,7 +18,7 @@ trap cleanup EXIT
   --rate-limit 1000000000 --rate-burst 1000000000 > "$work/up.out" 2> "$work/up.err" &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/up.out" 2>/dev/null && break; sleep 0.1; done
-url=$(grep -oP 'listening on \K\S+' "$work/up.out")
+url=$(grep -oP 'listening on \K[^" ]+'  "$work/up.out")
 
 out=bench/results/$stamp-e2e-demo.md
 {

@@ -40,7 +40,7 @@ pids+=($!)
   --rate-burst 1000000000 > "$work/up.out" 2> "$work/up.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q "listening on" "$work/up.out" 2>/dev/null && break; sleep 0.1; done
-orderly_url=$(grep -oP 'listening on \K\S+' "$work/up.out")
+orderly_url=$(grep -oP 'listening on \K[^" ]+'  "$work/up.out")
 sleep 0.5
 
 rps() { wrk -t2 -c64 -d"$DURATION" --latency "$1/healthz" | tee -a "$work/wrk.log" | awk '/Requests\/sec/{print $2}'; }

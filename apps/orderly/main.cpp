@@ -9,17 +9,21 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "demo.hpp"
 #include "invoke.hpp"
 #include "orderly/adapters/http/jwt.hpp"
 #include "orderly/adapters/http/server.hpp"
+#include "orderly/platform/log.hpp"
 #include "orderly/services/system/api.hpp"
 #include "orderly/services/system/embedded_system.hpp"
 
@@ -64,16 +68,6 @@ platform::Result<std::unique_ptr<DurableBus>> open_bus(const Common& c) {
   return DurableBus::open({.path = c.data_dir + "/bus.db", .durability = *d});
 }
 
-void log_line(const std::string& level, const std::string& msg) {
-  std::fprintf(
-      stderr, "%s\n",
-      json::serialize(
-          json::object{{"time", platform::format_rfc3339(platform::SystemClock::instance().now())},
-                       {"level", level},
-                       {"msg", msg}})
-          .c_str());
-}
-
 int cmd_up(const Common& c, const UpOptions& up) {
   // Block the stop signals before any thread starts, then wait for one here.
   sigset_t stop_signals;
@@ -81,6 +75,12 @@ int cmd_up(const Common& c, const UpOptions& up) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // One JSON object per line on stdout (platform/log.hpp); the human banner goes to stderr.
+  platform::log::Config log_config;
+  log_config.service = "orderly";
+  log_config.level = platform::log::parse_level(up.log_level).value_or(platform::log::Level::info);
+  platform::log::configure(std::move(log_config));
 
   auto durability = adapters::embedded::parse_durability(c.durability);
   if (!durability) return fail(durability.error());
@@ -105,26 +105,25 @@ int cmd_up(const Common& c, const UpOptions& up) {
        .max_backlog = up.max_backlog});
   if (!api) return fail(api.error());
   if (auto s = (*sys)->start(); !s) return fail(s.error());
-  const bool access_log = up.log_level == "debug" || up.log_level == "info";
+  // The gateway logs each request itself, inside its span (platform::http::observe).
   auto server = adapters::http::HttpServer::start(
-      {.host = up.host,
-       .port = static_cast<std::uint16_t>(up.port),
-       .threads = up.http_threads,
-       .access_log = access_log
-                         ? std::function<void(const std::string&)>([](const std::string& line) {
-                             std::fprintf(stderr, "%s\n", line.c_str());
-                           })
-                         : nullptr},
+      {.host = up.host, .port = static_cast<std::uint16_t>(up.port), .threads = up.http_threads},
       [a = api->get()](platform::http::Request& r) { return a->handle(r); });
   if (!server) return fail(server.error());
   (*api)->set_ready(true);
 
   const std::string url = fmt::format("http://{}:{}", up.host, (*server)->port());
-  std::printf("orderly: listening on %s\n", url.c_str());
-  std::printf("orderly: try it:\n");
-  std::printf("  TOKEN=$(build/bin/orderly token --data-dir %s --customer alice | tail -n1)\n",
-              c.data_dir.c_str());
-  std::printf(
+  platform::log::info("listening on " + url, {{"url", url},
+                                              {"data_dir", c.data_dir},
+                                              {"durability", c.durability},
+                                              {"workers", up.workers}});
+  std::fprintf(stderr, "orderly: listening on %s\n", url.c_str());
+  std::fprintf(stderr, "orderly: try it:\n");
+  std::fprintf(stderr,
+               "  TOKEN=$(build/bin/orderly token --data-dir %s --customer alice | tail -n1)\n",
+               c.data_dir.c_str());
+  std::fprintf(
+      stderr,
       "  curl -s -X POST %s/v1/orders -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: "
       "application/json' "
       "-d '{\"items\":[{\"sku\":\"KB-MECH-01\",\"quantity\":1}],\"paymentToken\":\"tok_ok\","
@@ -132,18 +131,14 @@ int cmd_up(const Common& c, const UpOptions& up) {
       "St\",\"city\":\"London\",\"postalCode\":\"N1 1AA\","
       "\"country\":\"GB\"}}'\n",
       url.c_str());
-  std::fflush(stdout);
-  log_line("info", fmt::format("up: data {}, durability {}, {} bus workers", c.data_dir,
-                               c.durability, up.workers));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  log_line("info",
-           fmt::format("signal {}: stopping; finishing in-flight requests and handlers", sig));
+  platform::log::info("stopping: finishing in-flight requests and handlers", {{"signal", sig}});
   (*api)->set_ready(false);
   (*server)->stop();  // no new requests; the ones in flight are answered
   (*sys)->stop();     // handlers finish and settle; the outboxes are flushed
-  log_line("info", "stopped");
+  platform::log::info("stopped");
   return 0;
 }
 
@@ -159,6 +154,54 @@ int cmd_token(const Common& c, const std::string& customer, bool admin,
                           std::chrono::seconds(ttl), platform::SystemClock::instance().now())
                           .c_str());
   return 0;
+}
+
+// Every archived event of the order's saga (its correlation id is the id of the
+// OrderPlaced that started it), as the tree of causes: each line is an event,
+// indented under the event that caused it, with the time since the order was
+// placed and the time spent on that hop.
+void print_causal_chain(const Common& c, const std::string& root_id) {
+  auto bus = open_bus(c);
+  if (!bus) return;
+  std::map<std::string, platform::CloudEvent> events;
+  for (std::int64_t after = 0;;) {
+    auto page = (*bus)->archive_since(after, 2000);
+    if (!page || page->empty()) break;
+    after = page->back().seq;
+    for (const auto& a : *page) {
+      auto e = platform::parse_event(a.body);
+      if (!e) continue;
+      if (e->id == root_id || e->correlationid == root_id) events.emplace(e->id, std::move(*e));
+    }
+  }
+  auto root = events.find(root_id);
+  if (root == events.end()) return;
+  std::multimap<std::string, const platform::CloudEvent*> children;  // cause -> effects
+  for (const auto& [id, e] : events)
+    if (id != root_id) children.emplace(e.causationid.value_or(root_id), &e);
+  const auto t0 = platform::parse_rfc3339(root->second.time);
+  std::string trace;
+  if (root->second.traceparent) trace = root->second.traceparent->substr(3, 32);
+  std::printf("\ncausal chain (%zu events, trace %s)\n%10s %10s  %s\n", events.size(),
+              trace.empty() ? "none" : trace.c_str(), "SINCE", "HOP", "EVENT");
+  std::function<void(const platform::CloudEvent&, int)> walk = [&](const platform::CloudEvent& e,
+                                                                   int depth) {
+    const auto at = platform::parse_rfc3339(e.time);
+    long long since = t0 && at ? static_cast<long long>((*at - *t0).count()) : 0;
+    long long hop = 0;
+    if (e.causationid)
+      if (auto p = events.find(*e.causationid); p != events.end())
+        if (auto pt = platform::parse_rfc3339(p->second.time); pt && at)
+          hop = static_cast<long long>((*at - *pt).count());
+    std::printf("%8lldms %8lldms  %*s%s  (%s)\n", since, hop, depth * 2, "", e.type.c_str(),
+                e.source.c_str());
+    std::vector<const platform::CloudEvent*> kids;
+    for (auto [it, end] = children.equal_range(e.id); it != end; ++it) kids.push_back(it->second);
+    std::sort(kids.begin(), kids.end(),
+              [](const auto* a, const auto* b) { return a->time < b->time; });
+    for (const auto* k : kids) walk(*k, depth + 1);
+  };
+  walk(root->second, 0);
 }
 
 int cmd_orders_show(const Common& c, const std::string& id) {
@@ -179,6 +222,8 @@ int cmd_orders_show(const Common& c, const std::string& id) {
   std::printf("%-26s %-48s %s\n", "TIME", "EVENT", "EVENT ID");
   for (const auto& t : order.timeline)
     std::printf("%-26s %-48s %s\n", t.time.c_str(), t.type.c_str(), t.event_id.c_str());
+  if (order.timeline.empty()) return 0;
+  print_causal_chain(c, order.timeline.front().event_id);
   return 0;
 }
 
@@ -289,7 +334,8 @@ int main(int argc, char** argv) {
                  "Undelivered events above which new orders get 503")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  up->add_option("--log-level", up_options.log_level, "info logs every request; warn does not")
+  up->add_option("--log-level", up_options.log_level,
+                 "info logs every request and span; warn does not (ORDERLY_LOG_LEVEL wins)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
   up->add_option("--issuer", up_options.issuer, "Expected JWT issuer")->capture_default_str();

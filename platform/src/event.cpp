@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "orderly/platform/id.hpp"
+#include "orderly/platform/trace.hpp"
 
 namespace orderly::platform {
 namespace json = boost::json;
@@ -28,6 +29,11 @@ void caused_by(CloudEvent& next, const CloudEvent& cause) {
   next.causationid = cause.id;
   next.correlationid = cause.correlationid ? cause.correlationid : cause.id;
   if (cause.traceparent) next.traceparent = cause.traceparent;
+  // Handling `cause` is a span of the same trace: the new event is its child.
+  if (const auto* span = current_span();
+      span &&
+      (!cause.traceparent || cause.traceparent->compare(3, 32, span->context.trace_id) == 0))
+    next.traceparent = format_traceparent(span->context);
 }
 
 json::object to_json_object(const CloudEvent& e) {

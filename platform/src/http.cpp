@@ -4,7 +4,12 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <chrono>
 #include <exception>
+
+#include "orderly/platform/log.hpp"
+#include "orderly/platform/metrics.hpp"
+#include "orderly/platform/trace.hpp"
 
 namespace orderly::platform::http {
 
@@ -294,6 +299,43 @@ Router::Match Router::match(Request& req) const {
   }
   return {nullptr,
           problem(404, "not-found", "Not found", fmt::format("no route for {}", req.path), req)};
+}
+
+std::string Router::route_of(Request& req) const {
+  auto m = match(req);
+  return m.route ? m.route->pattern : std::string("unmatched");
+}
+
+Response observe(Request& req, const std::string& route,
+                 const std::optional<std::string>& parent_traceparent,
+                 const std::function<Response(Request&)>& handler) {
+  static auto& duration = metrics::registry().histogram("orderly_http_request_duration_seconds",
+                                                        "HTTP requests by route, method and status",
+                                                        {"route", "method", "status"});
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<TraceContext> parent;
+  if (parent_traceparent) parent = parse_traceparent(*parent_traceparent);
+  log::Scope scope({.request_id = req.request_id});
+  Span span(req.method + " " + route, parent,
+            {{"kind", "server"}, {"http.method", req.method}, {"http.route", route}});
+  Response res;
+  try {
+    res = handler(req);
+  } catch (const std::exception&) {
+    res = problem(500, "internal", "Internal error", "the request could not be completed", req);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  span.set("http.status", res.status);
+  duration.with({route, req.method, std::to_string(res.status)}).observe(seconds);
+  log::write(res.status >= 500 ? log::Level::error : log::Level::info, "request",
+             {{"route", route},
+              {"method", req.method},
+              {"path", req.path},
+              {"status", res.status},
+              {"duration_ms", seconds * 1000},
+              {"client", req.client}});
+  return res;
 }
 
 Response Router::handle(Request& req) const {

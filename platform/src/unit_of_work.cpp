@@ -3,6 +3,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "orderly/platform/metrics.hpp"
+
 namespace orderly::platform {
 namespace json = boost::json;
 
@@ -73,7 +75,7 @@ void UnitOfWork::mark_processed(const CloudEvent& event, std::string_view consum
   ops_.emplace_back(Put{std::move(marker), Condition::not_exists()});
 }
 
-Status UnitOfWork::commit(ItemStore& store) const {
+Status UnitOfWork::commit(ItemStore& store) {
   for (const auto& e : emitted_) {
     const auto size = to_json(e).size();
     if (size > kMaxEventBytes)
@@ -81,7 +83,14 @@ Status UnitOfWork::commit(ItemStore& store) const {
                   e.id, e.type, size, kMaxEventBytes);
   }
   if (ops_.empty()) return {};
-  return store.transact_write(ops_);
+  if (auto s = store.transact_write(ops_); !s) return s;
+  // Committed to the outbox: published, as far as this service is concerned.
+  static auto& published = metrics::registry().counter(
+      "orderly_events_published_total", "Events committed to an outbox, by type", {"type"});
+  for (const auto& e : emitted_) published.with({e.type}).inc();
+  for (auto& fn : after_commit_) fn();
+  after_commit_.clear();
+  return {};
 }
 
 Result<bool> already_processed(ItemStore& store, std::string_view event_id,

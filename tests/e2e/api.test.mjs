@@ -42,10 +42,14 @@ describe('health and discovery', () => {
     assert.deepEqual(r.json, { status: 'ok' });
   });
 
-  test('GET /readyz → 200 {"status":"ready"}', async () => {
+  test('GET /readyz → 200 ready, with the stores, the workers and the bus backlog', async () => {
     const r = await req(srv.url, { path: '/readyz' });
     assert.equal(r.status, 200);
-    assert.deepEqual(r.json, { status: 'ready' });
+    assert.equal(r.json.status, 'ready');
+    assert.equal(r.json.workers, 'running');
+    assert.deepEqual(r.json.stores, { orders: 'ok', inventory: 'ok', payments: 'ok', shipping: 'ok', notifications: 'ok' });
+    assert.equal(typeof r.json.bus.backlog, 'number');
+    assert.ok(r.json.bus.backlog <= r.json.bus.maxBacklog);
   });
 
   test('GET /.well-known/jwks.json serves the RS256 public key that verifies CLI tokens', async () => {

@@ -76,7 +76,7 @@ function waitExit(proc, ms) {
 // Spawns `orderly up --host 127.0.0.1 --port 0 --data-dir <dataDir> [defaults] [args]`
 // and waits (max timeoutMs) for `listening on http://127.0.0.1:PORT` on stdout.
 // Returns {url, port, proc, dataDir, output(), stop(), kill9(), exited}.
-export async function startServer({ dataDir, args = [], timeoutMs = 20_000, fast = true } = {}) {
+export async function startServer({ dataDir, args = [], timeoutMs = 20_000, fast = true, keepAllOutput = false } = {}) {
   dataDir ??= tempDir();
   const extra = [];
   if (fast) for (const [flag, v] of Object.entries(FAST_DEFAULTS)) if (!args.includes(flag)) extra.push(flag, v);
@@ -95,7 +95,7 @@ export async function startServer({ dataDir, args = [], timeoutMs = 20_000, fast
   proc.stdout.setEncoding('utf8');
   proc.stderr.on('data', (d) => {
     err += d;
-    if (err.length > 200_000) err = err.slice(-100_000);
+    if (!keepAllOutput && err.length > 200_000) err = err.slice(-100_000);
   });
   const port = await new Promise((res, rej) => {
     const timer = setTimeout(() => {
@@ -105,7 +105,7 @@ export async function startServer({ dataDir, args = [], timeoutMs = 20_000, fast
     }, timeoutMs);
     proc.stdout.on('data', (d) => {
       out += d;
-      if (out.length > 200_000) out = out.slice(-100_000);
+      if (!keepAllOutput && out.length > 200_000) out = out.slice(-100_000);
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);

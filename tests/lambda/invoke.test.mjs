@@ -193,3 +193,27 @@ test('the bootstrap is ready in well under a second and exits cleanly on SIGTERM
   assert.ok(Number(m[1]) > 0 && Number(m[1]) < 1000, `init ${m[1]} ms`);
   assert.ok(Number(m[2]) > 0, 'idle RSS read');
 });
+
+test('in Lambda: JSON logs with the request id and cold_start, EMF metrics per invocation', () => {
+  const r = invoke('orders', 'events', sqsEvent([viaBus(productUpdated)]), ['--data-dir', join(work, 'emf')]);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const emf = lines.filter((o) => o._aws);
+  const metric = (name) => emf.find((o) => o._aws.CloudWatchMetrics[0].Metrics[0].Name === name);
+  const consumed = metric('events_consumed_total');
+  assert.ok(consumed, `no events_consumed_total in ${JSON.stringify(emf)}`);
+  assert.equal(consumed._aws.CloudWatchMetrics[0].Namespace, 'Orderly');
+  assert.deepEqual(consumed._aws.CloudWatchMetrics[0].Dimensions, [['service', 'rule', 'outcome']]);
+  assert.equal(consumed.service, 'orders');
+  assert.equal(consumed.rule, 'orders.catalogue');
+  assert.equal(consumed.outcome, 'ok');
+  assert.equal(consumed.events_consumed_total, 1);
+  assert.equal(metric('cold_starts_total')?.cold_starts_total, 1);
+  assert.ok(Array.isArray(metric('event_handler_duration_seconds')?.event_handler_duration_seconds));
+  const span = lines.find((o) => o.message === 'span' && o.kind === 'consumer');
+  assert.ok(span, 'a consumer span record');
+  assert.equal(span.cold_start, true);
+  assert.match(span.request_id, /^[0-9a-f-]{36}$/);
+  assert.equal(span.trace_id, productUpdated.traceparent?.slice(3, 35) ?? span.trace_id);
+  assert.equal(span.function, 'orderly-orders-events');
+});

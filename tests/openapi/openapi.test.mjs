@@ -32,8 +32,11 @@ const ROUTES = {
   '/v1/admin/dlq/{rule}/redrive': { post: 'admin' },
   '/healthz': { get: '' },
   '/readyz': { get: '' },
+  '/metrics': { get: '' },
   '/.well-known/jwks.json': { get: '' },
 };
+// 2xx bodies are JSON, except the Prometheus exposition.
+const TEXT_2XX = new Set(['GET /metrics 200']);
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const SCOPES = ['orders:read', 'orders:write', 'admin'];
 
@@ -186,8 +189,9 @@ test('every response is documented, with X-Request-Id; 2xx are application/json'
     assert.ok(rid, `${where}: X-Request-Id header`);
     assert.equal(rid.$ref, '#/components/headers/X-Request-Id', `${where}: X-Request-Id uses the shared header`);
     if (status.startsWith('2')) {
-      assert.deepEqual(Object.keys(response.content ?? {}), ['application/json'], `${where}: content type`);
-      const media = response.content['application/json'];
+      const type = TEXT_2XX.has(where) ? 'text/plain' : 'application/json';
+      assert.deepEqual(Object.keys(response.content ?? {}), [type], `${where}: content type`);
+      const media = response.content[type];
       assert.ok(media.schema, `${where}: schema`);
       assert.ok(media.example !== undefined || Object.keys(media.examples ?? {}).length > 0, `${where}: example`);
     }

@@ -646,8 +646,13 @@ Result<QueueStats> DurableBus::stats(const std::string& rule) {
       *db_, "SELECT COUNT(*) FROM messages WHERE rule = ?1 AND visible_at > ?2 AND inflight = 0",
       rule, now);
   auto dead = scalar(*db_, "SELECT COUNT(*) FROM dlq WHERE rule = ?1", rule);
-  for (auto* r : {&ready, &in_flight, &delayed, &dead})
+  auto oldest = scalar(*db_,
+                       "SELECT COALESCE(MIN(enqueued_at), 0) FROM messages WHERE rule = ?1 AND "
+                       "(visible_at <= ?2 OR inflight = 1)",
+                       rule, now);
+  for (auto* r : {&ready, &in_flight, &delayed, &dead, &oldest})
     if (!*r) return tl::unexpected(r->error());
+  q.oldest_age_ms = *oldest > 0 ? std::max<std::int64_t>(0, now - *oldest) : 0;
   q.ready = *ready;
   q.in_flight = *in_flight;
   q.delayed = *delayed;

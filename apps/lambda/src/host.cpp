@@ -8,6 +8,7 @@
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -15,6 +16,9 @@
 #include "orderly/adapters/aws/dynamodb.hpp"
 #include "orderly/adapters/aws/mappers.hpp"
 #include "orderly/adapters/embedded/sqlite_item_store.hpp"
+#include "orderly/platform/log.hpp"
+#include "orderly/platform/metrics.hpp"
+#include "orderly/platform/trace.hpp"
 
 namespace orderly::apps::lambda {
 
@@ -39,10 +43,19 @@ std::string env(const char* name) {
   return v ? std::string(v) : std::string();
 }
 
-void log_line(const std::string& service, const char* level, const std::string& message) {
-  const auto line =
-      json::serialize(json::object{{"level", level}, {"service", service}, {"message", message}});
-  std::fprintf(stdout, "%s\n", line.c_str());
+// EMF lines go to stdout like every log line: CloudWatch Logs extracts the metrics.
+void flush_metrics(const std::string& service) {
+  static const std::string ns = [] {
+    auto n = env("ORDERLY_METRICS_NAMESPACE");
+    return n.empty() ? std::string("Orderly") : n;
+  }();
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  for (auto& line : platform::metrics::registry().emf(ns, {{"service", service}}, now)) {
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stdout);
+  }
   std::fflush(stdout);
 }
 
@@ -115,8 +128,14 @@ adapters::aws::InvocationHandler api(
     boost::system::error_code ec;
     auto event = json::parse(inv.payload, ec);
     if (ec) event = json::value();  // the mapper answers 400 for anything it cannot read
-    auto res = adapters::aws::handle_apigw_v2(
-        event, [&](platform::http::Request& r) { return router->handle(r); });
+    auto res = adapters::aws::handle_apigw_v2(event, [&](platform::http::Request& r) {
+      // The caller's traceparent, else the X-Ray trace of this invocation.
+      auto parent = r.header("traceparent");
+      if (!parent || !platform::parse_traceparent(*parent)) parent = inv.traceparent;
+      return platform::http::observe(
+          r, router->route_of(r), parent,
+          [&](platform::http::Request& rr) { return router->handle(rr); });
+    });
     return json::serialize(res);
   };
 }
@@ -141,8 +160,16 @@ int serve(const std::string& service, const std::vector<Handler>& handlers) {
 
   const std::string endpoint = env("AWS_LAMBDA_RUNTIME_API");
   const std::string wanted = env("_HANDLER");
+  platform::log::Config log_config;
+  log_config.service = service;
+  if (auto fn = env("AWS_LAMBDA_FUNCTION_NAME"); !fn.empty())
+    log_config.static_fields["function"] = fn;
+  platform::log::configure(std::move(log_config));
+  static auto& cold_starts = platform::metrics::registry().counter(
+      "orderly_cold_starts_total", "Lambda sandboxes initialised (cold starts)");
+  cold_starts.with({}).inc();
   auto init_failed = [&](const platform::Error& e) {
-    log_line(service, "ERROR", "init failed: " + e.describe());
+    platform::log::error("init failed", {{"error", e.describe()}});
     if (!endpoint.empty()) adapters::aws::report_init_error(endpoint, e);
     return 1;
   };
@@ -161,8 +188,18 @@ int serve(const std::string& service, const std::vector<Handler>& handlers) {
   Context ctx{service, *stores->store, platform::SystemClock::instance(), {}};
   auto handler = chosen->make(ctx);
   if (!handler) return init_failed(handler.error());
-  log_line(service, "INFO", fmt::format("ready: handler {}", wanted));
-  return adapters::aws::run_handler(*handler, {.stop = &g_stop, .busy = &g_busy});
+  platform::log::info("ready", {{"handler", wanted}});
+  bool cold = true;
+  adapters::aws::InvocationHandler observed =
+      [&](const adapters::aws::Invocation& inv) -> platform::Result<std::string> {
+    platform::log::Scope scope({.request_id = inv.request_id, .cold_start = cold});
+    cold = false;
+    auto out = (*handler)(inv);
+    if (!out) platform::log::error("invocation failed", {{"error", out.error().message}});
+    flush_metrics(service);
+    return out;
+  };
+  return adapters::aws::run_handler(observed, {.stop = &g_stop, .busy = &g_busy});
 }
 
 }  // namespace orderly::apps::lambda

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "orderly/platform/id.hpp"
+#include "orderly/platform/trace.hpp"
 
 namespace orderly::services::orders {
 
@@ -49,8 +50,12 @@ std::pair<ParsedOrder, std::vector<platform::FieldError>> parse_order(const json
   return {std::move(p), r.errors()};
 }
 
-// A caller's traceparent is kept only if it is well formed; otherwise ignored.
+// The request's server span (platform::http::observe) when there is one: the
+// events it causes are its children. Otherwise the caller's traceparent, if
+// well formed.
 std::optional<std::string> trace_of(const ph::Request& req) {
+  if (const auto* span = platform::current_span())
+    return platform::format_traceparent(span->context);
   auto t = req.header("traceparent");
   if (t && platform::is_traceparent(*t)) return t;
   return std::nullopt;

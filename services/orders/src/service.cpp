@@ -1,6 +1,10 @@
 // Orders: the saga's handlers and the API's commands.
 #include "orderly/services/orders/service.hpp"
 
+#include <algorithm>
+#include <chrono>
+
+#include "orderly/platform/metrics.hpp"
 #include "orderly/platform/subscriptions.hpp"
 
 namespace orderly::services::orders {
@@ -86,10 +90,60 @@ std::vector<platform::Rule> OrdersService::rules() {
   return out;
 }
 
+namespace {
+
+// The business metrics of an order's transitions, recorded once the unit of
+// work that makes them has committed (never twice for a retried one).
+void record_transition(UnitOfWork& uow, const Order& order, const CloudEvent& e) {
+  namespace m = platform::metrics;
+  static auto& orders = m::registry().counter(
+      "orderly_orders_total", "Orders entering a status, by status and cancellation reason",
+      {"status", "reason"});
+  static auto& revenue =
+      m::registry().counter("orderly_revenue_minor_units_total",
+                            "Value of confirmed orders, in minor units", {"currency"});
+  static auto& saga = m::registry().histogram("orderly_saga_duration_seconds",
+                                              "From OrderPlaced until the saga confirms or cancels",
+                                              {"outcome"}, m::kSagaBuckets);
+  const std::string_view t = e.type;
+  const char* status = nullptr;
+  if (t == c::OrderPlaced::kType) status = "placed";
+  if (t == c::OrderConfirmed::kType) status = "confirmed";
+  if (t == c::OrderCancelled::kType) status = "cancelled";
+  if (t == c::OrderShipped::kType) status = "shipped";
+  if (t == c::OrderDelivered::kType) status = "delivered";
+  if (!status) return;
+  const std::string reason = std::string_view(status) == "cancelled"
+                                 ? order.cancellation_reason.value_or("unknown")
+                                 : std::string("none");
+  // The saga ends at the first confirmation or cancellation.
+  std::optional<double> saga_seconds;
+  const bool ends_saga =
+      std::string_view(status) == "confirmed" ||
+      (std::string_view(status) == "cancelled" &&
+       std::none_of(order.timeline.begin(), order.timeline.end(),
+                    [](const TimelineEntry& x) { return x.type == c::OrderConfirmed::kType; }));
+  if (ends_saga)
+    if (auto placed = platform::parse_rfc3339(order.created_at),
+        at = platform::parse_rfc3339(e.time);
+        placed && at)
+      saga_seconds = std::chrono::duration<double>(*at - *placed).count();
+  const Money total = order.total;
+  uow.after_commit([status, reason, saga_seconds, total] {
+    orders.with({status, reason}).inc();
+    if (std::string_view(status) == "confirmed" && total.amount > 0)
+      revenue.with({total.currency}).inc(static_cast<std::uint64_t>(total.amount));
+    if (saga_seconds) saga.with({status}).observe(*saga_seconds);
+  });
+}
+
+}  // namespace
+
 void OrdersService::emit(UnitOfWork& uow, Order& order, const std::vector<OrderEvent>& events,
                          const CloudEvent* cause, const std::optional<std::string>& traceparent) {
   for (auto& e : c::to_events(events, cause, clock_.now())) {
     if (traceparent) e.traceparent = traceparent;
+    record_transition(uow, order, e);
     order.timeline.push_back(entry_for(e));
     uow.emit(std::move(e));
   }

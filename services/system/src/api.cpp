@@ -2,9 +2,11 @@
 #include "orderly/services/system/api.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <fstream>
 #include <sstream>
 
+#include "orderly/platform/metrics.hpp"
 #include "orderly/services/inventory/api.hpp"
 #include "orderly/services/orders/api.hpp"
 
@@ -45,12 +47,12 @@ Api::Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, json::obje
   router_.add("GET", "/healthz", "", [](ph::Request&) {
     return ph::Response::json(200, {{"status", "ok"}});
   });
-  router_.add("GET", "/readyz", "", [this](ph::Request& req) {
-    if (!ready_)
-      return ph::problem(503, "not-ready", "Not ready", "the stores or workers are not running",
-                         req)
-          .with("Retry-After", "1");
-    return ph::Response::json(200, {{"status", "ready"}});
+  router_.add("GET", "/readyz", "", [this](ph::Request& req) { return readiness(req); });
+  router_.add("GET", "/metrics", "", [](ph::Request&) {
+    ph::Response res;
+    res.status = 200;
+    res.body = platform::metrics::registry().prometheus();
+    return res.with("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   });
   router_.add("GET", "/.well-known/jwks.json", "", [this](ph::Request&) {
     return ph::Response::json(200, jwks_).with("Cache-Control", "max-age=300");
@@ -92,7 +94,50 @@ bool Api::overloaded() {
   return backlog_.load() > options_.max_backlog;
 }
 
+// Ready when the workers run, every store answers a read, and the bus backlog
+// is under the load-shedding bound (above it POST /v1/orders gets 503 anyway).
+ph::Response Api::readiness(ph::Request& req) {
+  json::object stores;
+  bool ok = ready_.load();
+  for (const char* name : {"orders", "inventory", "payments", "shipping", "notifications"}) {
+    auto probe = sys_.store(name).get("HEALTH#probe", "probe");
+    stores[name] = probe ? "ok" : probe.error().message;
+    ok = ok && probe.has_value();
+  }
+  auto backlog = sys_.bus().backlog();
+  json::object bus{{"backlog", backlog ? json::value(*backlog) : json::value(nullptr)},
+                   {"maxBacklog", options_.max_backlog}};
+  if (!backlog) bus["error"] = backlog.error().message;
+  ok = ok && backlog && *backlog <= options_.max_backlog;
+  json::object body{{"status", ok ? "ready" : "not-ready"},
+                    {"workers", ready_.load() ? "running" : "stopped"},
+                    {"stores", std::move(stores)},
+                    {"bus", std::move(bus)}};
+  if (!ok) {
+    // A problem (RFC 9457) with the same details as extension members.
+    ph::Response res =
+        ph::problem(503, "not-ready", "Not ready",
+                    "a store, the workers or the bus backlog is not fit to take orders", req)
+            .with("Retry-After", "1");
+    boost::system::error_code ec;
+    auto doc = json::parse(res.body, ec);
+    if (!ec && doc.is_object()) {
+      for (auto& [k, v] : body)
+        if (k != "status") doc.as_object()[k] = v;
+      res.body = json::serialize(doc);
+    }
+    return res;
+  }
+  return ph::Response::json(200, body);
+}
+
 ph::Response Api::handle(ph::Request& req) {
+  const std::string route = router_.route_of(req);
+  return ph::observe(req, route, req.header("traceparent"),
+                     [this](ph::Request& r) { return handle_inner(r); });
+}
+
+ph::Response Api::handle_inner(ph::Request& req) {
   if (auto auth = req.header("authorization")) {
     constexpr std::string_view kBearer = "Bearer ";
     const bool bearer =

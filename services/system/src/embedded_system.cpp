@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "orderly/platform/metrics.hpp"
+
 namespace orderly::services::system {
 
 using adapters::embedded::DurableBus;
@@ -142,10 +144,30 @@ Result<std::unique_ptr<EmbeddedSystem>> EmbeddedSystem::open(Options options) {
 }
 
 EmbeddedSystem::~EmbeddedSystem() {
+  if (collector_) platform::metrics::registry().remove_collector(collector_);
   stop();
 }
 
 platform::Status EmbeddedSystem::start() {
+  if (!collector_) {
+    namespace m = platform::metrics;
+    auto& depth = m::registry().gauge(
+        "orderly_queue_depth", "Messages waiting in a rule's queue (ready, delayed, in flight)",
+        {"rule"});
+    auto& age =
+        m::registry().gauge("orderly_queue_oldest_age_seconds",
+                            "Age of the oldest visible or in-flight message, by rule", {"rule"});
+    auto& dlq = m::registry().gauge("orderly_dlq_depth", "Dead letters, by rule", {"rule"});
+    collector_ = m::registry().add_collector([this, &depth, &age, &dlq] {
+      for (const auto& rule : bus_->rule_names()) {
+        auto q = bus_->stats(rule);
+        if (!q) continue;
+        depth.with({rule}).set(static_cast<double>(q->ready + q->delayed + q->in_flight));
+        age.with({rule}).set(static_cast<double>(q->oldest_age_ms) / 1000.0);
+        dlq.with({rule}).set(static_cast<double>(q->dead));
+      }
+    });
+  }
   return bus_->start();
 }
 

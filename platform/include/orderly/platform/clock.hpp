@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace orderly::platform {
 
@@ -25,6 +27,9 @@ constexpr std::int64_t to_unix_ms(TimePoint t) {
 
 // RFC 3339 with milliseconds in UTC, e.g. 2026-11-25T12:00:00.123Z.
 std::string format_rfc3339(TimePoint t);
+// The inverse of format_rfc3339 (also without fraction, any number of fraction
+// digits, 'Z' or a numeric offset); empty when malformed.
+std::optional<TimePoint> parse_rfc3339(std::string_view s);
 
 class Clock {
  public:

@@ -106,6 +106,9 @@ class Router {
     std::optional<Response> error;
   };
   Match match(Request& req) const;
+  // The matched route's pattern ("/v1/orders/{orderId}"), or "unmatched": a
+  // bounded label for metrics, never the raw path.
+  std::string route_of(Request& req) const;
   // match() + scope check + handler; exceptions become 500 problems.
   Response handle(Request& req) const;
   [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }
@@ -113,5 +116,14 @@ class Router {
  private:
   std::vector<Route> routes_;
 };
+
+// Serves one request as the server side of a trace: a span (a child of
+// `parent`: the caller's traceparent, or the X-Ray trace on Lambda), the
+// request id in every log line, the access log line ("request", with route,
+// method, status and duration_ms; 5xx at ERROR) and
+// orderly_http_request_duration_seconds{route,method,status}.
+Response observe(Request& req, const std::string& route,
+                 const std::optional<std::string>& parent_traceparent,
+                 const std::function<Response(Request&)>& handler);
 
 }  // namespace orderly::platform::http

@@ -60,12 +60,16 @@ class UnitOfWork {
   [[nodiscard]] bool empty() const { return ops_.empty(); }
   [[nodiscard]] const Clock& clock() const { return *clock_; }
 
-  Status commit(ItemStore& store) const;
+  // Runs `fn` once the commit succeeded (metrics, logs): never for a unit of
+  // work that is retried or rolled back, so nothing is counted twice.
+  void after_commit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
+  Status commit(ItemStore& store);
 
  private:
   const Clock* clock_;
   std::vector<WriteOp> ops_;
   std::vector<CloudEvent> emitted_;
+  std::vector<std::function<void()>> after_commit_;
 };
 
 // True if `consumer` already committed its handling of `event_id`.

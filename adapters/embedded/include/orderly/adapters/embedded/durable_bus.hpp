@@ -79,10 +79,11 @@ struct ArchivedEvent {
 };
 
 struct QueueStats {
-  std::int64_t ready = 0;      // visible now
-  std::int64_t delayed = 0;    // waiting for a timer or a backoff
-  std::int64_t in_flight = 0;  // received, not yet settled
-  std::int64_t dead = 0;       // in the DLQ
+  std::int64_t ready = 0;          // visible now
+  std::int64_t delayed = 0;        // waiting for a timer or a backoff
+  std::int64_t in_flight = 0;      // received, not yet settled
+  std::int64_t dead = 0;           // in the DLQ
+  std::int64_t oldest_age_ms = 0;  // of the oldest visible or in-flight message, 0 if none
 };
 
 class DurableBus final : public platform::Bus {

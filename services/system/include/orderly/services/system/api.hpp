@@ -37,6 +37,8 @@ class Api {
   Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, boost::json::object jwks,
       ApiOptions o);
   bool overloaded();
+  platform::http::Response handle_inner(platform::http::Request& req);
+  platform::http::Response readiness(platform::http::Request& req);
 
   EmbeddedSystem& sys_;
   adapters::http::TokenVerifier verifier_;

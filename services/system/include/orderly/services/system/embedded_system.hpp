@@ -87,6 +87,7 @@ class EmbeddedSystem {
   std::unique_ptr<payments::PaymentsService> payments_;
   std::unique_ptr<shipping::ShippingService> shipping_;
   std::unique_ptr<notifications::NotificationsService> notifications_;
+  std::uint64_t collector_ = 0;  // queue gauges in platform::metrics::registry()
 };
 
 }  // namespace orderly::services::system

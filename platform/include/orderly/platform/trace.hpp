@@ -1,0 +1,68 @@
+// W3C Trace Context (traceparent) and spans written as JSON log records.
+//
+//   auto ctx = parse_traceparent(req.header("traceparent")).value_or(new_root());
+//   Span span("POST /v1/orders", ctx);            // a child of ctx; current on this thread
+//   event.traceparent = format_traceparent(current_trace()->context);
+//   // ~Span writes {"message":"span","name":..,"trace_id":..,"span_id":..,
+//   //               "parent_span_id":..,"duration_ms":..}
+//
+// Events carry the traceparent of the span that emitted them: a consumer opens
+// a child span of the incoming event's traceparent, and caused_by() stamps the
+// events it emits with that child span, so one trace id runs from the HTTP
+// request through every event the order causes, and every hop is a span.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace orderly::platform {
+
+struct TraceContext {
+  std::string trace_id;  // 32 lower-case hex digits, not all zero
+  std::string span_id;   // 16 lower-case hex digits, not all zero
+  bool sampled = true;
+};
+
+// Version 00 as specified: "00-<trace-id>-<parent-id>-<flags>", lower-case hex,
+// ids not all zero. Future versions (01..fe) are read by their first four
+// fields, as the spec asks; version ff and anything malformed are refused.
+std::optional<TraceContext> parse_traceparent(std::string_view header);
+std::string format_traceparent(const TraceContext& c);
+
+TraceContext new_root_trace();                      // fresh trace and span ids
+TraceContext child_of(const TraceContext& parent);  // same trace, new span id
+std::string new_span_id();
+
+// The innermost live Span on this thread, if any.
+struct ActiveSpan {
+  TraceContext context;
+  std::string parent_span_id;  // empty for a root
+};
+const ActiveSpan* current_span() noexcept;
+
+class Span {
+ public:
+  // A child of `parent` (or a new root when absent); current on this thread until destroyed.
+  Span(std::string name, const std::optional<TraceContext>& parent,
+       boost::json::object attributes = {});
+  ~Span();
+  Span(const Span&) = delete;
+  Span& operator=(const Span&) = delete;
+
+  [[nodiscard]] const TraceContext& context() const { return active_.context; }
+  [[nodiscard]] std::string traceparent() const { return format_traceparent(active_.context); }
+  void set(std::string_view key, boost::json::value v) { attributes_[key] = std::move(v); }
+  void set_error(std::string_view message);
+
+ private:
+  std::string name_;
+  ActiveSpan active_;
+  const ActiveSpan* previous_;
+  boost::json::object attributes_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace orderly::platform
