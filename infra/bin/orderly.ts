@@ -7,6 +7,7 @@
 //   account, region         pin the stack to an environment (default: env-agnostic)
 //   cognitoDomainPrefix     hosted-domain prefix of the token endpoint (default: orderly-<account id>)
 //   paramsSecretsLayerArn   override the Parameters and Secrets Extension layer ARN
+//   alarmEmail              e-mail address subscribed to the alarm topic (optional)
 import * as path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -33,6 +34,7 @@ new OrderlyStack(app, 'Orderly', {
   lambdaDir: lambdaDir ? path.resolve(lambdaDir) : DEFAULT_LAMBDA_DIR,
   cognitoDomainPrefix: ctx('cognitoDomainPrefix'),
   paramsSecretsLayerArn: ctx('paramsSecretsLayerArn'),
+  alarmEmail: ctx('alarmEmail'),
 });
 
 // cdk-nag v3 is a CDK policy-validation plugin: findings fail `cdk synth`/`cdk deploy`.

@@ -22,7 +22,7 @@ export const ROUTE_OWNERS: ReadonlyArray<{ readonly prefix: string; readonly ser
 ];
 
 /** Paths (or path prefixes ending in '/') that exist only on the local gateway. */
-export const LOCAL_ONLY_PATHS: readonly string[] = ['/v1/admin/', '/healthz', '/readyz', '/.well-known/jwks.json'];
+export const LOCAL_ONLY_PATHS: readonly string[] = ['/v1/admin/', '/healthz', '/readyz', '/metrics', '/.well-known/jwks.json'];
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
 

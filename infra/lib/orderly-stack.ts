@@ -28,6 +28,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
 import { orderlyKey } from './kms';
 import { lambdaCode } from './lambda-code';
+import { Observability } from './observability';
 import { ApiSpec } from './openapi';
 import { HandlerKind, pascal, RuleSpec, ruleSlug, ServiceSpec, SQS_MAX_DELAY_SECONDS, Topology } from './topology';
 
@@ -108,6 +109,8 @@ export interface OrderlyStackProps extends StackProps {
   readonly cognitoDomainPrefix?: string;
   /** Override for the Parameters and Secrets Extension layer ARN (else CDK's per-Region mapping). */
   readonly paramsSecretsLayerArn?: string;
+  /** Optional e-mail address subscribed to the alarm topic. */
+  readonly alarmEmail?: string;
 }
 
 /** Acknowledge a cdk-nag finding on one construct, always with a specific reason. */
@@ -155,8 +158,14 @@ export class OrderlyStack extends Stack {
   readonly tables: Record<string, dynamodb.Table> = {};
   readonly functions: Record<string, lambda.Function> = {};
   readonly ruleQueues: Record<string, sqs.Queue> = {};
+  /** Every DLQ by queue name: rule DLQs, outbox pipe DLQs and the event-delivery DLQ. */
+  readonly deadLetterQueues: Record<string, sqs.Queue> = {};
+  /** Function log groups, keyed like `functions`. */
+  readonly logGroups: Record<string, logs.LogGroup> = {};
   readonly bus: events.EventBus;
   readonly httpApi: apigwv2.HttpApi;
+  readonly apiStage: apigwv2.HttpStage;
+  readonly observability: Observability;
   readonly userPool: cognito.UserPool;
   readonly secrets: Record<string, secretsmanager.Secret> = {};
 
@@ -201,6 +210,7 @@ export class OrderlyStack extends Stack {
       redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.DENY_ALL },
     });
     acknowledge(deliveryDlq, 'AwsSolutions-SQS3', 'This queue is the dead-letter queue of the EventBridge rule targets; a DLQ has no DLQ of its own.');
+    this.deadLetterQueues['orderly-event-delivery-dlq'] = deliveryDlq;
 
     // ---- per service: key, table, functions, outbox pipe --------------------------------
     const eventsFns: Record<string, lambda.Function> = {};
@@ -319,7 +329,7 @@ export class OrderlyStack extends Stack {
       createDefaultStage: false,
     });
     const accessLogs = new logs.LogGroup(this, 'HttpApiAccessLogs', { retention: LOG_RETENTION, removalPolicy: RemovalPolicy.DESTROY });
-    const stage = new apigwv2.HttpStage(this, 'DefaultStage', {
+    const stage = (this.apiStage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       stageName: '$default',
       autoDeploy: true,
@@ -346,7 +356,7 @@ export class OrderlyStack extends Stack {
           }),
         ),
       },
-    });
+    }));
     const authorizer = new HttpUserPoolAuthorizer('CognitoAuthorizer', this.userPool, {
       authorizerName: 'cognito',
       userPoolClients: [client],
@@ -383,6 +393,19 @@ export class OrderlyStack extends Stack {
     new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName });
     for (const [svc, secret] of Object.entries(this.secrets)) new CfnOutput(this, `${pascal(svc)}SecretArn`, { value: secret.secretArn });
     for (const [svc, table] of Object.entries(this.tables)) new CfnOutput(this, `${pascal(svc)}TableName`, { value: table.tableName });
+
+    // ---- observability: alarm topic, alarms, dashboard, saved queries (lib/observability.ts)
+    this.observability = new Observability(this, 'Observability', {
+      topology,
+      functions: this.functions,
+      ruleQueues: this.ruleQueues,
+      deadLetterQueues: this.deadLetterQueues,
+      apiStage: stage,
+      logGroups: Object.values(this.logGroups),
+      alarmEmail: props.alarmEmail,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn, description: 'SNS topic of every Orderly alarm' });
+    new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
   }
 
   /** An SQS queue with a customer managed key and an SSL-only queue policy. */
@@ -406,6 +429,7 @@ export class OrderlyStack extends Stack {
     });
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: LOG_RETENTION, removalPolicy: RemovalPolicy.DESTROY });
     logGroup.grantWrite(role);
+    this.logGroups[`${svc.name}-${handler}`] = logGroup;
 
     const secret = SERVICE_SECRETS[svc.name];
     const wantsSecrets = secret !== undefined && secret.handler === handler;
@@ -476,6 +500,7 @@ export class OrderlyStack extends Stack {
       redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.DENY_ALL },
     });
     acknowledge(dlq, 'AwsSolutions-SQS3', 'This queue is the dead-letter queue of the outbox pipe (records it failed to put on the bus); a DLQ has no DLQ of its own.');
+    this.deadLetterQueues[`orderly-${svc.name}-outbox-pipe-dlq`] = dlq;
 
     const role = new iam.Role(this, `${P}OutboxPipeRole`, {
       assumedBy: new iam.ServicePrincipal('pipes.amazonaws.com', {
@@ -542,6 +567,7 @@ export class OrderlyStack extends Stack {
         sourceQueues: [sqs.Queue.fromQueueArn(this, `${R}SourceRef`, sourceArn)],
       },
     });
+    this.deadLetterQueues[`${name}-dlq`] = dlq;
     const queue = this.queue(`${R}Queue`, name, key, {
       visibilityTimeout: QUEUE_VISIBILITY,
       deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },

@@ -33,7 +33,7 @@ describe('HTTP API routes', () => {
   });
 
   it('have no route for the local-only paths', () => {
-    for (const key of routeByKey.keys()) assert.doesNotMatch(key, /\/v1\/admin|healthz|readyz|well-known/);
+    for (const key of routeByKey.keys()) assert.doesNotMatch(key, /\/v1\/admin|healthz|readyz|metrics|well-known/);
   });
 
   const authorizers = resourcesOfType(json, 'AWS::ApiGatewayV2::Authorizer');

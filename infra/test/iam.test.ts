@@ -17,13 +17,13 @@ describe('IAM and resource policies', () => {
   it('are all found (the scan covers every policy-bearing resource type in the template)', (t) => {
     const types = new Set(statements.map((s) => s.type));
     t.diagnostic(`statements: ${statements.length} in ${[...types].sort().join(', ')}`);
-    for (const type of ['AWS::IAM::Policy', 'AWS::IAM::Role', 'AWS::KMS::Key', 'AWS::SQS::QueuePolicy', 'AWS::Lambda::Permission']) {
+    for (const type of ['AWS::IAM::Policy', 'AWS::IAM::Role', 'AWS::KMS::Key', 'AWS::SQS::QueuePolicy', 'AWS::SNS::TopicPolicy', 'AWS::Lambda::Permission']) {
       assert.ok(types.has(type), type);
     }
     const policyBearing = Object.values(json.Resources).filter((r) =>
       /Policy$|::Key$|::Role$|::Permission$/.test(r.Type),
     );
-    const covered = new Set(['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::IAM::Role', 'AWS::KMS::Key', 'AWS::SQS::QueuePolicy', 'AWS::Lambda::Permission']);
+    const covered = new Set(['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::IAM::Role', 'AWS::KMS::Key', 'AWS::SQS::QueuePolicy', 'AWS::SNS::TopicPolicy', 'AWS::Lambda::Permission']);
     for (const r of policyBearing) assert.ok(covered.has(r.Type), `uncovered policy-bearing type ${r.Type}`);
   });
 
@@ -39,7 +39,7 @@ describe('IAM and resource policies', () => {
     );
   });
 
-  it('the only wildcard in a Deny is the SSL-only guard on queues (aws:SecureTransport=false)', () => {
+  it('the only wildcard in a Deny is the SSL-only guard on queues and the alarm topic (aws:SecureTransport=false)', () => {
     for (const { where, statement: s } of statements.filter((x) => x.statement.Effect === 'Deny')) {
       assert.equal(s.Condition?.Bool?.['aws:SecureTransport'], 'false', where);
     }

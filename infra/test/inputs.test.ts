@@ -82,7 +82,7 @@ describe('openapi.yaml', () => {
   });
 
   it('leaves the local-gateway-only paths out', () => {
-    assert.deepEqual([...api.localOnly].sort(), ['/.well-known/jwks.json', '/healthz', '/readyz', '/v1/admin/dlq', '/v1/admin/dlq/{rule}/redrive']);
+    assert.deepEqual([...api.localOnly].sort(), ['/.well-known/jwks.json', '/healthz', '/metrics', '/readyz', '/v1/admin/dlq', '/v1/admin/dlq/{rule}/redrive']);
     for (const r of api.routes) assert.ok(!api.localOnly.includes(r.path), r.path);
   });
 

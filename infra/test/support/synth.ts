@@ -23,7 +23,7 @@ export interface Built {
   readonly api: ApiSpec;
 }
 
-export function build(overrides: { topology?: Topology; api?: ApiSpec; lambdaDir?: string } = {}): Built {
+export function build(overrides: { topology?: Topology; api?: ApiSpec; lambdaDir?: string; alarmEmail?: string } = {}): Built {
   const topology = overrides.topology ?? loadTopology();
   const api = overrides.api ?? loadApiSpec();
   const app = new App({ context: cdkContext(), outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'orderly-cdk-out-')) });
@@ -31,6 +31,7 @@ export function build(overrides: { topology?: Topology; api?: ApiSpec; lambdaDir
     topology,
     api,
     lambdaDir: overrides.lambdaDir ?? makeStubLambdaDir(topology),
+    alarmEmail: overrides.alarmEmail,
   });
   return { app, stack, topology, api };
 }
