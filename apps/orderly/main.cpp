@@ -22,8 +22,10 @@
 #include "demo.hpp"
 #include "invoke.hpp"
 #include "orderly/adapters/http/jwt.hpp"
+#include "orderly/adapters/http/otlp.hpp"
 #include "orderly/adapters/http/server.hpp"
 #include "orderly/platform/log.hpp"
+#include "orderly/platform/trace.hpp"
 #include "orderly/services/system/api.hpp"
 #include "orderly/services/system/embedded_system.hpp"
 
@@ -52,6 +54,7 @@ struct UpOptions {
   std::string issuer = "orderly-local";
   std::string audience = "orderly-api";
   std::string jwks_file;
+  std::string otlp_endpoint;
 };
 
 int fail(const platform::Error& e) {
@@ -81,6 +84,17 @@ int cmd_up(const Common& c, const UpOptions& up) {
   log_config.service = "orderly";
   log_config.level = platform::log::parse_level(up.log_level).value_or(platform::log::Level::info);
   platform::log::configure(std::move(log_config));
+  // Spans also go to an OpenTelemetry collector when one is named.
+  std::unique_ptr<adapters::http::OtlpExporter> otlp;
+  std::string otlp_endpoint = up.otlp_endpoint;
+  if (const char* e = std::getenv("ORDERLY_OTLP_ENDPOINT"); e && otlp_endpoint.empty())
+    otlp_endpoint = e;
+  if (!otlp_endpoint.empty()) {
+    auto exporter = adapters::http::OtlpExporter::start({.endpoint = otlp_endpoint});
+    if (!exporter) return fail(exporter.error());
+    otlp = std::move(*exporter);
+    platform::set_span_exporter([o = otlp.get()](const platform::SpanRecord& s) { o->enqueue(s); });
+  }
 
   auto durability = adapters::embedded::parse_durability(c.durability);
   if (!durability) return fail(durability.error());
@@ -138,6 +152,10 @@ int cmd_up(const Common& c, const UpOptions& up) {
   (*api)->set_ready(false);
   (*server)->stop();  // no new requests; the ones in flight are answered
   (*sys)->stop();     // handlers finish and settle; the outboxes are flushed
+  if (otlp) {
+    platform::set_span_exporter({});
+    otlp->stop();
+  }
   platform::log::info("stopped");
   return 0;
 }
@@ -340,6 +358,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   up->add_option("--issuer", up_options.issuer, "Expected JWT issuer")->capture_default_str();
   up->add_option("--audience", up_options.audience, "Expected JWT audience")->capture_default_str();
+  up->add_option("--otlp-endpoint", up_options.otlp_endpoint,
+                 "Also send spans to this OTLP/HTTP collector (JSON), e.g. http://127.0.0.1:4318 "
+                 "(or ORDERLY_OTLP_ENDPOINT)");
   up->add_option("--jwks-file", up_options.jwks_file,
                  "Verify tokens with this JWKS (e.g. Cognito's) instead of the local key");
 

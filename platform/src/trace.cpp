@@ -1,6 +1,9 @@
 // W3C traceparent and spans.
 #include "orderly/platform/trace.hpp"
 
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <random>
 
 #include "orderly/platform/log.hpp"
@@ -10,6 +13,10 @@ namespace orderly::platform {
 namespace {
 
 thread_local const ActiveSpan* t_current = nullptr;
+
+std::mutex g_exporter_mu;
+std::shared_ptr<const std::function<void(const SpanRecord&)>> g_exporter;
+std::atomic<bool> g_has_exporter{false};
 
 bool lower_hex(std::string_view s) noexcept {
   for (char c : s)
@@ -70,6 +77,14 @@ TraceContext child_of(const TraceContext& parent) {
   return {parent.trace_id, random_hex(16), parent.sampled};
 }
 
+void set_span_exporter(std::function<void(const SpanRecord&)> exporter) {
+  std::lock_guard lk(g_exporter_mu);
+  g_has_exporter = static_cast<bool>(exporter);
+  g_exporter =
+      exporter ? std::make_shared<const std::function<void(const SpanRecord&)>>(std::move(exporter))
+               : nullptr;
+}
+
 const ActiveSpan* current_span() noexcept {
   return t_current;
 }
@@ -79,7 +94,8 @@ Span::Span(std::string name, const std::optional<TraceContext>& parent,
     : name_(std::move(name)),
       previous_(t_current),
       attributes_(std::move(attributes)),
-      start_(std::chrono::steady_clock::now()) {
+      start_(std::chrono::steady_clock::now()),
+      wall_start_(std::chrono::system_clock::now()) {
   if (parent) {
     active_.context = child_of(*parent);
     active_.parent_span_id = parent->span_id;
@@ -98,6 +114,31 @@ Span::~Span() {
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
   if (!active_.context.sampled) return;
+  if (g_has_exporter.load(std::memory_order_relaxed)) {
+    std::shared_ptr<const std::function<void(const SpanRecord&)>> exporter;
+    {
+      std::lock_guard lk(g_exporter_mu);
+      exporter = g_exporter;
+    }
+    if (exporter) {
+      SpanRecord r;
+      r.name = name_;
+      r.trace_id = active_.context.trace_id;
+      r.span_id = active_.context.span_id;
+      r.parent_span_id = active_.parent_span_id;
+      r.start_unix_ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(wall_start_.time_since_epoch())
+              .count();
+      r.end_unix_ns = r.start_unix_ns + static_cast<std::int64_t>(ms * 1e6);
+      if (const auto* k = attributes_.if_contains("kind"); k && k->is_string())
+        r.kind = std::string(k->get_string());
+      if (const auto* e = attributes_.if_contains("error"); e && e->is_string())
+        r.error = std::string(e->get_string());
+      r.attributes = attributes_;
+      log::redact(r.attributes);
+      (*exporter)(r);
+    }
+  }
   boost::json::object fields = std::move(attributes_);
   fields["name"] = name_;
   fields["trace_id"] = active_.context.trace_id;

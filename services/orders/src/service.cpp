@@ -143,6 +143,9 @@ void OrdersService::emit(UnitOfWork& uow, Order& order, const std::vector<OrderE
                          const CloudEvent* cause, const std::optional<std::string>& traceparent) {
   for (auto& e : c::to_events(events, cause, clock_.now())) {
     if (traceparent) e.traceparent = traceparent;
+    // A command with no cause event (a customer's cancel) continues the order's
+    // correlation: the id of the OrderPlaced that started it.
+    if (!cause && !order.timeline.empty()) e.correlationid = order.timeline.front().event_id;
     record_transition(uow, order, e);
     order.timeline.push_back(entry_for(e));
     uow.emit(std::move(e));

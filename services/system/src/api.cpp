@@ -156,7 +156,8 @@ ph::Response Api::handle_inner(ph::Request& req) {
         req.auth_error = who.error().message;
     }
   }
-  if (req.path != "/healthz" && req.path != "/readyz") {
+  // Probes and the metrics scrape are not rate limited (openapi.yaml says so).
+  if (req.path != "/healthz" && req.path != "/readyz" && req.path != "/metrics") {
     const std::string key = req.identity ? "sub:" + req.identity->subject : "ip:" + req.client;
     if (auto wait = limiter_.acquire(key))
       return ph::problem(429, "rate-limited", "Too many requests", "slow down", req)

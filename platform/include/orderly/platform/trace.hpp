@@ -14,6 +14,8 @@
 
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +45,19 @@ struct ActiveSpan {
 };
 const ActiveSpan* current_span() noexcept;
 
+// A finished span, for exporters (e.g. OTLP/HTTP JSON in adapters/http).
+struct SpanRecord {
+  std::string name;
+  std::string trace_id, span_id, parent_span_id;
+  std::int64_t start_unix_ns = 0, end_unix_ns = 0;
+  std::string kind;  // server, consumer, internal
+  boost::json::object attributes;
+  std::optional<std::string> error;
+};
+// Receives every finished, sampled span (besides its JSON log record); empty
+// to stop. Called on the thread that ends the span: keep it cheap (enqueue).
+void set_span_exporter(std::function<void(const SpanRecord&)> exporter);
+
 class Span {
  public:
   // A child of `parent` (or a new root when absent); current on this thread until destroyed.
@@ -63,6 +78,7 @@ class Span {
   const ActiveSpan* previous_;
   boost::json::object attributes_;
   std::chrono::steady_clock::time_point start_;
+  std::chrono::system_clock::time_point wall_start_;
 };
 
 }  // namespace orderly::platform
