@@ -10,7 +10,8 @@ APT_PACKAGES := build-essential cmake pkg-config git \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libssl-dev libsqlite3-dev sqlite3 libfmt-dev libcli11-dev libjwt-dev libexpected-dev \
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev \
-  nats-server libnats-dev zip python3-botocore openssl
+  nats-server libnats-dev zip python3-botocore openssl \
+  chromium fonts-liberation
 
 # Only the benchmarks' side-by-side peers.
 BENCH_PACKAGES := wrk nginx-light python3
@@ -28,7 +29,7 @@ deps:
 	  echo "deps: installing $$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all Debian packages present"; fi
-	@if [ -f package-lock.json ] && [ ! -d node_modules ]; then npm ci --no-audit --no-fund; fi
+	@if [ -f package-lock.json ] && { [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then npm ci --no-audit --no-fund; fi
 
 $(BUILD_DIR)/CMakeCache.txt:
 	cmake --preset release
@@ -47,7 +48,7 @@ test: build
 
 # The CDK app's tests (synth, cdk-nag, assertions); no AWS account needed.
 infra-test:
-	cd infra && (test -d node_modules || npm ci --no-audit --no-fund) && npm test
+	cd infra && { [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ] || npm ci --no-audit --no-fund; } && npm test
 
 run: build
 	$(BUILD_DIR)/bin/orderly up --data-dir $(DATA_DIR)
