@@ -17,8 +17,8 @@ trap cleanup EXIT
 "$BUILD/bin/orderly" up --port 0 --data-dir "$work/data" --log-level warn --carrier-delay 0.05 \
   --rate-limit 1000000000 --rate-burst 1000000000 > "$work/up.out" 2> "$work/up.err" &
 pid=$!
-for _ in $(seq 100); do grep -q "listening on" "$work/up.out" 2>/dev/null && break; sleep 0.1; done
-url=$(grep -oP 'listening on \K[^" ]+'  "$work/up.out")
+for _ in $(seq 100); do grep -q "listening on" "$work/up.err" 2>/dev/null && break; sleep 0.1; done
+url=$(grep -oP 'listening on \K\S+' "$work/up.err")
 
 out=bench/results/$stamp-e2e-demo.md
 {

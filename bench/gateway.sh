@@ -39,8 +39,8 @@ pids+=($!)
 "$BUILD/bin/orderly" up --port 0 --data-dir "$work/data" --log-level warn --rate-limit 1000000000 \
   --rate-burst 1000000000 > "$work/up.out" 2> "$work/up.err" &
 pids+=($!)
-for _ in $(seq 100); do grep -q "listening on" "$work/up.out" 2>/dev/null && break; sleep 0.1; done
-orderly_url=$(grep -oP 'listening on \K[^" ]+'  "$work/up.out")
+for _ in $(seq 100); do grep -q "listening on" "$work/up.err" 2>/dev/null && break; sleep 0.1; done
+orderly_url=$(grep -oP 'listening on \K\S+' "$work/up.err")
 sleep 0.5
 
 rps() { wrk -t2 -c64 -d"$DURATION" --latency "$1/healthz" | tee -a "$work/wrk.log" | awk '/Requests\/sec/{print $2}'; }
