@@ -286,7 +286,7 @@ test('POST /v1/orders request: shapes and bounds of the contract', () => {
   const req = s.PlaceOrderRequest;
   assert.deepEqual([...req.required].sort(), ['items', 'paymentToken', 'shippingAddress']);
   assert.equal(req.properties.items.minItems, 1);
-  assert.equal(req.properties.items.maxItems, 100);
+  assert.equal(req.properties.items.maxItems, 50);
   assert.equal(req.properties.paymentToken.minLength, 1);
   assert.equal(req.properties.paymentToken.maxLength, 64);
   assert.equal(s.Address.$ref, './events/common.schema.json#/$defs/Address');

@@ -7,6 +7,7 @@
 //   4. every cancelled order's authorisation was voided or its capture refunded;
 //   5. nothing was captured or refunded twice at the provider;
 //   and no message is left in any queue or DLQ.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -42,7 +43,8 @@ class SagaTest : public ::testing::Test {
     extra.clock = &clock_;
     extra.saga_timeout = 30'000ms;
     extra.carrier_delay = 5'000ms;
-    extra.catalogue = catalogue();
+    if (!extra.catalogue) extra.catalogue = catalogue();
+    catalogue_ = *extra.catalogue;
     extra.seed = 1;
     auto s = system::EmbeddedSystem::open(std::move(extra));
     ASSERT_TRUE(s) << s.error().message;
@@ -153,7 +155,7 @@ class SagaTest : public ::testing::Test {
       }
     }
     // 2. stock
-    for (const auto& seeded : catalogue()) {
+    for (const auto& seeded : catalogue_) {
       auto p = sys_->inventory().get_product(seeded.sku);
       ASSERT_TRUE(p && *p);
       EXPECT_EQ((*p)->reserved, 0) << seeded.sku;
@@ -195,6 +197,7 @@ class SagaTest : public ::testing::Test {
   platform::ManualClock clock_;
   std::unique_ptr<system::EmbeddedSystem> sys_;
   std::vector<std::string> placed_;
+  std::vector<inventory::Product> catalogue_;  // what open() seeded
 };
 
 TEST_F(SagaTest, HappyPathReachesDeliveredWithATimeline) {
@@ -222,6 +225,29 @@ TEST_F(SagaTest, HappyPathReachesDeliveredWithATimeline) {
   EXPECT_EQ(mailbox_count("customer-tok_ok", notifications::Template::shipment_dispatched), 1u);
   EXPECT_EQ(mailbox_count("customer-tok_ok", notifications::Template::shipment_delivered), 1u);
   check_invariants();
+}
+
+// The largest order the contract allows: inventory reserves, commits and
+// releases all its lines in one unit of work, within the 100-item transaction.
+TEST_F(SagaTest, AnOrderWithTheMostLinesIsDeliveredOrCancelledCleanly) {
+  std::vector<inventory::Product> many;
+  std::vector<c::StockLine> lines;
+  for (std::size_t i = 0; i < c::kMaxLines; ++i) {
+    const auto sku = fmt::format("SKU-{:03}", i);
+    many.push_back({sku, "Item " + sku, {100, "GBP"}, 10, 0});
+    lines.push_back({sku, 2});
+  }
+  system::Options o;
+  o.catalogue = many;
+  open(std::move(o));
+  const auto delivered = place(lines, "tok_ok");
+  const auto declined = place(lines, "tok_decline");
+  settle();
+  EXPECT_EQ(order(delivered).status, orders::Status::delivered);
+  EXPECT_EQ(order(declined).status, orders::Status::cancelled);
+  EXPECT_EQ(order(delivered).total,
+            (c::Money{static_cast<std::int64_t>(200 * c::kMaxLines), "GBP"}));
+  check_invariants();  // no dead letter, stock conserved
 }
 
 TEST_F(SagaTest, DeclinedPaymentCancelsAndReleasesStock) {

@@ -66,9 +66,9 @@ Transition maybe_confirm(Order o) {
 
 Result<Transition> place(const PlaceOrder& cmd, const PriceLookup& catalogue) {
   std::vector<platform::FieldError> errors;
-  if (cmd.items.empty()) errors.push_back({"$.items", "must have 1 to 100 elements"});
+  if (cmd.items.empty()) errors.push_back({"$.items", "must have 1 to 50 elements"});
   if (cmd.items.size() > contracts::kMaxLines)
-    errors.push_back({"$.items", "must have 1 to 100 elements"});
+    errors.push_back({"$.items", "must have 1 to 50 elements"});
   Order o;
   o.id = cmd.order_id;
   o.customer_id = cmd.customer_id;

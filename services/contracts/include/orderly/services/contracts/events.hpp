@@ -54,7 +54,10 @@ struct Address {
 };
 
 inline constexpr std::int64_t kMaxQuantity = 1000;
-inline constexpr std::size_t kMaxLines = 100;
+// An order has at most 50 lines: inventory reserves, commits and releases all
+// lines of an order in one unit of work (inbox marker, reservation, one item per
+// line, outbox), which a transaction caps at 100 items.
+inline constexpr std::size_t kMaxLines = 50;
 
 // ---- orders ----
 struct OrderPlaced {
