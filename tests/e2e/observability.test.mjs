@@ -10,7 +10,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startServer, token, req, orderBody, waitAllTerminal, waitTerminal, tempDir } from './lib.mjs';
+import { execFileSync } from 'node:child_process';
+import { startServer, token, req, orderBody, waitAllTerminal, waitTerminal, tempDir, BIN } from './lib.mjs';
 
 let srv;
 let tok;
@@ -181,4 +182,21 @@ test('logs: one JSON object per stdout line, standard fields, spans, and no toke
   // banner, whose example curl uses the simulator's documented tok_ok.
   assert.doesNotMatch(stdout, /tok_[A-Za-z0-9]/, 'a payment token in the logs');
   assert.deepEqual(stderr.match(/tok_[a-z]+/g) ?? [], ['tok_ok'], 'stderr holds only the banner');
+});
+
+test('orderly orders show: the causal chain of the traced order, with the time of each hop', () => {
+  const out = execFileSync(BIN, ['orders', 'show', traced.orderId, '--data-dir', dataDir], { encoding: 'utf8' });
+  assert.match(out, new RegExp(`causal chain \\(\\d+ events, trace ${traceId}\\)`));
+  const chain = out.slice(out.indexOf('causal chain'));
+  const hops = chain.split('\n').filter((l) => /^\s*\d+ms\s+\d+ms\s+/.test(l));
+  assert.ok(hops.length >= traced.timeline.length, chain);
+  assert.match(hops[0], /^\s*0ms\s+0ms\s+orderly\.orders\.OrderPlaced\.v1/);
+  // Causes before effects: indentation shows depth, the delivered event is deep in the tree.
+  const delivered = hops.find((l) => l.includes('orderly.orders.OrderDelivered.v1'));
+  assert.ok(delivered, chain);
+  assert.ok(/ms {4,}orderly/.test(delivered), `OrderDelivered should be indented under its causes:\n${chain}`);
+  for (const l of hops) {
+    const [since, hop] = l.trim().split(/\s+/).map((x) => Number(x.replace('ms', '')));
+    assert.ok(since >= 0 && hop >= 0 && hop <= since, l);
+  }
 });
