@@ -31,12 +31,13 @@ assert.ok(DUMP, 'ORDERLY_CONTRACT_DUMP must name build/tests/contract_dump');
 const work = mkdtempSync(join(tmpdir(), 'orderly-invoke-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function invoke(service, handler, event, extra = []) {
+function invoke(service, handler, event, extra = [], env = process.env) {
   const file = join(work, `event-${randomUUID()}.json`);
   writeFileSync(file, typeof event === 'string' ? event : JSON.stringify(event));
   const r = spawnSync(BIN, ['invoke', service, '--handler', handler, '--event', file, ...extra], {
     encoding: 'utf8',
     timeout: 60_000,
+    env,
   });
   return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
 }
@@ -216,4 +217,41 @@ test('in Lambda: JSON logs with the request id and cold_start, EMF metrics per i
   assert.match(span.request_id, /^[0-9a-f-]{36}$/);
   assert.equal(span.trace_id, productUpdated.traceparent?.slice(3, 35) ?? span.trace_id);
   assert.equal(span.function, 'orderly-orders-events');
+});
+
+// The payments function reads its provider key through the Parameters and
+// Secrets extension, here a stand-in process (the real one exists only in Lambda).
+async function fakeExtension(args, token) {
+  const child = spawn('node', [join(here, '../support/fake-secrets-extension.mjs'), ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, EXPECTED_TOKEN: token },
+  });
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      const m = /listening (\d+)/.exec(d.toString());
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (c) => reject(new Error(`extension stand-in exited ${c}`)));
+  });
+  return { port, stop: () => child.kill('SIGTERM') };
+}
+
+test('payments reads its provider key through the secrets extension, and never logs it', async () => {
+  const arn = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:orderly/payments/provider-key-AbCdEf';
+  const secret = 'sk_live_do_not_log_me_42';
+  const ext = await fakeExtension(['--secret-id', arn, '--value', secret], 'session-token-1');
+  try {
+    const env = { ...process.env, ORDERLY_PAYMENT_SECRET_ARN: arn, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(ext.port), AWS_SESSION_TOKEN: 'session-token-1' };
+    const ok = invoke('payments', 'events', sqsEvent([]), ['--data-dir', join(work, 'secret')], env);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stderr, /payment provider key loaded/);
+    assert.ok(!ok.stderr.includes(secret) && !ok.stdout.includes(secret), 'the key was logged');
+    // The wrong session token is refused by the extension: an init error, not a silent start.
+    const bad = invoke('payments', 'events', sqsEvent([]), ['--data-dir', join(work, 'secret')], { ...env, AWS_SESSION_TOKEN: 'stolen' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /init error/);
+    assert.match(JSON.parse(bad.stdout).errorMessage, /secrets extension answered HTTP 401/);
+  } finally {
+    ext.stop();
+  }
 });

@@ -8,14 +8,17 @@
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <thread>
 
 #include "orderly/adapters/aws/dynamodb.hpp"
 #include "orderly/adapters/aws/mappers.hpp"
 #include "orderly/adapters/embedded/sqlite_item_store.hpp"
+#include "orderly/adapters/http/client.hpp"
 #include "orderly/platform/log.hpp"
 #include "orderly/platform/metrics.hpp"
 #include "orderly/platform/trace.hpp"
@@ -90,6 +93,48 @@ platform::Result<Stores> open_store(const std::string& service) {
 }
 
 }  // namespace
+
+platform::Result<std::string> read_secret(const std::string& secret_id) {
+  std::string port = env("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT");
+  if (port.empty()) port = "2773";
+  const std::string token = env("AWS_SESSION_TOKEN");
+  if (token.empty())
+    return fail(ErrorKind::failed_precondition,
+                "AWS_SESSION_TOKEN is not set: the secrets extension needs it");
+  std::string encoded;
+  for (unsigned char ch : secret_id) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~')
+      encoded += static_cast<char>(ch);
+    else
+      encoded += fmt::format("%{:02X}", ch);
+  }
+  auto client = adapters::http::HttpClient::create(
+      "http://localhost:" + port,
+      {.connect_timeout = std::chrono::seconds(1), .request_timeout = std::chrono::seconds(5)});
+  if (!client) return tl::unexpected(client.error());
+  platform::Error last{ErrorKind::transient, "not tried"};
+  // The extension starts before the runtime's init, but may still be warming up.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+    auto r = (*client)->send("GET", "/secretsmanager/get?secretId=" + encoded,
+                             {{"X-Aws-Parameters-Secrets-Token", token}}, "");
+    if (!r) {
+      last = r.error();
+      continue;
+    }
+    if (r->status != 200)
+      return fail(r->status >= 500 ? ErrorKind::transient : ErrorKind::forbidden,
+                  "secrets extension answered HTTP {} for {}", r->status, secret_id);
+    boost::system::error_code ec;
+    auto doc = json::parse(r->body, ec);
+    const auto* value =
+        !ec && doc.is_object() ? doc.as_object().if_contains("SecretString") : nullptr;
+    if (!value || !value->is_string() || value->get_string().empty())
+      return fail(ErrorKind::permanent, "secret {} has no SecretString", secret_id);
+    return std::string(value->get_string());
+  }
+  return fail(last.kind, "secrets extension unreachable on port {}: {}", port, last.message);
+}
 
 platform::BatchHandler route_by_rule(std::vector<platform::Rule> rules) {
   auto shared = std::make_shared<std::vector<platform::Rule>>(std::move(rules));

@@ -49,6 +49,12 @@ struct Handler {
 
 int serve(const std::string& service, const std::vector<Handler>& handlers);
 
+// A Secrets Manager secret's SecretString, read through the AWS Parameters and
+// Secrets Lambda Extension: GET localhost:$PARAMETERS_SECRETS_EXTENSION_HTTP_PORT
+// (default 2773)/secretsmanager/get?secretId=..., authenticated by the header
+// X-Aws-Parameters-Secrets-Token: $AWS_SESSION_TOKEN. Never logged.
+platform::Result<std::string> read_secret(const std::string& secret_id);
+
 // API Gateway HTTP API (payload 2.0) onto the routes add_routes registers.
 adapters::aws::InvocationHandler api(
     const std::function<void(platform::http::Router&)>& add_routes);
