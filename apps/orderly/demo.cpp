@@ -21,6 +21,7 @@
 
 #include "orderly/adapters/http/jwt.hpp"
 #include "orderly/platform/id.hpp"
+#include "orderly/platform/log.hpp"
 #include "orderly/services/inventory/service.hpp"
 #include "orderly/services/orders/api.hpp"
 #include "orderly/services/system/embedded_system.hpp"
@@ -224,6 +225,8 @@ int run_demo(const DemoOptions& o) {
   std::unique_ptr<Driver> driver;
   std::filesystem::path tmp;
   if (o.url.empty()) {
+    // The report is the output: the system's own log lines only when something is wrong.
+    platform::log::configure({.service = "orderly", .level = platform::log::Level::warn});
     tmp = std::filesystem::temp_directory_path() / ("orderly-demo-" + std::to_string(::getpid()));
     std::filesystem::remove_all(tmp);
     auto s = services::system::EmbeddedSystem::open(
@@ -235,9 +238,19 @@ int run_demo(const DemoOptions& o) {
       return 2;
     }
     sys = std::move(*s);
-    // Wait for the orders service to learn the catalogue.
-    for (int i = 0; i < 200 && !sys->orders().catalogue_entry("KB-MECH-01"); ++i)
+    // Wait for the orders service to learn every product the demo orders (the
+    // ProductUpdated events of the seed), or the first orders fail as unknown skus.
+    auto known = [&] {
+      for (const auto& sku : demo_skus())
+        if (!sys->orders().catalogue_entry(sku)) return false;
+      return true;
+    };
+    for (int i = 0; i < 3000 && !known(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!known()) {
+      std::fprintf(stderr, "demo: the orders service did not learn the catalogue in 30 s\n");
+      return 2;
+    }
     driver = std::make_unique<EmbeddedDriver>(*sys);
   } else {
     auto rest = o.url.substr(o.url.find("://") == std::string::npos ? 0 : o.url.find("://") + 3);
