@@ -376,6 +376,34 @@ std::string and_all(std::initializer_list<std::string> parts) {
   return out;
 }
 
+// The UpdateItem body of a platform Update (Key, UpdateExpression, condition,
+// names, values): the attributes set and removed, the version incremented,
+// the TTL if given; the item must be live unless upserting. Names are checked.
+Result<json::object> update_body(const platform::Update& u, std::int64_t now) {
+  for (const auto& [name, v] : u.set)
+    if (auto c = check_name(name); !c) return tl::unexpected(c.error());
+  for (const auto& name : u.remove)
+    if (auto c = check_name(name); !c) return tl::unexpected(c.error());
+  Expr e;
+  std::string expr;
+  for (const auto& [name, v] : u.set) {
+    expr += expr.empty() ? "SET " : ", ";
+    expr += fmt::format("{} = {}", e.name(name), e.value(to_attribute_value(v)));
+  }
+  expr += expr.empty() ? "SET " : ", ";
+  expr += fmt::format("{0} = if_not_exists({0}, {1}) + {2}", e.name(kVersion), e.value(n(0)),
+                      e.value(n(1)));
+  if (u.ttl) expr += fmt::format(", {} = {}", e.name(kTtl), e.value(n(*u.ttl)));
+  for (std::size_t r = 0; r < u.remove.size(); ++r)
+    expr += fmt::format("{}{}", r == 0 ? " REMOVE " : ", ", e.name(u.remove[r]));
+  const std::string base =
+      u.upsert ? fmt::format("(attribute_not_exists({}) OR {})", e.name(kPk), e.live(now))
+               : fmt::format("(attribute_exists({}) AND {})", e.name(kPk), e.live(now));
+  json::object body{{"Key", key_of(u.pk, u.sk)}, {"UpdateExpression", std::move(expr)}};
+  e.apply(body, and_all({base, e.condition(u.condition, now)}));
+  return body;
+}
+
 Result<Item> decode_item(const json::object& av_item) {
   Item it;
   for (const auto& [k, v] : av_item) {
@@ -517,37 +545,13 @@ Result<std::int64_t> DynamoDbItemStore::put(const Item& item, Condition c) {
 
 Result<std::int64_t> DynamoDbItemStore::update(const platform::Update& u) {
   if (auto k = check_keys("update", u.pk, u.sk); !k) return tl::unexpected(k.error());
-  for (const auto& [name, v] : u.set)
-    if (auto c = check_name(name); !c) return tl::unexpected(c.error());
-  for (const auto& name : u.remove)
-    if (auto c = check_name(name); !c) return tl::unexpected(c.error());
   const std::int64_t now = now_s();
   for (int attempt = 0;; ++attempt) {
-    Expr e;
-    std::string set_clause;
-    for (const auto& [name, v] : u.set) {
-      set_clause += set_clause.empty() ? "SET " : ", ";
-      set_clause += fmt::format("{} = {}", e.name(name), e.value(to_attribute_value(v)));
-    }
-    set_clause += set_clause.empty() ? "SET " : ", ";
-    const auto ver = e.name(kVersion);
-    set_clause +=
-        fmt::format("{0} = if_not_exists({0}, {1}) + {2}", ver, e.value(n(0)), e.value(n(1)));
-    if (u.ttl) set_clause += fmt::format(", {} = {}", e.name(kTtl), e.value(n(*u.ttl)));
-    std::string remove_clause;
-    for (const auto& name : u.remove) {
-      remove_clause += remove_clause.empty() ? " REMOVE " : ", ";
-      remove_clause += e.name(name);
-    }
-    const std::string base =
-        u.upsert ? fmt::format("(attribute_not_exists({}) OR {})", e.name(kPk), e.live(now))
-                 : fmt::format("(attribute_exists({}) AND {})", e.name(kPk), e.live(now));
-    const std::string cond = and_all({base, e.condition(u.condition, now)});
-    json::object req{{"TableName", options_.table},
-                     {"Key", key_of(u.pk, u.sk)},
-                     {"UpdateExpression", set_clause + remove_clause},
-                     {"ReturnValues", "UPDATED_NEW"}};
-    e.apply(req, cond);
+    auto body = update_body(u, now);
+    if (!body) return tl::unexpected(body.error());
+    json::object req = std::move(*body);
+    req["TableName"] = options_.table;
+    req["ReturnValues"] = "UPDATED_NEW";
     auto r = client_.call("UpdateItem", req);
     if (r) {
       const auto* attrs = r->if_contains("Attributes");
@@ -700,28 +704,9 @@ Status DynamoDbItemStore::transact_write(const std::vector<platform::WriteOp>& o
         e.apply(body, cond);
         kind = "Put";
       } else if (const auto* u = std::get_if<platform::Update>(&ops[i])) {
-        for (const auto& [name, v] : u->set)
-          if (auto c = check_name(name); !c) return c;
-        for (const auto& name : u->remove)
-          if (auto c = check_name(name); !c) return c;
-        std::string set_clause;
-        for (const auto& [name, v] : u->set) {
-          set_clause += set_clause.empty() ? "SET " : ", ";
-          set_clause += fmt::format("{} = {}", e.name(name), e.value(to_attribute_value(v)));
-        }
-        set_clause += set_clause.empty() ? "SET " : ", ";
-        const auto ver = e.name(kVersion);
-        set_clause +=
-            fmt::format("{0} = if_not_exists({0}, {1}) + {2}", ver, e.value(n(0)), e.value(n(1)));
-        if (u->ttl) set_clause += fmt::format(", {} = {}", e.name(kTtl), e.value(n(*u->ttl)));
-        for (std::size_t r = 0; r < u->remove.size(); ++r)
-          set_clause += fmt::format("{}{}", r == 0 ? " REMOVE " : ", ", e.name(u->remove[r]));
-        const std::string base =
-            u->upsert ? fmt::format("(attribute_not_exists({}) OR {})", e.name(kPk), e.live(now))
-                      : fmt::format("(attribute_exists({}) AND {})", e.name(kPk), e.live(now));
-        body["Key"] = key_of(u->pk, u->sk);
-        body["UpdateExpression"] = set_clause;
-        e.apply(body, and_all({base, e.condition(u->condition, now)}));
+        auto update = update_body(*u, now);
+        if (!update) return tl::unexpected(update.error());
+        for (auto& [k, v] : *update) body[k] = std::move(v);
         kind = "Update";
       } else if (const auto* d = std::get_if<platform::Delete>(&ops[i])) {
         body["Key"] = key_of(d->pk, d->sk);
