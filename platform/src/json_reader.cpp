@@ -41,7 +41,12 @@ std::string JsonReader::string(std::string_view key, std::size_t min_len, std::s
     return {};
   }
   const auto& s = v->get_string();
-  if (s.size() < min_len || s.size() > max_len) {
+  // Characters as JSON Schema counts them (code points), not bytes: the text is
+  // valid UTF-8 (the parser checked), so count the bytes that start a character.
+  std::size_t chars = 0;
+  for (const char c : s)
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++chars;
+  if (chars < min_len || chars > max_len) {
     fail(key, min_len == max_len ? fmt::format("must be {} characters", min_len)
                                  : fmt::format("must be {} to {} characters", min_len, max_len));
     return {};

@@ -96,3 +96,29 @@ TEST(Validators, CodesAndSkus) {
 
 }  // namespace
 }  // namespace orderly::platform
+
+namespace orderly::platform {
+namespace {
+
+// Lengths are characters (code points), as in the JSON Schemas, not bytes.
+TEST(JsonReaderLengths, CountCharactersNotBytes) {
+  auto read = [](const std::string& text) {
+    boost::json::object o{{"name", text}};
+    JsonReader r(o);
+    auto got = r.string("name", 1, 150);
+    return std::make_pair(got, r.errors().size());
+  };
+  std::string accented, emoji;
+  for (int i = 0; i < 150; ++i) accented += "\xc3\xa9";       // é: 2 bytes, 1 character
+  for (int i = 0; i < 150; ++i) emoji += "\xf0\x9f\x93\xa6";  // 📦: 4 bytes, 1 character
+  EXPECT_EQ(read(accented).second, 0u);
+  EXPECT_EQ(read(accented).first, accented);
+  EXPECT_EQ(read(emoji).second, 0u);
+  EXPECT_EQ(read(accented + "\xc3\xa9").second, 1u);  // 151 characters
+  EXPECT_EQ(read(std::string(150, 'a')).second, 0u);
+  EXPECT_EQ(read(std::string(151, 'a')).second, 1u);
+  EXPECT_EQ(read("").second, 1u);
+}
+
+}  // namespace
+}  // namespace orderly::platform
