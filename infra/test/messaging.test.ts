@@ -10,7 +10,7 @@ import {
   PIPE_SOURCE_PATH,
 } from '../lib/orderly-stack';
 import { ruleSlug } from '../lib/topology';
-import { asArray, CfnResource, refId, resourcesOfType, synthesized } from './support/synth';
+import { asArray, CfnResource, dlqIds, refId, resourcesOfType, synthesized } from './support/synth';
 
 const { json, topology } = synthesized();
 const R = json.Resources;
@@ -22,18 +22,7 @@ const esms = resourcesOfType(json, 'AWS::Lambda::EventSourceMapping');
 const rules = resourcesOfType(json, 'AWS::Events::Rule');
 const pipes = resourcesOfType(json, 'AWS::Pipes::Pipe');
 
-/** Queues used as a DLQ anywhere: by a queue's RedrivePolicy, a rule target, or a pipe. */
-function dlqIds(): Set<string> {
-  const ids = new Set<string>();
-  for (const [, q] of queues) {
-    const t = refId(q.Properties!.RedrivePolicy?.deadLetterTargetArn);
-    if (t) ids.add(t);
-  }
-  for (const [, r] of rules) for (const t of asArray<any>(r.Properties!.Targets)) if (t.DeadLetterConfig) ids.add(refId(t.DeadLetterConfig.Arn)!);
-  for (const [, p] of pipes) ids.add(refId(p.Properties!.SourceParameters.DynamoDBStreamParameters.DeadLetterConfig.Arn)!);
-  return ids;
-}
-const DLQS = dlqIds();
+const DLQS = dlqIds(json);
 
 function queuePolicyStatements(queueId: string): any[] {
   return resourcesOfType(json, 'AWS::SQS::QueuePolicy')

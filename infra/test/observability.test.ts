@@ -15,30 +15,17 @@ import {
   SAGA_OUTCOMES,
   THRESHOLDS,
 } from '../lib/observability';
-import { asArray, build, CfnResource, refId, resourcesOfType, synthesized } from './support/synth';
+import { asArray, build, CfnResource, dlqIds, refId, resourcesOfType, synthesized } from './support/synth';
 
 const { json, topology } = synthesized();
 const R = json.Resources;
 const alarms = resourcesOfType(json, 'AWS::CloudWatch::Alarm');
 const queues = resourcesOfType(json, 'AWS::SQS::Queue');
 const functions = resourcesOfType(json, 'AWS::Lambda::Function');
-const rules = resourcesOfType(json, 'AWS::Events::Rule');
-const pipes = resourcesOfType(json, 'AWS::Pipes::Pipe');
 const [[topicId, topic]] = resourcesOfType(json, 'AWS::SNS::Topic');
 const [[apiId]] = resourcesOfType(json, 'AWS::ApiGatewayV2::Api');
 
-/** Queues used as a DLQ anywhere: by a queue's RedrivePolicy, a rule target, or a pipe. */
-function dlqIds(): Set<string> {
-  const ids = new Set<string>();
-  for (const [, q] of queues) {
-    const t = refId(q.Properties!.RedrivePolicy?.deadLetterTargetArn);
-    if (t) ids.add(t);
-  }
-  for (const [, r] of rules) for (const t of asArray<any>(r.Properties!.Targets)) if (t.DeadLetterConfig) ids.add(refId(t.DeadLetterConfig.Arn)!);
-  for (const [, p] of pipes) ids.add(refId(p.Properties!.SourceParameters.DynamoDBStreamParameters.DeadLetterConfig.Arn)!);
-  return ids;
-}
-const DLQS = dlqIds();
+const DLQS = dlqIds(json);
 const SOURCE_QUEUES = queues.filter(([id]) => !DLQS.has(id));
 
 /** The queue a single-metric alarm watches ({Fn::GetAtt: [queue, QueueName]}). */

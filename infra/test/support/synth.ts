@@ -127,3 +127,18 @@ export function allStatements(t: CfnTemplate): Array<{ where: string; type: stri
   }
   return out;
 }
+
+/** Queues used as a DLQ anywhere: by a queue's RedrivePolicy, a rule target, or a pipe. */
+export function dlqIds(t: CfnTemplate): Set<string> {
+  const ids = new Set<string>();
+  for (const [, q] of resourcesOfType(t, 'AWS::SQS::Queue')) {
+    const target = refId(q.Properties!.RedrivePolicy?.deadLetterTargetArn);
+    if (target) ids.add(target);
+  }
+  for (const [, r] of resourcesOfType(t, 'AWS::Events::Rule'))
+    for (const target of asArray<any>(r.Properties!.Targets))
+      if (target.DeadLetterConfig) ids.add(refId(target.DeadLetterConfig.Arn)!);
+  for (const [, p] of resourcesOfType(t, 'AWS::Pipes::Pipe'))
+    ids.add(refId(p.Properties!.SourceParameters.DynamoDBStreamParameters.DeadLetterConfig.Arn)!);
+  return ids;
+}
