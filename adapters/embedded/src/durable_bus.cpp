@@ -129,7 +129,7 @@ Result<std::unique_ptr<DurableBus>> DurableBus::open(DurableBusOptions options) 
 
 DurableBus::~DurableBus() {
   stop();
-  for (auto& o : outboxes_) o.store->remove_observer(o.observer);
+  for (auto& o : outboxes_) o.source->remove_observer(o.observer);
 }
 
 Status DurableBus::subscribe(platform::Rule rule) {
@@ -143,15 +143,15 @@ Status DurableBus::subscribe(platform::Rule rule) {
   return {};
 }
 
-void DurableBus::attach_outbox(std::string name, SqliteItemStore& store) {
-  const auto token = store.on_commit([this] {
+void DurableBus::attach_outbox(std::string name, OutboxSource& source) {
+  const auto token = source.on_commit([this] {
     {
       std::lock_guard lk(relay_mu_);
       relay_pending_ = true;
     }
     relay_cv_.notify_one();
   });
-  outboxes_.push_back({std::move(name), &store, token});
+  outboxes_.push_back({std::move(name), &source, token});
 }
 
 std::vector<std::string> DurableBus::rule_names() const {
@@ -174,12 +174,10 @@ void DurableBus::wake() {
 
 // ---------------------------------------------------------------- relay
 
-Result<std::size_t> DurableBus::relay_store(SqliteItemStore& store) {
-  platform::QueryOptions q;
-  q.limit = options_.relay_batch;
-  auto page = store.query(std::string(platform::kOutboxPk), q);
-  if (!page) return tl::unexpected(page.error());
-  if (page->items.empty()) return std::size_t{0};
+Result<std::size_t> DurableBus::relay_outbox(OutboxSource& source) {
+  auto items = source.read_outbox(options_.relay_batch);
+  if (!items) return tl::unexpected(items.error());
+  if (items->empty()) return std::size_t{0};
 
   hook("relay.before_publish");
   {
@@ -187,7 +185,7 @@ Result<std::size_t> DurableBus::relay_store(SqliteItemStore& store) {
     const std::int64_t now = to_unix_ms(clock_->now());
     auto tx = Transaction::begin(*db_);
     if (!tx) return tl::unexpected(tx.error());
-    for (const auto& item : page->items) {
+    for (const auto& item : *items) {
       auto entry = platform::outbox_entry_from_item(item);
       if (!entry) {
         // Unreadable: keep it, with the reason, where an operator will see it.
@@ -208,7 +206,7 @@ Result<std::size_t> DurableBus::relay_store(SqliteItemStore& store) {
                    entry->event.id, entry->event.type, now, body);
       if (!s) return tl::unexpected(s.error());
       if (db_->changes() == 0) continue;  // relayed before: the event id makes this idempotent
-      const std::int64_t seq = sqlite3_last_insert_rowid(db_->raw());
+      const std::int64_t seq = db_->last_insert_rowid();
       const std::int64_t visible = entry->deliver_at ? to_unix_ms(*entry->deliver_at) : now;
       auto enqueue = [&](const std::string& rule) {
         return run(*db_,
@@ -232,23 +230,14 @@ Result<std::size_t> DurableBus::relay_store(SqliteItemStore& store) {
 
   // Now that the bus has them, drop them from the outbox. A crash before this
   // point relays them again, and the archive's unique event id ignores them.
-  std::vector<platform::WriteOp> deletes;
-  for (const auto& item : page->items) {
-    deletes.emplace_back(platform::Delete{item.pk, item.sk, {}});
-    if (deletes.size() == platform::kMaxTransactItems) {
-      if (auto s = store.transact_write(deletes); !s) return tl::unexpected(s.error());
-      deletes.clear();
-    }
-  }
-  if (!deletes.empty())
-    if (auto s = store.transact_write(deletes); !s) return tl::unexpected(s.error());
-  return page->items.size();
+  if (auto s = source.remove_outbox(*items); !s) return tl::unexpected(s.error());
+  return items->size();
 }
 
 Result<std::size_t> DurableBus::relay_once() {
   std::size_t total = 0;
   for (auto& o : outboxes_) {
-    auto n = relay_store(*o.store);
+    auto n = relay_outbox(*o.source);
     if (!n) return tl::unexpected(n.error());
     total += *n;
   }
@@ -472,7 +461,7 @@ void DurableBus::housekeeping() {
   if (now - last_housekeeping_ < options_.housekeeping_every) return;
   last_housekeeping_ = now;
   (void)prune_archive();
-  for (auto& o : outboxes_) (void)o.store->sweep_expired();
+  for (auto& o : outboxes_) (void)o.source->sweep_expired();
 }
 
 void DurableBus::relay_loop() {

@@ -4,6 +4,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "orderly/platform/unit_of_work.hpp"
+
 namespace orderly::adapters::embedded {
 
 namespace json = boost::json;
@@ -365,6 +367,27 @@ Result<Page> SqliteItemStore::query(const std::string& pk, const platform::Query
     page.items.push_back(std::move(it));
   }
   return page;
+}
+
+Result<std::vector<Item>> SqliteItemStore::read_outbox(std::size_t limit) {
+  platform::QueryOptions q;
+  q.limit = limit;
+  auto page = query(std::string(platform::kOutboxPk), q);
+  if (!page) return tl::unexpected(page.error());
+  return std::move(page->items);
+}
+
+Status SqliteItemStore::remove_outbox(const std::vector<Item>& relayed) {
+  std::vector<platform::WriteOp> deletes;
+  for (const auto& item : relayed) {
+    deletes.emplace_back(platform::Delete{item.pk, item.sk, {}});
+    if (deletes.size() == platform::kMaxTransactItems) {
+      if (auto s = transact_write(deletes); !s) return s;
+      deletes.clear();
+    }
+  }
+  if (!deletes.empty()) return transact_write(deletes);
+  return {};
 }
 
 Result<std::size_t> SqliteItemStore::sweep_expired() {

@@ -2,7 +2,7 @@
 // EventBridge rules feeding SQS queues.
 //
 //   auto bus = DurableBus::open({.path = dir + "/bus.db", .durability = Durability::normal});
-//   (*bus)->attach_outbox("orders", *orders_store);   // relay this store's outbox
+//   (*bus)->attach_outbox("orders", *orders_store);   // relay an OutboxSource's outbox
 //   (*bus)->subscribe(rule);                          // before start()
 //   (*bus)->start();                                  // relay + worker threads
 //   ...
@@ -34,8 +34,9 @@
 #include <thread>
 #include <vector>
 
+#include "orderly/adapters/embedded/outbox_source.hpp"
 #include "orderly/adapters/embedded/sqlite.hpp"
-#include "orderly/adapters/embedded/sqlite_item_store.hpp"
+#include "orderly/adapters/embedded/sqlite_item_store.hpp"  // the OutboxSource callers attach
 #include "orderly/platform/backoff.hpp"
 #include "orderly/platform/bus.hpp"
 #include "orderly/platform/clock.hpp"
@@ -95,8 +96,9 @@ class DurableBus final : public platform::Bus {
 
   // Rules must be subscribed before start(); a second rule with the same name is an error.
   Status subscribe(platform::Rule rule) override;
-  // Relay this store's outbox onto the bus (and sweep its TTLs).
-  void attach_outbox(std::string name, SqliteItemStore& store);
+  // Relay this source's outbox onto the bus (and sweep its TTLs). The source
+  // (e.g. a SqliteItemStore) must outlive the bus.
+  void attach_outbox(std::string name, OutboxSource& source);
 
   // --- one step at a time, on the calling thread ---
   Result<std::size_t> relay_once();                           // outbox items moved
@@ -143,7 +145,7 @@ class DurableBus final : public platform::Bus {
   };
 
   explicit DurableBus(std::unique_ptr<Db> db, DurableBusOptions options);
-  Result<std::size_t> relay_store(SqliteItemStore& store);
+  Result<std::size_t> relay_outbox(OutboxSource& source);
   Result<std::vector<Received>> receive(const RuleState& r);
   Status settle(const RuleState& r, const std::vector<Settlement>& s);
   Status move_to_dlq(std::int64_t id, const std::string& error);
@@ -163,7 +165,7 @@ class DurableBus final : public platform::Bus {
   std::map<std::string, RuleState> rules_;
   struct Outbox {
     std::string name;
-    SqliteItemStore* store;
+    OutboxSource* source;
     std::size_t observer;
   };
   std::vector<Outbox> outboxes_;

@@ -87,6 +87,8 @@ class Db {
   Result<Stmt*> prepare(const std::string& sql);
   [[nodiscard]] sqlite3* raw() const { return db_; }
   [[nodiscard]] std::int64_t changes() const { return sqlite3_changes64(db_); }
+  // The rowid of the last successful INSERT on this connection (0 if none).
+  [[nodiscard]] std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
   [[nodiscard]] const std::string& path() const { return path_; }
 
  private:

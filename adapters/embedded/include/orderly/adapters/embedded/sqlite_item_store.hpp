@@ -7,8 +7,9 @@
 // One writer connection behind a mutex: SQLite serialises writers anyway, and
 // a mutex hands the lock over without the busy-retry sleeps. Every write runs
 // in BEGIN IMMEDIATE so its conditions are checked and applied atomically.
-// Observers registered with on_commit() run after each successful write
-// (the bus's outbox relay uses this to wake up).
+// Observers registered with on_commit() run after each successful write.
+// It is an OutboxSource: the durable bus relays its outbox (read_outbox,
+// remove_outbox), wakes up on its commits and sweeps its TTLs.
 #pragma once
 
 #include <functional>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "orderly/adapters/embedded/outbox_source.hpp"
 #include "orderly/adapters/embedded/sqlite.hpp"
 #include "orderly/platform/clock.hpp"
 #include "orderly/platform/item_store.hpp"
@@ -30,7 +32,7 @@ struct SqliteStoreOptions {
   int busy_timeout_ms = 5000;
 };
 
-class SqliteItemStore final : public platform::ItemStore {
+class SqliteItemStore final : public platform::ItemStore, public OutboxSource {
  public:
   static Result<std::unique_ptr<SqliteItemStore>> open(const std::string& path,
                                                        SqliteStoreOptions options = {});
@@ -43,11 +45,17 @@ class SqliteItemStore final : public platform::ItemStore {
   Status transact_write(const std::vector<platform::WriteOp>& ops) override;
 
   // Deletes every item whose TTL has passed; returns how many.
-  Result<std::size_t> sweep_expired();
+  Result<std::size_t> sweep_expired() override;
   // Returns a token for remove_observer(); observers must be cheap and must not
   // call back into the store.
-  std::size_t on_commit(std::function<void()> observer);
-  void remove_observer(std::size_t token);
+  std::size_t on_commit(std::function<void()> observer) override;
+  void remove_observer(std::size_t token) override;
+
+  // OutboxSource: the outbox items (pk platform::kOutboxPk), and their deletion
+  // in transactions of at most platform::kMaxTransactItems.
+  Result<std::vector<platform::Item>> read_outbox(std::size_t limit) override;
+  Status remove_outbox(const std::vector<platform::Item>& relayed) override;
+
   [[nodiscard]] const std::string& path() const { return db_->path(); }
 
  private:

@@ -1,0 +1,46 @@
+// OutboxSource: what the durable bus's outbox relay needs from a service's
+// store, and nothing else. SqliteItemStore is one.
+//
+//   bus->attach_outbox("orders", *orders_store);   // any OutboxSource
+//
+// The relay reads a batch of committed outbox items (pk platform::kOutboxPk),
+// publishes them onto the bus, then removes them from the source. A crash in
+// between relays them again; the bus's archive, keyed by event id, ignores
+// the second copy. on_commit() wakes the relay after each write instead of
+// waiting for its next poll; sweep_expired() is the bus's periodic
+// housekeeping of the source's TTLs.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+#include "orderly/platform/error.hpp"
+#include "orderly/platform/item_store.hpp"
+
+namespace orderly::adapters::embedded {
+
+class OutboxSource {
+ public:
+  virtual ~OutboxSource() = default;
+
+  // Up to `limit` committed, live outbox items, in sort-key order.
+  virtual platform::Result<std::vector<platform::Item>> read_outbox(std::size_t limit) = 0;
+  // Deletes items read_outbox() returned, once the bus has them.
+  virtual platform::Status remove_outbox(const std::vector<platform::Item>& relayed) = 0;
+
+  // Calls `observer` after each successful write; returns a token for remove_observer().
+  // Observers must be cheap and must not call back into the source.
+  virtual std::size_t on_commit(std::function<void()> observer) = 0;
+  virtual void remove_observer(std::size_t token) = 0;
+
+  // Deletes every item whose TTL has passed; returns how many.
+  virtual platform::Result<std::size_t> sweep_expired() = 0;
+
+ protected:
+  OutboxSource() = default;
+  OutboxSource(const OutboxSource&) = default;
+  OutboxSource& operator=(const OutboxSource&) = default;
+};
+
+}  // namespace orderly::adapters::embedded
