@@ -1,4 +1,4 @@
-// Names of error kinds, for logs and problem details.
+// Names of error kinds, for logs and problem details; field errors.
 #include "orderly/platform/error.hpp"
 
 namespace orderly::platform {
@@ -23,6 +23,15 @@ std::string_view to_string(ErrorKind k) noexcept {
       return "permanent";
   }
   return "unknown";
+}
+
+tl::unexpected<Error> invalid_fields(std::vector<FieldError> fields) {
+  std::string msg;
+  for (const auto& f : fields) {
+    if (!msg.empty()) msg += "; ";
+    msg += f.path + ": " + f.message;
+  }
+  return make_error(ErrorKind::invalid_input, std::move(msg), std::move(fields));
 }
 
 std::string Error::describe() const {

@@ -88,8 +88,13 @@ Response problem(int status, std::string_view slug, std::string_view title, std:
 }
 
 Response problem_for(const Error& e, const Request& req) {
+  // Worth calling again as it is: say when (RFC 9110 Retry-After, in seconds).
+  if (retry_action(e.kind) == RetryAction::retry_call)
+    return problem(503, "unavailable", "Temporarily unavailable", e.message, req)
+        .with("Retry-After", "1");
   switch (e.kind) {
     case ErrorKind::invalid_input:
+      if (!e.fields.empty()) return validation_problem(req, e.fields);
       return problem(422, "validation", "Invalid request", e.message, req);
     case ErrorKind::not_found:
       return problem(404, "not-found", "Not found", e.message, req);
@@ -102,9 +107,7 @@ Response problem_for(const Error& e, const Request& req) {
           .with("WWW-Authenticate", "Bearer");
     case ErrorKind::forbidden:
       return problem(403, "forbidden", "Forbidden", e.message, req);
-    case ErrorKind::transient:
-      return problem(503, "unavailable", "Temporarily unavailable", e.message, req)
-          .with("Retry-After", "1");
+    case ErrorKind::transient:  // answered above
     case ErrorKind::permanent:
       break;
   }

@@ -185,12 +185,7 @@ void JsonReader::done() {
 
 Status JsonReader::status() const {
   if (errors_->empty()) return {};
-  std::string msg;
-  for (const auto& e : *errors_) {
-    if (!msg.empty()) msg += "; ";
-    msg += e.path + ": " + e.message;
-  }
-  return make_error(ErrorKind::invalid_input, std::move(msg));
+  return invalid_fields(*errors_);
 }
 
 bool is_currency_code(std::string_view s) noexcept {

@@ -80,6 +80,9 @@ TEST(JsonReader, StatusJoinsEveryError) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().kind, ErrorKind::invalid_input);
   EXPECT_EQ(s.error().message, "$.a: must be a string; $.b: is required");
+  // The same errors, structured: an API lists them without parsing the message.
+  EXPECT_EQ(s.error().fields,
+            (std::vector<FieldError>{{"$.a", "must be a string"}, {"$.b", "is required"}}));
 }
 
 TEST(Validators, CodesAndSkus) {

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "orderly/platform/metrics.hpp"
+#include "orderly/platform/retry.hpp"
 
 namespace orderly::platform {
 namespace json = boost::json;
@@ -103,19 +104,14 @@ Result<bool> already_processed(ItemStore& store, std::string_view event_id,
 Status handle_once(ItemStore& store, const Clock& clock, const CloudEvent& event,
                    std::string_view consumer, const std::function<Status(UnitOfWork&)>& decide,
                    int max_attempts) {
-  Error last{ErrorKind::conflict, "no attempt made"};
-  for (int attempt = 0; attempt < max_attempts; ++attempt) {
-    auto seen = already_processed(store, event.id, consumer);
-    if (!seen) return tl::unexpected(seen.error());
+  return retry_on_conflict(max_attempts, [&]() -> Status {
+    ORDERLY_TRY(seen, already_processed(store, event.id, consumer));
     if (*seen) return {};
     UnitOfWork uow{clock};
     uow.mark_processed(event, consumer);
     if (auto s = decide(uow); !s) return s;
-    auto s = uow.commit(store);
-    if (s || s.error().kind != ErrorKind::conflict) return s;
-    last = s.error();
-  }
-  return tl::unexpected(last);
+    return uow.commit(store);
+  });
 }
 
 }  // namespace orderly::platform

@@ -9,6 +9,15 @@
 //
 // Modelled on absl::Status (kUnavailable / kAborted / kFailedPrecondition).
 // Exceptions from libraries are turned into these at the adapter boundary.
+// Bad input names each bad field (Error::fields), so an API lists them in
+// problem+json errors[] without parsing the message:
+//
+//   return invalid_fields({{"$.items[0].sku", "unknown sku NOPE"}});
+//
+// ORDERLY_TRY propagates a failure from a function returning Result or Status:
+//
+//   ORDERLY_TRY(order, load(order_id));   // auto order = load(order_id); if failed, return it
+//   return decide(*order);
 #pragma once
 
 #include <fmt/format.h>
@@ -16,6 +25,8 @@
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <utility>
+#include <vector>
 
 namespace orderly::platform {
 
@@ -45,9 +56,18 @@ constexpr RetryAction retry_action(ErrorKind k) noexcept {
 
 std::string_view to_string(ErrorKind k) noexcept;
 
+// One bad field of some input, by its path (JSONPath for bodies and event data,
+// the header or parameter name otherwise).
+struct FieldError {
+  std::string path;  // e.g. $.items[0].quantity
+  std::string message;
+  friend bool operator==(const FieldError&, const FieldError&) = default;
+};
+
 struct Error {
   ErrorKind kind = ErrorKind::permanent;
-  std::string message;
+  std::string message;             // for logs: with fields, their summary
+  std::vector<FieldError> fields;  // invalid_input: every bad field, in input order
 
   [[nodiscard]] bool retryable() const noexcept { return retry_action(kind) != RetryAction::none; }
   [[nodiscard]] std::string describe() const;
@@ -59,9 +79,14 @@ template <class T>
 using Result = tl::expected<T, Error>;
 using Status = Result<void>;
 
-inline tl::unexpected<Error> make_error(ErrorKind kind, std::string message) {
-  return tl::unexpected<Error>(Error{kind, std::move(message)});
+inline tl::unexpected<Error> make_error(ErrorKind kind, std::string message,
+                                        std::vector<FieldError> fields = {}) {
+  return tl::unexpected<Error>(Error{kind, std::move(message), std::move(fields)});
 }
+
+// invalid_input naming every bad field; the message joins them for logs
+// ("$.a: is required; $.b: must be a string").
+tl::unexpected<Error> invalid_fields(std::vector<FieldError> fields);
 
 template <class... Args>
 tl::unexpected<Error> fail(ErrorKind kind, fmt::format_string<Args...> f, Args&&... args) {
@@ -69,3 +94,10 @@ tl::unexpected<Error> fail(ErrorKind kind, fmt::format_string<Args...> f, Args&&
 }
 
 }  // namespace orderly::platform
+
+// Declares `auto var = expr;` and, if it failed, returns its error from the
+// enclosing function (which returns a Result or a Status). Two statements: do
+// not use it as the body of an unbraced if or loop.
+#define ORDERLY_TRY(var, expr) \
+  auto var = (expr);           \
+  if (!var) return ::tl::unexpected(std::move(var).error())

@@ -72,9 +72,10 @@ struct Response {
 // An RFC 9457 problem. `type` is a slug under https://orderly.dev/problems/.
 Response problem(int status, std::string_view slug, std::string_view title, std::string detail,
                  const Request& req, const std::vector<FieldError>& errors = {});
-// The problem an error kind maps to (invalid_input 422, not_found 404,
-// failed_precondition 409, conflict 409, unauthorized 401, forbidden 403,
-// transient 503, permanent 500).
+// The problem an error kind maps to (invalid_input 422 with Error::fields in
+// errors[], not_found 404, failed_precondition 409, conflict 409, unauthorized
+// 401, forbidden 403, permanent 500). An error worth retrying as it is
+// (transient) is 503 with Retry-After.
 Response problem_for(const Error& e, const Request& req);
 
 // Parses a request body strictly: valid UTF-8, no duplicate keys, at most

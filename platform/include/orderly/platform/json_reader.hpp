@@ -6,7 +6,8 @@
 //   auto qty = r.integer("quantity", 1, 1000);
 //   r.array("items", 1, 100, [&](JsonReader& item, std::size_t) { ... });
 //   r.done();                       // unknown keys are errors too
-//   if (!r.ok()) return r.status(); // invalid_input: "$.items[3].quantity: must be ..."
+//   if (!r.ok()) return r.status(); // invalid_input, fields: {"$.items[3].quantity", "must be
+//   ..."}
 //
 // Used to decode event data (bad data goes to the DLQ with the reason) and
 // request bodies (the gateway lists every bad field in problem+json).
@@ -26,12 +27,6 @@
 #include "orderly/platform/error.hpp"
 
 namespace orderly::platform {
-
-struct FieldError {
-  std::string path;  // JSONPath, e.g. $.items[0].quantity
-  std::string message;
-  friend bool operator==(const FieldError&, const FieldError&) = default;
-};
 
 class JsonReader {
  public:
@@ -63,7 +58,8 @@ class JsonReader {
   void fail(std::string_view key, std::string message);
   [[nodiscard]] bool ok() const { return errors_->empty(); }
   [[nodiscard]] const std::vector<FieldError>& errors() const { return *errors_; }
-  // invalid_input listing every error, or ok.
+  // invalid_input carrying every error in Error::fields (and joined in its
+  // message, for logs), or ok.
   [[nodiscard]] Status status() const;
   [[nodiscard]] std::string path_of(std::string_view key) const;
 

@@ -78,8 +78,8 @@ Result<bool> already_processed(ItemStore& store, std::string_view event_id,
 
 // Runs decide() and commits its unit of work together with the inbox marker.
 // A duplicate delivery returns ok without calling decide(). A conflict reloads
-// and decides again, up to max_attempts; after that the conflict is returned
-// (the bus retries the message with backoff).
+// and decides again (retry_on_conflict), up to max_attempts; after that a
+// transient error is returned (the bus retries the message with backoff).
 Status handle_once(ItemStore& store, const Clock& clock, const CloudEvent& event,
                    std::string_view consumer, const std::function<Status(UnitOfWork&)>& decide,
                    int max_attempts = 8);

@@ -1,0 +1,57 @@
+// Idempotency records: their key, item and the same-key decision.
+#include "orderly/platform/idempotency.hpp"
+
+namespace orderly::platform {
+
+std::string idempotency_pk(std::string_view owner, std::string_view key) {
+  std::string pk = "IDEMPOTENCY#";
+  pk.append(owner);
+  pk += '#';
+  pk.append(key);
+  return pk;
+}
+
+Result<std::optional<IdempotencyRecord>> IdempotencyRecords::find(ItemStore& store,
+                                                                  std::string_view owner,
+                                                                  const std::string& key) const {
+  ORDERLY_TRY(item, store.get(idempotency_pk(owner, key), std::string(kIdempotencySk)));
+  if (!*item) return std::optional<IdempotencyRecord>{};
+  const auto& a = (*item)->attrs;
+  const auto* req = a.if_contains("request");
+  const auto* id = a.if_contains(result_attr_);
+  if (!req || !req->is_string() || !id || !id->is_string())
+    return fail(ErrorKind::permanent, "idempotency record unreadable");
+  return std::optional<IdempotencyRecord>{
+      IdempotencyRecord{key, std::string(req->get_string()), std::string(id->get_string())}};
+}
+
+Item IdempotencyRecords::item(std::string_view owner, const IdempotencyRecord& r,
+                              const Clock& clock) const {
+  const auto expires = to_unix_ms(clock.now()) / 1000 + kIdempotencyTtlSeconds;
+  return Item{idempotency_pk(owner, r.key), std::string(kIdempotencySk), 0,
+              boost::json::object{{"request", r.request}, {result_attr_, r.result_id}}, expires};
+}
+
+IdempotencyVerdict judge(const std::optional<IdempotencyRecord>& seen, std::string_view request) {
+  if (!seen) return IdempotencyVerdict::first;
+  return seen->request == request ? IdempotencyVerdict::repeat : IdempotencyVerdict::reused;
+}
+
+namespace http {
+
+tl::expected<std::optional<std::string>, Response> idempotency_key(const Request& req) {
+  auto key = req.header("idempotency-key");
+  if (key && (key->empty() || key->size() > kIdempotencyKeyMax))
+    return tl::unexpected(validation_problem(
+        req, {{"Idempotency-Key", fmt::format("must be 1 to {} characters", kIdempotencyKeyMax)}}));
+  return key;
+}
+
+Response idempotency_key_reused(const Request& req) {
+  return problem(422, "idempotency-key-reused", "Idempotency key reused",
+                 "this Idempotency-Key was used with a different request body", req);
+}
+
+}  // namespace http
+
+}  // namespace orderly::platform
