@@ -5,26 +5,25 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
+#include <string_view>
 #include <thread>
 
+#include "orderly/adapters/http/client.hpp"
 #include "orderly/adapters/http/jwt.hpp"
+#include "orderly/hosts/embedded/embedded_host.hpp"
 #include "orderly/platform/id.hpp"
 #include "orderly/platform/log.hpp"
 #include "orderly/services/inventory/service.hpp"
 #include "orderly/services/orders/api.hpp"
-#include "orderly/services/system/embedded_system.hpp"
 
 namespace orderly::app {
 
@@ -84,7 +83,7 @@ class Driver {
 
 class EmbeddedDriver final : public Driver {
  public:
-  explicit EmbeddedDriver(services::system::EmbeddedSystem& sys) : sys_(sys) {}
+  explicit EmbeddedDriver(hosts::embedded::EmbeddedHost& sys) : sys_(sys) {}
   std::optional<std::string> place(const Spec& s, std::string& error) override {
     services::orders::PlaceOrder cmd{
         platform::new_uuid_v7(),
@@ -114,27 +113,24 @@ class EmbeddedDriver final : public Driver {
   }
 
  private:
-  services::system::EmbeddedSystem& sys_;
+  hosts::embedded::EmbeddedHost& sys_;
 };
 
-// One keep-alive connection per worker thread.
+// Over HTTP, each driver has its own HttpClient: one keep-alive connection.
 class HttpDriver final : public Driver {
  public:
-  HttpDriver(std::string host, std::string port, std::string token, std::string admin_token)
-      : host_(std::move(host)),
-        port_(std::move(port)),
-        token_(std::move(token)),
-        admin_(std::move(admin_token)) {}
+  HttpDriver(std::unique_ptr<adapters::http::HttpClient> client, std::string token,
+             std::string admin_token)
+      : client_(std::move(client)), token_(std::move(token)), admin_(std::move(admin_token)) {}
 
   bool ensure_stock(const std::string& sku, std::int64_t minimum) override {
-    auto got = request(boost::beast::http::verb::get, "/v1/products/" + sku, "");
-    if (!got || got->first != 200) return false;
-    auto p = json::parse(got->second).as_object();
+    auto got = request("GET", "/v1/products/" + sku, "");
+    if (!got || got->status != 200) return false;
+    auto p = json::parse(got->body).as_object();
     if (p.at("available").as_int64() >= minimum) return true;
     json::object body{{"name", p.at("name")}, {"price", p.at("price")}, {"stock", minimum}};
-    auto put = request(boost::beast::http::verb::put, "/v1/products/" + sku, json::serialize(body),
-                       admin_);
-    return put && put->first == 200;
+    auto put = request("PUT", "/v1/products/" + sku, json::serialize(body), admin_);
+    return put && put->status == 200;
   }
 
   std::optional<std::string> place(const Spec& s, std::string& error) override {
@@ -149,67 +145,36 @@ class HttpDriver final : public Driver {
                         {"city", "London"},
                         {"postalCode", "N1 1AA"},
                         {"country", "GB"}}}};
-    auto res = request(boost::beast::http::verb::post, "/v1/orders", json::serialize(body));
-    if (!res || res->first != 202) {
-      error = res ? fmt::format("HTTP {}: {}", res->first, res->second) : "connection failed";
+    auto res = request("POST", "/v1/orders", json::serialize(body));
+    if (!res || res->status != 202) {
+      error = res ? fmt::format("HTTP {}: {}", res->status, res->body) : "connection failed";
       return std::nullopt;
     }
-    return std::string(json::parse(res->second).at("orderId").as_string());
+    return std::string(json::parse(res->body).at("orderId").as_string());
   }
   std::optional<std::pair<std::string, std::string>> status(const std::string& id) override {
-    auto res = request(boost::beast::http::verb::get, "/v1/orders/" + id, "");
-    if (!res || res->first != 200) return std::nullopt;
-    auto v = json::parse(res->second).as_object();
+    auto res = request("GET", "/v1/orders/" + id, "");
+    if (!res || res->status != 200) return std::nullopt;
+    auto v = json::parse(res->body).as_object();
     std::string reason =
         v.contains("cancellationReason") ? std::string(v.at("cancellationReason").as_string()) : "";
     return std::pair{std::string(v.at("status").as_string()), reason};
   }
 
  private:
-  struct Conn {
-    boost::asio::io_context io;
-    boost::beast::tcp_stream stream{io};
-    boost::beast::flat_buffer buffer;
-    bool open = false;
-  };
-  std::optional<std::pair<int, std::string>> request(boost::beast::http::verb verb,
-                                                     const std::string& target,
-                                                     const std::string& body,
-                                                     const std::string& token = {}) {
-    namespace bhttp = boost::beast::http;
-    thread_local Conn conn;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      try {
-        if (!conn.open) {
-          boost::asio::ip::tcp::resolver resolver(conn.io);
-          conn.stream.connect(resolver.resolve(host_, port_));
-          conn.stream.socket().set_option(boost::asio::ip::tcp::no_delay(true));
-          conn.open = true;
-        }
-        bhttp::request<bhttp::string_body> req{verb, target, 11};
-        req.set(bhttp::field::host, host_);
-        req.set(bhttp::field::authorization, "Bearer " + (token.empty() ? token_ : token));
-        if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
-        req.body() = body;
-        req.prepare_payload();
-        bhttp::write(conn.stream, req);
-        bhttp::response<bhttp::string_body> res;
-        bhttp::read(conn.stream, conn.buffer, res);
-        if (!res.keep_alive()) {
-          boost::system::error_code ec;
-          conn.stream.socket().close(ec);
-          conn.open = false;
-        }
-        return std::pair{static_cast<int>(res.result_int()), std::move(res.body())};
-      } catch (const std::exception&) {
-        boost::system::error_code ec;
-        conn.stream.socket().close(ec);
-        conn.open = false;
-      }
-    }
-    return std::nullopt;
+  // nullopt if the server cannot be reached (the client retries a stale connection once).
+  std::optional<adapters::http::ClientResponse> request(std::string_view method,
+                                                        const std::string& target, std::string body,
+                                                        const std::string& token = {}) {
+    adapters::http::Headers headers{
+        {"Authorization", "Bearer " + (token.empty() ? token_ : token)}};
+    if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+    auto res = client_->send(method, target, headers, std::move(body));
+    if (!res) return std::nullopt;
+    return std::move(*res);
   }
-  std::string host_, port_, token_, admin_;
+  std::unique_ptr<adapters::http::HttpClient> client_;
+  std::string token_, admin_;
 };
 
 double pct(std::vector<double> v, double p) {
@@ -221,15 +186,17 @@ double pct(std::vector<double> v, double p) {
 }  // namespace
 
 int run_demo(const DemoOptions& o) {
-  std::unique_ptr<services::system::EmbeddedSystem> sys;
-  std::unique_ptr<Driver> driver;
+  std::unique_ptr<hosts::embedded::EmbeddedHost> sys;
+  // One driver per worker thread, and the last one for this thread (stock, status
+  // polls): over HTTP, each has its own connection.
+  std::vector<std::unique_ptr<Driver>> drivers;
   std::filesystem::path tmp;
   if (o.url.empty()) {
     // The report is the output: the system's own log lines only when something is wrong.
     platform::log::configure({.service = "orderly", .level = platform::log::Level::warn});
     tmp = std::filesystem::temp_directory_path() / ("orderly-demo-" + std::to_string(::getpid()));
     std::filesystem::remove_all(tmp);
-    auto s = services::system::EmbeddedSystem::open(
+    auto s = hosts::embedded::EmbeddedHost::open(
         {.data_dir = tmp.string(),
          .saga_timeout = platform::Millis{static_cast<std::int64_t>(o.saga_timeout_s * 1000)},
          .carrier_delay = platform::Millis{static_cast<std::int64_t>(o.carrier_delay_s * 1000)}});
@@ -251,10 +218,11 @@ int run_demo(const DemoOptions& o) {
       std::fprintf(stderr, "demo: the orders service did not learn the catalogue in 30 s\n");
       return 2;
     }
-    driver = std::make_unique<EmbeddedDriver>(*sys);
+    for (int i = 0; i <= o.concurrency; ++i)
+      drivers.push_back(std::make_unique<EmbeddedDriver>(*sys));
   } else {
-    auto rest = o.url.substr(o.url.find("://") == std::string::npos ? 0 : o.url.find("://") + 3);
-    const auto colon = rest.find(':');
+    // A URL without a scheme is plain HTTP, as it always was.
+    const std::string url = o.url.find("://") == std::string::npos ? "http://" + o.url : o.url;
     auto keys = adapters::http::KeyPair::load_or_create(o.data_dir);
     if (!keys) {
       std::fprintf(stderr, "demo: %s\n", keys.error().describe().c_str());
@@ -266,13 +234,19 @@ int run_demo(const DemoOptions& o) {
     auto admin =
         adapters::http::issue_token(*keys, {}, "demo-admin", {"admin"}, std::chrono::hours(2),
                                     platform::SystemClock::instance().now());
-    driver = std::make_unique<HttpDriver>(
-        rest.substr(0, colon), colon == std::string::npos ? "80" : rest.substr(colon + 1), token,
-        admin);
+    for (int i = 0; i <= o.concurrency; ++i) {
+      auto client = adapters::http::HttpClient::create(url);
+      if (!client) {
+        std::fprintf(stderr, "demo: %s\n", client.error().describe().c_str());
+        return 2;
+      }
+      drivers.push_back(std::make_unique<HttpDriver>(std::move(*client), token, admin));
+    }
   }
+  Driver& driver = *drivers.back();
 
   for (const auto& sku : demo_skus())
-    if (!driver->ensure_stock(sku, 4LL * o.orders + 100)) {
+    if (!driver.ensure_stock(sku, 4LL * o.orders + 100)) {
       std::fprintf(stderr, "demo: cannot stock %s\n", sku.c_str());
       return 2;
     }
@@ -290,7 +264,7 @@ int run_demo(const DemoOptions& o) {
         const auto spec = pick(rng);
         std::string error;
         const auto at = Clock::now();
-        auto id = driver->place(spec, error);
+        auto id = drivers[static_cast<std::size_t>(w)]->place(spec, error);
         std::lock_guard lk(mu);
         if (id)
           placed.push_back({*id, at});
@@ -303,7 +277,6 @@ int run_demo(const DemoOptions& o) {
   // Follow every placed order to a terminal state; the progress bar shows both.
   std::map<std::string, Outcome> outcomes;
   std::map<std::string, Clock::time_point> polled;  // each order at most every 25 ms
-  std::size_t cursor = 0;
   const auto deadline =
       Clock::now() + std::chrono::seconds(120 + static_cast<int>(o.saga_timeout_s));
   auto draw = [&](bool final) {
@@ -325,14 +298,13 @@ int run_demo(const DemoOptions& o) {
       auto& last = polled[p.id];
       if (Clock::now() - last < std::chrono::milliseconds(25)) continue;
       last = Clock::now();
-      auto st = driver->status(p.id);
+      auto st = driver.status(p.id);
       if (!st) continue;
       if (st->first == "DELIVERED" || st->first == "CANCELLED")
         outcomes[p.id] = {st->first == "DELIVERED" ? "DELIVERED" : "CANCELLED " + st->second,
                           std::chrono::duration<double, std::milli>(Clock::now() - p.at).count()};
     }
     draw(false);
-    (void)cursor;
     const bool all_placed = done_placing.load() >= o.orders;
     if (all_placed && outcomes.size() == snapshot.size()) break;
     if (Clock::now() > deadline) break;

@@ -12,12 +12,16 @@ const header = readFileSync(join(CONTRACTS, 'include', 'orderly', 'services', 'c
 const source = readFileSync(join(CONTRACTS, 'src', 'events.cpp'), 'utf8');
 const schemas = loadEventSchemas();
 
-test('all_event_types() in services/contracts lists exactly the schema types', () => {
-  const body = /all_event_types\(\)\s*\{([\s\S]*?)\n\}/.exec(source);
-  assert.ok(body, 'could not find the definition of all_event_types() in services/contracts/src/events.cpp');
-  const names = [...body[1].matchAll(/\b([A-Z][A-Za-z]+)::kType\b/g)].map((m) => m[1]);
-  assert.ok(names.length > 0, 'all_event_types() names no Type::kType');
-  assert.equal(new Set(names).size, names.length, 'all_event_types() lists a type twice');
+// The one list of event types (ORDERLY_EVENT_TYPES in events.hpp) feeds the
+// codecs, validate_data and all_event_types(); it must name exactly the schemas.
+test('the one list of event types in services/contracts names exactly the schema types', () => {
+  const list = /#define ORDERLY_EVENT_TYPES\(X\)((?:[^\n]*\\\n)*[^\n]*)/.exec(header);
+  assert.ok(list, 'could not find #define ORDERLY_EVENT_TYPES(X) in events.hpp');
+  const names = [...list[1].matchAll(/\bX\(([A-Z][A-Za-z]+)\)/g)].map((m) => m[1]);
+  assert.ok(names.length > 0, 'ORDERLY_EVENT_TYPES names no type');
+  assert.equal(new Set(names).size, names.length, 'ORDERLY_EVENT_TYPES lists a type twice');
+  assert.match(source, /all_event_types\(\)\s*\{[\s\S]*?ORDERLY_EVENT_TYPES\(/, 'all_event_types() is generated from the list');
+  assert.match(source, /validate_data\([\s\S]*?ORDERLY_EVENT_TYPES\(/, 'validate_data() is generated from the list');
   const schemaNames = schemas.map((s) => s.name);
   assert.deepEqual(names.filter((n) => !schemaNames.includes(n)), [], 'C++ event types without a schema');
   assert.deepEqual(schemaNames.filter((n) => !names.includes(n)), [], 'schemas without a C++ event type');

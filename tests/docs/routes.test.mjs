@@ -1,7 +1,7 @@
 // Every route in schemas/openapi.yaml is served by the gateway, and every
 // gateway route is in openapi.yaml. The gateway's routes are read from the C++
 // source: the router.add("METHOD", "/path", ...) / router_.add(...) calls in
-// services/*/src/api.cpp (each service's routes) and services/system/src/api.cpp
+// services/*/src/api.cpp (each service's routes) and hosts/embedded/src/gateway.cpp
 // (health, metrics, JWKS, admin). Path parameters are {name} on both sides.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +19,7 @@ function routeSources() {
     const rel = `services/${svc}/src/api.cpp`;
     if (existsSync(join(REPO_ROOT, rel))) out.push(rel);
   }
+  out.push('hosts/embedded/src/gateway.cpp');
   return out;
 }
 

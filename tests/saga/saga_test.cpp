@@ -14,8 +14,8 @@
 #include <random>
 #include <set>
 
+#include "orderly/hosts/embedded/embedded_host.hpp"
 #include "orderly/platform/id.hpp"
-#include "orderly/services/system/embedded_system.hpp"
 #include "support/temp_dir.hpp"
 
 namespace orderly {
@@ -38,7 +38,7 @@ std::vector<inventory::Product> catalogue() {
 
 class SagaTest : public ::testing::Test {
  protected:
-  void open(system::Options extra = {}) {
+  void open(hosts::embedded::Options extra = {}) {
     extra.data_dir = dir_.path().string();
     extra.clock = &clock_;
     extra.saga_timeout = 30'000ms;
@@ -46,7 +46,7 @@ class SagaTest : public ::testing::Test {
     if (!extra.catalogue) extra.catalogue = catalogue();
     catalogue_ = *extra.catalogue;
     extra.seed = 1;
-    auto s = system::EmbeddedSystem::open(std::move(extra));
+    auto s = hosts::embedded::EmbeddedHost::open(std::move(extra));
     ASSERT_TRUE(s) << s.error().message;
     sys_ = std::move(*s);
     // Let the orders service learn the catalogue (through any injected failures).
@@ -195,7 +195,7 @@ class SagaTest : public ::testing::Test {
 
   orderly::testing::TempDir dir_;
   platform::ManualClock clock_;
-  std::unique_ptr<system::EmbeddedSystem> sys_;
+  std::unique_ptr<hosts::embedded::EmbeddedHost> sys_;
   std::vector<std::string> placed_;
   std::vector<inventory::Product> catalogue_;  // what open() seeded
 };
@@ -237,7 +237,7 @@ TEST_F(SagaTest, AnOrderWithTheMostLinesIsDeliveredOrCancelledCleanly) {
     many.push_back({sku, "Item " + sku, {100, "GBP"}, 10, 0});
     lines.push_back({sku, 2});
   }
-  system::Options o;
+  hosts::embedded::Options o;
   o.catalogue = many;
   open(std::move(o));
   const auto delivered = place(lines, "tok_ok");

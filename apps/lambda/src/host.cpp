@@ -2,9 +2,11 @@
 #include "orderly/apps/lambda/host.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -22,6 +24,7 @@
 #include "orderly/platform/log.hpp"
 #include "orderly/platform/metrics.hpp"
 #include "orderly/platform/trace.hpp"
+#include "orderly/services/payments/simulated_provider.hpp"
 
 namespace orderly::apps::lambda {
 
@@ -197,7 +200,34 @@ adapters::aws::InvocationHandler events(std::vector<platform::Rule> rules) {
   };
 }
 
-int serve(const std::string& service, const std::vector<Handler>& handlers) {
+namespace {
+
+// The ports beyond store and clock, made the Lambda way.
+platform::Status provide_ports(const hosts::ServiceSpec& spec, platform::ItemStore& store,
+                               std::vector<std::shared_ptr<void>>& owned,
+                               services::payments::PaymentProvider*& provider) {
+  if (!spec.needs_port(hosts::Port::payment_provider)) return {};
+  // The provider key, read at init from Secrets Manager through the extension
+  // when ORDERLY_PAYMENT_SECRET_ARN is set (the CDK app sets it); unreadable is
+  // an init error. The provider is still the simulator, its ledger in the
+  // service's table: it holds the key and does not use it.
+  if (const std::string arn = env("ORDERLY_PAYMENT_SECRET_ARN"); !arn.empty()) {
+    auto key = read_secret(arn);
+    if (!key) return tl::unexpected(key.error());
+    platform::log::info("payment provider key loaded",
+                        {{"secret_arn", arn}, {"bytes", key->size()}});
+    owned.push_back(std::make_shared<std::string>(std::move(*key)));
+  }
+  auto simulated = std::make_shared<services::payments::SimulatedProvider>(&store);
+  provider = simulated.get();
+  owned.push_back(std::move(simulated));
+  return {};
+}
+
+}  // namespace
+
+int serve(const hosts::ServiceSpec& spec) {
+  const std::string& service = spec.name;
   struct sigaction sa {};
   sa.sa_handler = on_sigterm;
   sigemptyset(&sa.sa_mask);
@@ -218,28 +248,38 @@ int serve(const std::string& service, const std::vector<Handler>& handlers) {
     if (!endpoint.empty()) adapters::aws::report_init_error(endpoint, e);
     return 1;
   };
-  const Handler* chosen = nullptr;
-  std::string names;
-  for (const auto& h : handlers) {
-    names += names.empty() ? h.name : ", " + h.name;
-    if (h.name == wanted) chosen = &h;
-  }
-  if (!chosen)
+  const auto kinds = spec.lambda_handlers();
+  if (std::find(kinds.begin(), kinds.end(), wanted) == kinds.end())
     return init_failed(
-        {ErrorKind::invalid_input,
-         fmt::format("_HANDLER={}: this bootstrap ({}) has {}", wanted, service, names)});
+        {ErrorKind::invalid_input, fmt::format("_HANDLER={}: this bootstrap ({}) has {}", wanted,
+                                               service, fmt::join(kinds, ", "))});
   auto stores = open_store(service);
   if (!stores) return init_failed(stores.error());
-  Context ctx{service, *stores->store, platform::SystemClock::instance(), {}};
-  auto handler = chosen->make(ctx);
-  if (!handler) return init_failed(handler.error());
+  hosts::Settings settings;
+  // The seed catalogue goes into an empty table on first start (one read
+  // after that), unless ORDERLY_SEED_CATALOGUE=0.
+  settings.seed_catalogue = env("ORDERLY_SEED_CATALOGUE") != "0";
+  std::vector<std::shared_ptr<void>> owned;
+  services::payments::PaymentProvider* provider = nullptr;
+  if (auto s = provide_ports(spec, *stores->store, owned, provider); !s)
+    return init_failed(s.error());
+  auto svc = spec.build({.store = *stores->store,
+                         .clock = platform::SystemClock::instance(),
+                         .settings = settings,
+                         .payment_provider = provider});
+  if (!svc) return init_failed(svc.error());
+  if (spec.start)
+    if (auto s = spec.start(**svc, settings); !s) return init_failed(s.error());
+  adapters::aws::InvocationHandler handler =
+      wanted == "api" ? api([&](platform::http::Router& r) { spec.routes(r, **svc); })
+                      : events((*svc)->rules());
   platform::log::info("ready", {{"handler", wanted}});
   bool cold = true;
   adapters::aws::InvocationHandler observed =
       [&](const adapters::aws::Invocation& inv) -> platform::Result<std::string> {
     platform::log::Scope scope({.request_id = inv.request_id, .cold_start = cold});
     cold = false;
-    auto out = (*handler)(inv);
+    auto out = handler(inv);
     if (!out) platform::log::error("invocation failed", {{"error", out.error().message}});
     flush_metrics(service);
     return out;

@@ -1,5 +1,6 @@
-// The gateway: routes of every service, health, JWKS, admin; auth, rate limit, shedding.
-#include "orderly/services/system/api.hpp"
+// The gateway: the table's routes, health, readiness, metrics, JWKS, admin DLQ;
+// auth, rate limit, shedding.
+#include "orderly/hosts/embedded/gateway.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -7,16 +8,15 @@
 #include <sstream>
 
 #include "orderly/platform/metrics.hpp"
-#include "orderly/services/inventory/api.hpp"
-#include "orderly/services/orders/api.hpp"
 
-namespace orderly::services::system {
+namespace orderly::hosts::embedded {
 
 namespace json = boost::json;
 namespace ph = platform::http;
 
-Result<std::unique_ptr<Api>> Api::create(EmbeddedSystem& sys, const adapters::http::KeyPair& keys,
-                                         ApiOptions options) {
+Result<std::unique_ptr<Gateway>> Gateway::create(EmbeddedHost& host,
+                                                 const adapters::http::KeyPair& keys,
+                                                 GatewayOptions options) {
   json::object jwks = keys.jwks();
   if (options.jwks_file) {
     std::ifstream in(*options.jwks_file);
@@ -31,18 +31,19 @@ Result<std::unique_ptr<Api>> Api::create(EmbeddedSystem& sys, const adapters::ht
   }
   auto verifier = adapters::http::TokenVerifier::create(options.jwt, jwks);
   if (!verifier) return tl::unexpected(verifier.error());
-  return std::unique_ptr<Api>(new Api(sys, std::move(*verifier), keys.jwks(), std::move(options)));
+  return std::unique_ptr<Gateway>(
+      new Gateway(host, std::move(*verifier), keys.jwks(), std::move(options)));
 }
 
-Api::Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, json::object jwks,
-         ApiOptions o)
-    : sys_(sys),
+Gateway::Gateway(EmbeddedHost& host, adapters::http::TokenVerifier verifier, json::object jwks,
+                 GatewayOptions o)
+    : host_(host),
       verifier_(std::move(verifier)),
       jwks_(std::move(jwks)),
       options_(std::move(o)),
       limiter_(options_.rate_limit, platform::SystemClock::instance()) {
-  orders::add_routes(router_, sys_.orders());
-  inventory::add_routes(router_, sys_.inventory());
+  for (const ServiceSpec* spec : service_table())
+    if (spec->routes) spec->routes(router_, host_.service(spec->name));
 
   router_.add("GET", "/healthz", "", [](ph::Request&) {
     return ph::Response::json(200, {{"status", "ok"}});
@@ -58,7 +59,7 @@ Api::Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, json::obje
     return ph::Response::json(200, jwks_).with("Cache-Control", "max-age=300");
   });
   router_.add("GET", "/v1/admin/dlq", "admin", [this](ph::Request& req) -> ph::Response {
-    auto dead = sys_.bus().dead_letters(req.query_param("rule").value_or(""), 1000);
+    auto dead = host_.bus().dead_letters(req.query_param("rule").value_or(""), 1000);
     if (!dead) return ph::problem_for(dead.error(), req);
     json::array items;
     for (const auto& d : *dead)
@@ -73,7 +74,7 @@ Api::Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, json::obje
   });
   router_.add(
       "POST", "/v1/admin/dlq/{rule}/redrive", "admin", [this](ph::Request& req) -> ph::Response {
-        auto n = sys_.bus().redrive(req.param("rule"));
+        auto n = host_.bus().redrive(req.param("rule"));
         if (!n) {
           if (n.error().kind == platform::ErrorKind::invalid_input)
             return ph::problem(400, "not-redrivable", "Not redrivable", n.error().message, req);
@@ -83,12 +84,12 @@ Api::Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, json::obje
       });
 }
 
-bool Api::overloaded() {
+bool Gateway::overloaded() {
   // The backlog is counted at most every 100 ms, not on every request.
   const auto now = platform::to_unix_ms(platform::SystemClock::instance().now());
   auto last = backlog_checked_ms_.load();
   if (now - last >= 100 && backlog_checked_ms_.compare_exchange_strong(last, now)) {
-    auto b = sys_.bus().backlog();
+    auto b = host_.bus().backlog();
     if (b) backlog_ = *b;
   }
   return backlog_.load() > options_.max_backlog;
@@ -96,15 +97,15 @@ bool Api::overloaded() {
 
 // Ready when the workers run, every store answers a read, and the bus backlog
 // is under the load-shedding bound (above it POST /v1/orders gets 503 anyway).
-ph::Response Api::readiness(ph::Request& req) {
+ph::Response Gateway::readiness(ph::Request& req) {
   json::object stores;
   bool ok = ready_.load();
-  for (const char* name : {"orders", "inventory", "payments", "shipping", "notifications"}) {
-    auto probe = sys_.store(name).get("HEALTH#probe", "probe");
-    stores[name] = probe ? "ok" : probe.error().message;
+  for (const ServiceSpec* spec : service_table()) {
+    auto probe = host_.store(spec->name).get("HEALTH#probe", "probe");
+    stores[spec->name] = probe ? "ok" : probe.error().message;
     ok = ok && probe.has_value();
   }
-  auto backlog = sys_.bus().backlog();
+  auto backlog = host_.bus().backlog();
   json::object bus{{"backlog", backlog ? json::value(*backlog) : json::value(nullptr)},
                    {"maxBacklog", options_.max_backlog}};
   if (!backlog) bus["error"] = backlog.error().message;
@@ -131,13 +132,13 @@ ph::Response Api::readiness(ph::Request& req) {
   return ph::Response::json(200, body);
 }
 
-ph::Response Api::handle(ph::Request& req) {
+ph::Response Gateway::handle(ph::Request& req) {
   const std::string route = router_.route_of(req);
   return ph::observe(req, route, req.header("traceparent"),
                      [this](ph::Request& r) { return handle_inner(r); });
 }
 
-ph::Response Api::handle_inner(ph::Request& req) {
+ph::Response Gateway::handle_inner(ph::Request& req) {
   if (auto auth = req.header("authorization")) {
     constexpr std::string_view kBearer = "Bearer ";
     const bool bearer =
@@ -170,4 +171,4 @@ ph::Response Api::handle_inner(ph::Request& req) {
   return router_.handle(req);
 }
 
-}  // namespace orderly::services::system
+}  // namespace orderly::hosts::embedded

@@ -359,43 +359,26 @@ void read(JsonReader& r, NotificationSent& e) {
 }
 
 namespace {
-template <class... E>
-platform::Status validate_as(std::string_view type, const json::object& data) {
-  platform::Status result =
-      platform::fail(platform::ErrorKind::not_found, "unknown event type {}", type);
-  auto try_one = [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if (type != T::kType) return false;
-    auto d = decode<T>(data);
-    result = d ? platform::Status{} : platform::Status(tl::unexpected(d.error()));
-    return true;
-  };
-  (try_one(std::type_identity<E>{}) || ...);
-  return result;
+template <class E>
+platform::Status check(const json::object& data) {
+  auto d = decode<E>(data);
+  if (!d) return tl::unexpected(d.error());
+  return {};
 }
 }  // namespace
 
 platform::Status validate_data(std::string_view type, const json::object& data) {
-  return validate_as<OrderPlaced, OrderConfirmed, OrderCancelled, OrderShipped, OrderDelivered,
-                     SagaTimedOut, InventoryReserved, InventoryReservationFailed, InventoryReleased,
-                     InventoryCommitted, ProductUpdated, PaymentAuthorized, PaymentDeclined,
-                     PaymentCaptured, PaymentVoided, PaymentRefunded, ShipmentCreated,
-                     ShipmentDispatched, ShipmentDelivered, CarrierProgressed, NotificationSent>(
-      type, data);
+#define ORDERLY_VALIDATE(E) \
+  if (type == E::kType) return check<E>(data);
+  ORDERLY_EVENT_TYPES(ORDERLY_VALIDATE)
+#undef ORDERLY_VALIDATE
+  return platform::fail(platform::ErrorKind::not_found, "unknown event type {}", type);
 }
 
 std::vector<std::string_view> all_event_types() {
-  return {OrderPlaced::kType,       OrderConfirmed::kType,
-          OrderCancelled::kType,    OrderShipped::kType,
-          OrderDelivered::kType,    SagaTimedOut::kType,
-          InventoryReserved::kType, InventoryReservationFailed::kType,
-          InventoryReleased::kType, InventoryCommitted::kType,
-          ProductUpdated::kType,    PaymentAuthorized::kType,
-          PaymentDeclined::kType,   PaymentCaptured::kType,
-          PaymentVoided::kType,     PaymentRefunded::kType,
-          ShipmentCreated::kType,   ShipmentDispatched::kType,
-          ShipmentDelivered::kType, CarrierProgressed::kType,
-          NotificationSent::kType};
+#define ORDERLY_EVENT_KTYPE(E) E::kType,
+  return {ORDERLY_EVENT_TYPES(ORDERLY_EVENT_KTYPE)};
+#undef ORDERLY_EVENT_KTYPE
 }
 
 }  // namespace orderly::services::contracts

@@ -1,6 +1,9 @@
 // Inventory: handlers and catalogue commands.
 #include "orderly/services/inventory/service.hpp"
 
+#include "orderly/platform/retry.hpp"
+#include "orderly/services/contracts/handlers.hpp"
+
 namespace orderly::services::inventory {
 
 namespace json = boost::json;
@@ -31,66 +34,58 @@ std::vector<std::string> InventoryService::produces() {
           std::string(c::ProductUpdated::kType)};
 }
 
-std::vector<platform::Rule> InventoryService::rules() {
+std::vector<platform::Subscription<InventoryService>> InventoryService::subscriptions() {
   using c::on;
-  std::vector<platform::Rule> out;
-  out.push_back(platform::make_rule(
-      std::string(kEventsRule),
-      {
-          on<c::OrderPlaced>(
-              [this](const c::OrderPlaced& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
-                std::vector<StockLine> lines;
-                std::vector<std::string> skus;
-                for (const auto& l : d.items) {
-                  lines.push_back({l.sku, l.quantity});
-                  skus.push_back(l.sku);
-                }
-                auto loaded = load(d.order_id, skus);
-                if (!loaded) return tl::unexpected(loaded.error());
-                auto outcome = reserve(loaded->reservation, d.order_id, lines, loaded->products);
-                if (!outcome) return tl::unexpected(outcome.error());
-                return write(*loaded, *outcome, &e, uow);
-              }),
-          on<c::OrderCancelled>(
-              [this](const c::OrderCancelled& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
-                auto loaded = load_for_reservation(d.order_id);
-                if (!loaded) return tl::unexpected(loaded.error());
-                auto outcome = release(loaded->reservation, d.order_id, loaded->products);
-                if (!outcome) return tl::unexpected(outcome.error());
-                return write(*loaded, *outcome, &e, uow);
-              }),
-          on<c::ShipmentCreated>(
-              [this](const c::ShipmentCreated& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
-                auto loaded = load_for_reservation(d.order_id);
-                if (!loaded) return tl::unexpected(loaded.error());
-                auto outcome = commit(loaded->reservation, d.order_id, loaded->products);
-                if (!outcome) return tl::unexpected(outcome.error());
-                return write(*loaded, *outcome, &e, uow);
-              }),
-      },
-      store_, clock_));
-  return out;
+  return {{std::string(kEventsRule),
+           {
+               on<c::OrderPlaced>([](InventoryService& s, const c::OrderPlaced& d,
+                                     const CloudEvent& e, UnitOfWork& uow) -> Status {
+                 std::vector<StockLine> lines;
+                 std::vector<std::string> skus;
+                 for (const auto& l : d.items) {
+                   lines.push_back({l.sku, l.quantity});
+                   skus.push_back(l.sku);
+                 }
+                 ORDERLY_TRY(loaded, s.load(d.order_id, skus));
+                 ORDERLY_TRY(outcome,
+                             reserve(loaded->reservation, d.order_id, lines, loaded->products));
+                 return s.write(*loaded, *outcome, &e, uow);
+               }),
+               on<c::OrderCancelled>([](InventoryService& s, const c::OrderCancelled& d,
+                                        const CloudEvent& e, UnitOfWork& uow) -> Status {
+                 ORDERLY_TRY(loaded, s.load_for_reservation(d.order_id));
+                 ORDERLY_TRY(outcome, release(loaded->reservation, d.order_id, loaded->products));
+                 return s.write(*loaded, *outcome, &e, uow);
+               }),
+               on<c::ShipmentCreated>([](InventoryService& s, const c::ShipmentCreated& d,
+                                         const CloudEvent& e, UnitOfWork& uow) -> Status {
+                 ORDERLY_TRY(loaded, s.load_for_reservation(d.order_id));
+                 ORDERLY_TRY(outcome, commit(loaded->reservation, d.order_id, loaded->products));
+                 return s.write(*loaded, *outcome, &e, uow);
+               }),
+           }}};
+}
+
+std::vector<platform::Rule> InventoryService::rules() {
+  return platform::bind(subscriptions(), *this, store_, clock_);
 }
 
 Result<InventoryService::Loaded> InventoryService::load(const std::string& order_id,
                                                         const std::vector<std::string>& skus) {
   Loaded l;
-  auto res = order_id.empty() ? Result<std::optional<Item>>{}
-                              : store_.get(reservation_pk(order_id), std::string(kReservationSk));
-  if (!res) return tl::unexpected(res.error());
+  ORDERLY_TRY(res, order_id.empty()
+                       ? Result<std::optional<Item>>{}
+                       : store_.get(reservation_pk(order_id), std::string(kReservationSk)));
   if (*res) {
-    auto r = reservation_from_json((*res)->attrs);
-    if (!r) return tl::unexpected(r.error());
+    ORDERLY_TRY(r, reservation_from_json((*res)->attrs));
     l.reservation = std::move(*r);
     l.reservation_version = (*res)->version;
   }
   for (const auto& sku : skus) {
     if (l.products.count(sku)) continue;
-    auto item = store_.get(std::string(kProductPk), sku);
-    if (!item) return tl::unexpected(item.error());
+    ORDERLY_TRY(item, store_.get(std::string(kProductPk), sku));
     if (!*item) continue;  // unknown: the domain reports it
-    auto p = product_from_json((*item)->attrs);
-    if (!p) return tl::unexpected(p.error());
+    ORDERLY_TRY(p, product_from_json((*item)->attrs));
     l.versions[sku] = (*item)->version;
     l.products.emplace(sku, std::move(*p));
   }
@@ -126,8 +121,7 @@ Status InventoryService::write(const Loaded& loaded, const Outcome& outcome,
 Status InventoryService::seed_if_empty() {
   platform::QueryOptions q;
   q.limit = 1;
-  auto page = store_.query(std::string(kProductPk), q);
-  if (!page) return tl::unexpected(page.error());
+  ORDERLY_TRY(page, store_.query(std::string(kProductPk), q));
   if (!page->items.empty()) return {};
   // 20 products + 20 events per unit of work stays under the 100-item limit.
   constexpr std::size_t kChunk = 40;
@@ -142,7 +136,8 @@ Status InventoryService::seed_if_empty() {
     }
     if (auto s = write(none, out, nullptr, uow); !s) return s;
     auto s = uow.commit(store_);
-    if (!s && s.error().kind != ErrorKind::conflict) return s;  // conflict: another process seeded
+    // A conflict is not retried: another process seeded, which is the goal.
+    if (!s && s.error().kind != ErrorKind::conflict) return s;
   }
   return {};
 }
@@ -152,11 +147,9 @@ Result<std::vector<Product>> InventoryService::list_products() {
   platform::QueryOptions q;
   q.limit = 1000;
   for (;;) {
-    auto page = store_.query(std::string(kProductPk), q);
-    if (!page) return tl::unexpected(page.error());
+    ORDERLY_TRY(page, store_.query(std::string(kProductPk), q));
     for (const auto& it : page->items) {
-      auto p = product_from_json(it.attrs);
-      if (!p) return tl::unexpected(p.error());
+      ORDERLY_TRY(p, product_from_json(it.attrs));
       out.push_back(std::move(*p));
     }
     if (!page->next_cursor) return out;
@@ -165,30 +158,28 @@ Result<std::vector<Product>> InventoryService::list_products() {
 }
 
 Result<std::optional<Product>> InventoryService::get_product(const std::string& sku) {
-  auto item = store_.get(std::string(kProductPk), sku);
-  if (!item) return tl::unexpected(item.error());
+  ORDERLY_TRY(item, store_.get(std::string(kProductPk), sku));
   if (!*item) return std::optional<Product>{};
-  auto p = product_from_json((*item)->attrs);
-  if (!p) return tl::unexpected(p.error());
+  ORDERLY_TRY(p, product_from_json((*item)->attrs));
   return std::optional<Product>{std::move(*p)};
 }
 
 Result<Product> InventoryService::upsert_product(const std::string& sku, const std::string& name,
                                                  const Money& price, std::int64_t stock) {
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    auto loaded = load("", {sku});  // no order: products only
-    if (!loaded) return tl::unexpected(loaded.error());
-    std::optional<Product> existing;
-    if (auto it = loaded->products.find(sku); it != loaded->products.end()) existing = it->second;
-    auto outcome = inventory::upsert_product(existing, sku, name, price, stock);
-    if (!outcome) return tl::unexpected(outcome.error());
-    UnitOfWork uow{clock_};
-    if (auto s = write(*loaded, *outcome, nullptr, uow); !s) return tl::unexpected(s.error());
-    auto s = uow.commit(store_);
-    if (s) return outcome->changed.front();
-    if (s.error().kind != ErrorKind::conflict) return tl::unexpected(s.error());
-  }
-  return platform::fail(ErrorKind::transient, "product {} is changing too fast; try again", sku);
+  return platform::retry_on_conflict(
+      8,
+      [&]() -> Result<Product> {
+        ORDERLY_TRY(loaded, load("", {sku}));  // no order: products only
+        std::optional<Product> existing;
+        if (auto it = loaded->products.find(sku); it != loaded->products.end())
+          existing = it->second;
+        ORDERLY_TRY(outcome, inventory::upsert_product(existing, sku, name, price, stock));
+        UnitOfWork uow{clock_};
+        if (auto s = write(*loaded, *outcome, nullptr, uow); !s) return tl::unexpected(s.error());
+        if (auto s = uow.commit(store_); !s) return tl::unexpected(s.error());
+        return outcome->changed.front();
+      },
+      fmt::format("product {} is changing too fast; try again", sku));
 }
 
 }  // namespace orderly::services::inventory

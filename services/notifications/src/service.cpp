@@ -2,6 +2,7 @@
 #include "orderly/services/notifications/service.hpp"
 
 #include "orderly/platform/id.hpp"
+#include "orderly/services/contracts/handlers.hpp"
 
 namespace orderly::services::notifications {
 
@@ -34,38 +35,38 @@ std::vector<std::string> NotificationsService::produces() {
   return {std::string(c::NotificationSent::kType)};
 }
 
-std::vector<platform::Rule> NotificationsService::rules() {
+std::vector<platform::Subscription<NotificationsService>> NotificationsService::subscriptions() {
   using c::on;
-  std::vector<platform::Rule> out;
-  out.push_back(platform::make_rule(
-      std::string(kEventsRule),
-      {
-          on<c::OrderConfirmed>(
-              [this](const c::OrderConfirmed& d, const CloudEvent& e, UnitOfWork& uow) {
-                return send(Template::order_confirmed, e, d.customer_id, d.order_id,
-                            {{"total", format_money(d.total)}}, uow);
-              }),
-          on<c::OrderCancelled>(
-              [this](const c::OrderCancelled& d, const CloudEvent& e, UnitOfWork& uow) {
-                std::string reason = d.reason;
-                for (auto& ch : reason)
-                  if (ch == '_') ch = ' ';
-                return send(Template::order_cancelled, e, d.customer_id, d.order_id,
-                            {{"total", format_money(d.total)}, {"reason", reason}}, uow);
-              }),
-          on<c::ShipmentDispatched>(
-              [this](const c::ShipmentDispatched& d, const CloudEvent& e, UnitOfWork& uow) {
-                return send(Template::shipment_dispatched, e, d.customer_id, d.order_id,
-                            {{"carrier", d.carrier}, {"tracking", d.tracking_number}}, uow);
-              }),
-          on<c::ShipmentDelivered>(
-              [this](const c::ShipmentDelivered& d, const CloudEvent& e, UnitOfWork& uow) {
-                return send(Template::shipment_delivered, e, d.customer_id, d.order_id,
-                            {{"carrier", std::string("ParcelSim")}}, uow);
-              }),
-      },
-      store_, clock_));
-  return out;
+  return {{std::string(kEventsRule),
+           {
+               on<c::OrderConfirmed>([](NotificationsService& s, const c::OrderConfirmed& d,
+                                        const CloudEvent& e, UnitOfWork& uow) {
+                 return s.send(Template::order_confirmed, e, d.customer_id, d.order_id,
+                               {{"total", format_money(d.total)}}, uow);
+               }),
+               on<c::OrderCancelled>([](NotificationsService& s, const c::OrderCancelled& d,
+                                        const CloudEvent& e, UnitOfWork& uow) {
+                 std::string reason = d.reason;
+                 for (auto& ch : reason)
+                   if (ch == '_') ch = ' ';
+                 return s.send(Template::order_cancelled, e, d.customer_id, d.order_id,
+                               {{"total", format_money(d.total)}, {"reason", reason}}, uow);
+               }),
+               on<c::ShipmentDispatched>([](NotificationsService& s, const c::ShipmentDispatched& d,
+                                            const CloudEvent& e, UnitOfWork& uow) {
+                 return s.send(Template::shipment_dispatched, e, d.customer_id, d.order_id,
+                               {{"carrier", d.carrier}, {"tracking", d.tracking_number}}, uow);
+               }),
+               on<c::ShipmentDelivered>([](NotificationsService& s, const c::ShipmentDelivered& d,
+                                           const CloudEvent& e, UnitOfWork& uow) {
+                 return s.send(Template::shipment_delivered, e, d.customer_id, d.order_id,
+                               {{"carrier", std::string("ParcelSim")}}, uow);
+               }),
+           }}};
+}
+
+std::vector<platform::Rule> NotificationsService::rules() {
+  return platform::bind(subscriptions(), *this, store_, clock_);
 }
 
 Status NotificationsService::send(Template t, const CloudEvent& cause,
@@ -88,8 +89,7 @@ Result<std::vector<Notification>> NotificationsService::mailbox(const std::strin
   platform::QueryOptions q;
   q.limit = limit;
   q.forward = false;
-  auto page = store_.query(mailbox_pk(customer_id), q);
-  if (!page) return tl::unexpected(page.error());
+  ORDERLY_TRY(page, store_.query(mailbox_pk(customer_id), q));
   std::vector<Notification> out;
   for (const auto& it : page->items) {
     platform::JsonReader r{it.attrs};
@@ -106,7 +106,10 @@ Result<std::vector<Notification>> NotificationsService::mailbox(const std::strin
     n.subject = r.string("subject", 1, 200);
     n.body = r.string("body", 1, 2000);
     r.done();
-    if (auto s = r.status(); !s) return tl::unexpected(s.error());
+    // Unreadable stored data is not the caller's bad input.
+    if (auto s = r.status(); !s)
+      return platform::fail(platform::ErrorKind::permanent, "stored notification is unreadable: {}",
+                            s.error().message);
     out.push_back(std::move(n));
   }
   return out;

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "orderly/platform/id.hpp"
+#include "orderly/platform/idempotency.hpp"
 #include "orderly/platform/trace.hpp"
 
 namespace orderly::services::orders {
@@ -79,23 +80,24 @@ void add_routes(ph::Router& router, OrdersService& orders) {
     if (!errors.empty()) return ph::validation_problem(req, errors);
     const auto& customer = req.identity->subject;
 
-    std::optional<platform::Item> idem;
-    auto key = req.header("idempotency-key");
+    auto key = ph::idempotency_key(req);
+    if (!key) return std::move(key.error());
     const std::string canonical = json::serialize(*body);
-    if (key) {
-      if (key->empty() || key->size() > 128)
-        return ph::validation_problem(req, {{"Idempotency-Key", "must be 1 to 128 characters"}});
-      auto seen = orders.idempotency_record(customer, *key);
+    if (*key) {
+      auto seen = orders.idempotency_record(customer, **key);
       if (!seen) return ph::problem_for(seen.error(), req);
-      if (*seen) {
-        if (seen->value().request != canonical)
-          return ph::problem(422, "idempotency-key-reused", "Idempotency key reused",
-                             "this Idempotency-Key was used with a different request body", req);
-        auto existing = orders.get_order(seen->value().order_id);
-        if (!existing || !*existing)
-          return ph::problem(503, "unavailable", "Temporarily unavailable", "try again", req)
-              .with("Retry-After", "1");
-        return accepted(**existing);
+      switch (platform::judge(*seen, canonical)) {
+        case platform::IdempotencyVerdict::first:
+          break;
+        case platform::IdempotencyVerdict::repeat: {
+          // Answered as the first request was.
+          auto existing = orders.get_order((*seen)->result_id);
+          if (!existing) return ph::problem_for(existing.error(), req);
+          if (!*existing) return ph::problem_for({ErrorKind::transient, "try again"}, req);
+          return accepted(**existing);
+        }
+        case platform::IdempotencyVerdict::reused:
+          return ph::idempotency_key_reused(req);
       }
     }
     PlaceOrder cmd{platform::new_uuid_v7(),   customer,
@@ -103,36 +105,23 @@ void add_routes(ph::Router& router, OrdersService& orders) {
                    std::move(parsed.address), {}};
     auto placed = orders.place_order(
         std::move(cmd), trace_of(req),
-        key ? std::optional<IdempotencyRecord>{{*key, canonical, {}}} : std::nullopt);
-    if (!placed) {
-      if (placed.error().kind == ErrorKind::conflict && key) {
-        // A concurrent request with the same key won; answer as it did.
-        auto seen = orders.idempotency_record(customer, *key);
-        if (seen && *seen && seen->value().request == canonical) {
-          auto existing = orders.get_order(seen->value().order_id);
-          if (existing && *existing) return accepted(**existing);
-        }
+        *key ? std::optional<IdempotencyRecord>{{**key, canonical, {}}} : std::nullopt);
+    if (placed) return accepted(*placed);
+    const auto& error = placed.error();
+    if (error.kind == ErrorKind::conflict && *key) {
+      // A concurrent request with the same key won; answer as it did.
+      auto seen = orders.idempotency_record(customer, **key);
+      if (seen && platform::judge(*seen, canonical) == platform::IdempotencyVerdict::repeat) {
+        auto existing = orders.get_order((*seen)->result_id);
+        if (existing && *existing) return accepted(**existing);
       }
-      if (placed.error().kind == ErrorKind::invalid_input) {
-        // Unknown skus and the like: the message carries "$.items[i]...: why" parts.
-        std::vector<platform::FieldError> fe;
-        std::string_view msg = placed.error().message;
-        while (!msg.empty()) {
-          const auto semi = msg.find("; ");
-          const auto part = msg.substr(0, semi);
-          const auto colon = part.find(": ");
-          fe.push_back(colon == std::string_view::npos
-                           ? platform::FieldError{"$", std::string(part)}
-                           : platform::FieldError{std::string(part.substr(0, colon)),
-                                                  std::string(part.substr(colon + 2))});
-          if (semi == std::string_view::npos) break;
-          msg.remove_prefix(semi + 2);
-        }
-        return ph::validation_problem(req, fe);
-      }
-      return ph::problem_for(placed.error(), req);
     }
-    return accepted(*placed);
+    // Unknown skus and the like: every bad line, by path, in errors[].
+    if (error.kind == ErrorKind::invalid_input)
+      return ph::validation_problem(
+          req, error.fields.empty() ? std::vector<platform::FieldError>{{"$", error.message}}
+                                    : error.fields);
+    return ph::problem_for(error, req);
   });
 
   router.add("GET", "/v1/orders/{orderId}", "orders:read",

@@ -89,10 +89,12 @@ Result<Transition> place(const PlaceOrder& cmd, const PriceLookup& catalogue) {
       continue;
     }
     auto entry = catalogue(line.sku);
-    if (!entry) {
+    if (!entry && entry.error().kind == ErrorKind::not_found) {
       errors.push_back({path + ".sku", fmt::format("unknown sku {}", line.sku)});
       continue;
     }
+    // Any other failure is the store's (a busy store is transient), not the caller's.
+    if (!entry) return tl::unexpected(std::move(entry).error());
     if (currency && *currency != entry->price.currency) {
       errors.push_back({path + ".sku", "is priced in another currency than the other lines"});
       continue;
@@ -101,11 +103,7 @@ Result<Transition> place(const PlaceOrder& cmd, const PriceLookup& catalogue) {
     total += entry->price.amount * line.quantity;  // <= 1e12 * 1000 * 100 fits in int64
     o.items.push_back({line.sku, line.quantity, entry->price});
   }
-  if (!errors.empty()) {
-    std::string msg;
-    for (const auto& e : errors) msg += (msg.empty() ? "" : "; ") + e.path + ": " + e.message;
-    return platform::make_error(ErrorKind::invalid_input, std::move(msg));
-  }
+  if (!errors.empty()) return platform::invalid_fields(std::move(errors));
   o.total = Money{total, *currency};
   contracts::OrderPlaced e{o.id,    o.customer_id,     o.items,
                            o.total, cmd.payment_token, o.shipping_address};

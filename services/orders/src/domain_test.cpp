@@ -18,9 +18,9 @@ const std::map<std::string, CatalogueEntry> kCatalogue = {
     {"SKU-EUR", {"SKU-EUR", "Euro thing", {100, "EUR"}}},
 };
 
-std::optional<CatalogueEntry> lookup(const std::string& sku) {
+Result<CatalogueEntry> lookup(const std::string& sku) {
   auto it = kCatalogue.find(sku);
-  if (it == kCatalogue.end()) return std::nullopt;
+  if (it == kCatalogue.end()) return platform::fail(ErrorKind::not_found, "no {}", sku);
   return it->second;
 }
 
@@ -72,6 +72,22 @@ TEST(PlaceOrder, RejectsUnknownSkusDuplicatesBadQuantitiesAndMixedCurrenciesNami
         "$.items[3].quantity", "$.items[4].sku: is priced in another currency"})
     EXPECT_NE(t.error().message.find(needle), std::string::npos) << t.error().message;
   EXPECT_FALSE(place(command({}), lookup));
+}
+
+TEST(PlaceOrder, NamesEachBadLineInTheErrorsFields) {
+  auto t = place(command({{"NOPE", 1}, {"SKU-A", 1}, {"SKU-A", 2}}), lookup);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().fields, (std::vector<platform::FieldError>{
+                                  {"$.items[0].sku", "unknown sku NOPE"},
+                                  {"$.items[2].sku", "appears on more than one line"}}));
+}
+
+TEST(PlaceOrder, AFailedCatalogueReadIsReturnedAsItIsNotAsAnUnknownSku) {
+  auto t = place(command(), [](const std::string&) -> Result<CatalogueEntry> {
+    return platform::fail(ErrorKind::transient, "store busy");
+  });
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error(), (platform::Error{ErrorKind::transient, "store busy"}));
 }
 
 TEST(Saga, ConfirmsOnlyWhenBothReservationAndAuthorisationArriveInEitherOrder) {

@@ -5,7 +5,8 @@
 #include <chrono>
 
 #include "orderly/platform/metrics.hpp"
-#include "orderly/platform/subscriptions.hpp"
+#include "orderly/platform/retry.hpp"
+#include "orderly/services/contracts/handlers.hpp"
 
 namespace orderly::services::orders {
 
@@ -45,49 +46,47 @@ std::vector<std::string> OrdersService::produces() {
           std::string(c::OrderDelivered::kType), std::string(c::SagaTimedOut::kType)};
 }
 
-std::vector<platform::Rule> OrdersService::rules() {
+std::vector<platform::Subscription<OrdersService>> OrdersService::subscriptions() {
   using c::on;
   // Saga inputs that move one order along.
-  auto step = [this](auto transition) {
-    return [this, transition](const auto& d, const CloudEvent& e, UnitOfWork& uow) {
-      return advance(e, uow, d.order_id, [&](Order o) { return transition(std::move(o), d); });
+  auto step = [](auto transition) {
+    return [transition](OrdersService& s, const auto& d, const CloudEvent& e, UnitOfWork& uow) {
+      return s.advance(e, uow, d.order_id, [&](Order o) { return transition(std::move(o), d); });
     };
   };
-  std::vector<platform::Rule> out;
-  out.push_back(platform::make_rule(
-      std::string(kSagaRule),
-      {
-          on<c::InventoryReserved>(
-              step([](Order o, const auto&) { return on_inventory_reserved(std::move(o)); })),
-          on<c::InventoryReservationFailed>(
-              step([](Order o, const auto&) { return on_reservation_failed(std::move(o)); })),
-          on<c::PaymentAuthorized>(
-              step([](Order o, const auto&) { return on_payment_authorized(std::move(o)); })),
-          on<c::PaymentDeclined>(
-              step([](Order o, const auto&) { return on_payment_declined(std::move(o)); })),
-          on<c::ShipmentCreated>(step([](Order o, const c::ShipmentCreated& d) {
-            return on_shipment_created(std::move(o), d.shipment_id, d.carrier, d.tracking_number);
-          })),
-          on<c::ShipmentDispatched>(step([](Order o, const c::ShipmentDispatched& d) {
-            return on_shipment_dispatched(std::move(o), d.shipment_id, d.carrier,
-                                          d.tracking_number);
-          })),
-          on<c::ShipmentDelivered>(step([](Order o, const c::ShipmentDelivered& d) {
-            return on_shipment_delivered(std::move(o), d.shipment_id);
-          })),
-      },
-      store_, clock_));
-  out.push_back(platform::make_rule(std::string(kTimerRule),
-                                    {on<c::SagaTimedOut>(step([](Order o, const auto&) {
-                                      return on_saga_timeout(std::move(o));
-                                    }))},
-                                    store_, clock_));
-  out.push_back(platform::make_rule(
-      std::string(kCatalogueRule),
-      {on<c::ProductUpdated>([this](const c::ProductUpdated& d, const CloudEvent& e,
-                                    UnitOfWork& uow) { return on_product_updated(d, e, uow); })},
-      store_, clock_));
-  return out;
+  return {
+      {std::string(kSagaRule),
+       {
+           on<c::InventoryReserved>(
+               step([](Order o, const auto&) { return on_inventory_reserved(std::move(o)); })),
+           on<c::InventoryReservationFailed>(
+               step([](Order o, const auto&) { return on_reservation_failed(std::move(o)); })),
+           on<c::PaymentAuthorized>(
+               step([](Order o, const auto&) { return on_payment_authorized(std::move(o)); })),
+           on<c::PaymentDeclined>(
+               step([](Order o, const auto&) { return on_payment_declined(std::move(o)); })),
+           on<c::ShipmentCreated>(step([](Order o, const c::ShipmentCreated& d) {
+             return on_shipment_created(std::move(o), d.shipment_id, d.carrier, d.tracking_number);
+           })),
+           on<c::ShipmentDispatched>(step([](Order o, const c::ShipmentDispatched& d) {
+             return on_shipment_dispatched(std::move(o), d.shipment_id, d.carrier,
+                                           d.tracking_number);
+           })),
+           on<c::ShipmentDelivered>(step([](Order o, const c::ShipmentDelivered& d) {
+             return on_shipment_delivered(std::move(o), d.shipment_id);
+           })),
+       }},
+      {std::string(kTimerRule), {on<c::SagaTimedOut>(step([](Order o, const auto&) {
+         return on_saga_timeout(std::move(o));
+       }))}},
+      {std::string(kCatalogueRule),
+       {on<c::ProductUpdated>([](OrdersService& s, const c::ProductUpdated& d, const CloudEvent& e,
+                                 UnitOfWork& uow) { return s.on_product_updated(d, e, uow); })}},
+  };
+}
+
+std::vector<platform::Rule> OrdersService::rules() {
+  return platform::bind(subscriptions(), *this, store_, clock_);
 }
 
 namespace {
@@ -154,14 +153,11 @@ void OrdersService::emit(UnitOfWork& uow, Order& order, const std::vector<OrderE
 
 Status OrdersService::advance(const CloudEvent& cause, UnitOfWork& uow, const std::string& order_id,
                               const Step& step) {
-  auto item = store_.get(order_pk(order_id), std::string(kOrderSk));
-  if (!item) return tl::unexpected(item.error());
+  ORDERLY_TRY(item, store_.get(order_pk(order_id), std::string(kOrderSk)));
   if (!*item) return platform::fail(ErrorKind::not_found, "order {} does not exist", order_id);
-  auto order = order_from_json((*item)->attrs);
-  if (!order) return tl::unexpected(order.error());
+  ORDERLY_TRY(order, order_from_json((*item)->attrs));
   order->timeline.push_back(entry_for(cause));
-  auto t = step(std::move(*order));
-  if (!t) return tl::unexpected(t.error());
+  ORDERLY_TRY(t, step(std::move(*order)));
   emit(uow, t->order, t->events, &cause, std::nullopt);
   uow.put(Item{order_pk(order_id), std::string(kOrderSk), 0, to_json(t->order), std::nullopt},
           Condition::version_is((*item)->version));
@@ -171,8 +167,7 @@ Status OrdersService::advance(const CloudEvent& cause, UnitOfWork& uow, const st
 Status OrdersService::on_product_updated(const c::ProductUpdated& product, const CloudEvent& e,
                                          UnitOfWork& uow) {
   const auto* d = &product;
-  auto cur = store_.get(std::string(kProductPk), d->sku);
-  if (!cur) return tl::unexpected(cur.error());
+  ORDERLY_TRY(cur, store_.get(std::string(kProductPk), d->sku));
   // Last writer by event time wins: an older update arriving late changes nothing.
   if (*cur) {
     const auto* t = (*cur)->attrs.if_contains("updatedAt");
@@ -186,44 +181,37 @@ Status OrdersService::on_product_updated(const c::ProductUpdated& product, const
   return {};
 }
 
-std::optional<CatalogueEntry> OrdersService::catalogue_entry(const std::string& sku) {
-  auto cur = store_.get(std::string(kProductPk), sku);
-  if (!cur || !*cur) return std::nullopt;
+Result<CatalogueEntry> OrdersService::catalogue_entry(const std::string& sku) {
+  ORDERLY_TRY(cur, store_.get(std::string(kProductPk), sku));
+  if (!*cur) return platform::fail(ErrorKind::not_found, "unknown sku {}", sku);
   platform::JsonReader r{(*cur)->attrs};
   CatalogueEntry e;
   e.sku = sku;
   e.name = r.string("name", 1, 200);
   e.price = c::read_money(r, "price");
-  if (!r.ok()) return std::nullopt;
+  if (auto s = r.status(); !s)
+    return platform::fail(ErrorKind::permanent, "stored catalogue entry {} is unreadable: {}", sku,
+                          s.error().message);
   return e;
 }
 
 namespace {
-constexpr std::int64_t kIdempotencyTtlSeconds = 24 * 3600;
-std::string idempotency_pk(std::string_view customer, std::string_view key) {
-  return "IDEMPOTENCY#" + std::string(customer) + "#" + std::string(key);
+// The records of POST /v1/orders: the order id is the result.
+const platform::IdempotencyRecords& idempotency_records() {
+  static const platform::IdempotencyRecords records{"orderId"};
+  return records;
 }
 }  // namespace
 
 Result<std::optional<IdempotencyRecord>> OrdersService::idempotency_record(
     const std::string& customer_id, const std::string& key) {
-  auto item = store_.get(idempotency_pk(customer_id, key), "KEY");
-  if (!item) return tl::unexpected(item.error());
-  if (!*item) return std::optional<IdempotencyRecord>{};
-  const auto& a = (*item)->attrs;
-  const auto* req = a.if_contains("request");
-  const auto* id = a.if_contains("orderId");
-  if (!req || !req->is_string() || !id || !id->is_string())
-    return platform::fail(ErrorKind::permanent, "idempotency record unreadable");
-  return std::optional<IdempotencyRecord>{
-      IdempotencyRecord{key, std::string(req->get_string()), std::string(id->get_string())}};
+  return idempotency_records().find(store_, customer_id, key);
 }
 
 Result<Order> OrdersService::place_order(PlaceOrder cmd, std::optional<std::string> traceparent,
                                          std::optional<IdempotencyRecord> idempotency) {
   if (cmd.now.empty()) cmd.now = platform::format_rfc3339(clock_.now());
-  auto t = place(cmd, [this](const std::string& sku) { return catalogue_entry(sku); });
-  if (!t) return tl::unexpected(t.error());
+  ORDERLY_TRY(t, place(cmd, [this](const std::string& sku) { return catalogue_entry(sku); }));
   UnitOfWork uow{clock_};
   emit(uow, t->order, t->events, nullptr, traceparent);
   auto timer = c::to_event(c::SagaTimedOut{t->order.id, cmd.now}, clock_.now());
@@ -236,11 +224,9 @@ Result<Order> OrdersService::place_order(PlaceOrder cmd, std::optional<std::stri
                json::object{{"orderId", t->order.id}}, std::nullopt},
           Condition::not_exists());
   if (idempotency) {
-    const auto expires = platform::to_unix_ms(clock_.now()) / 1000 + kIdempotencyTtlSeconds;
-    uow.put(
-        Item{idempotency_pk(t->order.customer_id, idempotency->key), "KEY", 0,
-             json::object{{"request", idempotency->request}, {"orderId", t->order.id}}, expires},
-        Condition::not_exists());
+    idempotency->result_id = t->order.id;
+    uow.put(idempotency_records().item(t->order.customer_id, *idempotency, clock_),
+            Condition::not_exists());
   }
   if (auto s = uow.commit(store_); !s) return tl::unexpected(s.error());
   return t->order;
@@ -248,31 +234,28 @@ Result<Order> OrdersService::place_order(PlaceOrder cmd, std::optional<std::stri
 
 Result<Order> OrdersService::cancel_order(const std::string& order_id,
                                           std::optional<std::string> traceparent) {
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    auto item = store_.get(order_pk(order_id), std::string(kOrderSk));
-    if (!item) return tl::unexpected(item.error());
-    if (!*item) return platform::fail(ErrorKind::not_found, "order {} does not exist", order_id);
-    auto order = order_from_json((*item)->attrs);
-    if (!order) return tl::unexpected(order.error());
-    auto t = cancel_by_customer(std::move(*order));
-    if (!t) return tl::unexpected(t.error());
-    UnitOfWork uow{clock_};
-    emit(uow, t->order, t->events, nullptr, traceparent);
-    uow.put(Item{order_pk(order_id), std::string(kOrderSk), 0, to_json(t->order), std::nullopt},
-            Condition::version_is((*item)->version));
-    auto s = uow.commit(store_);
-    if (s) return t->order;
-    if (s.error().kind != ErrorKind::conflict) return tl::unexpected(s.error());
-  }
-  return platform::fail(ErrorKind::transient, "order {} is changing too fast; try again", order_id);
+  return platform::retry_on_conflict(
+      8,
+      [&]() -> Result<Order> {
+        ORDERLY_TRY(item, store_.get(order_pk(order_id), std::string(kOrderSk)));
+        if (!*item)
+          return platform::fail(ErrorKind::not_found, "order {} does not exist", order_id);
+        ORDERLY_TRY(order, order_from_json((*item)->attrs));
+        ORDERLY_TRY(t, cancel_by_customer(std::move(*order)));
+        UnitOfWork uow{clock_};
+        emit(uow, t->order, t->events, nullptr, traceparent);
+        uow.put(Item{order_pk(order_id), std::string(kOrderSk), 0, to_json(t->order), std::nullopt},
+                Condition::version_is((*item)->version));
+        if (auto s = uow.commit(store_); !s) return tl::unexpected(s.error());
+        return std::move(t->order);
+      },
+      fmt::format("order {} is changing too fast; try again", order_id));
 }
 
 Result<std::optional<Order>> OrdersService::get_order(const std::string& order_id) {
-  auto item = store_.get(order_pk(order_id), std::string(kOrderSk));
-  if (!item) return tl::unexpected(item.error());
+  ORDERLY_TRY(item, store_.get(order_pk(order_id), std::string(kOrderSk)));
   if (!*item) return std::optional<Order>{};
-  auto order = order_from_json((*item)->attrs);
-  if (!order) return tl::unexpected(order.error());
+  ORDERLY_TRY(order, order_from_json((*item)->attrs));
   return std::optional<Order>{std::move(*order)};
 }
 
@@ -283,15 +266,13 @@ Result<OrderPage> OrdersService::list_orders(const std::string& customer_id, std
   q.limit = limit;
   q.cursor = std::move(cursor);
   q.forward = false;  // newest first: order ids are UUIDv7
-  auto page = store_.query(customer_pk(customer_id), q);
-  if (!page) return tl::unexpected(page.error());
+  ORDERLY_TRY(page, store_.query(customer_pk(customer_id), q));
   OrderPage out;
   out.next_cursor = page->next_cursor;
   for (const auto& it : page->items) {
     const auto* id = it.attrs.if_contains("orderId");
     if (!id || !id->is_string()) continue;
-    auto o = get_order(std::string(id->get_string()));
-    if (!o) return tl::unexpected(o.error());
+    ORDERLY_TRY(o, get_order(std::string(id->get_string())));
     if (*o) out.orders.push_back(std::move(**o));
   }
   return out;

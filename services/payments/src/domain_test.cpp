@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "orderly/services/payments/simulated_provider.hpp"
+
 namespace orderly::services::payments {
 namespace {
 

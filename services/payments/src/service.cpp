@@ -1,6 +1,8 @@
 // Payments: handlers around the provider.
 #include "orderly/services/payments/service.hpp"
 
+#include "orderly/services/contracts/handlers.hpp"
+
 namespace orderly::services::payments {
 
 namespace c = contracts;
@@ -27,52 +29,45 @@ std::vector<std::string> PaymentsService::produces() {
           std::string(c::PaymentRefunded::kType)};
 }
 
-std::vector<platform::Rule> PaymentsService::rules() {
+std::vector<platform::Subscription<PaymentsService>> PaymentsService::subscriptions() {
   using c::on;
-  std::vector<platform::Rule> out;
-  out.push_back(platform::make_rule(
-      std::string(kEventsRule),
-      {
-          on<c::OrderPlaced>([this](const c::OrderPlaced& d, const CloudEvent& e,
-                                    UnitOfWork& uow) -> Status {
-            auto loaded = load(d.order_id);
-            if (!loaded) return tl::unexpected(loaded.error());
-            if (!needs_authorization(loaded->payment))
-              return finish(*loaded, skip_authorization(loaded->payment), e, uow);
-            auto answer = provider_.authorize(payment_id_for(d.order_id), d.payment_token, d.total);
-            if (!answer) return tl::unexpected(answer.error());  // transient: the bus retries
-            auto outcome = authorized(d.order_id, d.total, *answer);
-            if (!outcome) return tl::unexpected(outcome.error());
-            return finish(*loaded, *outcome, e, uow);
-          }),
-          on<c::OrderConfirmed>(
-              [this](const c::OrderConfirmed& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
-                auto loaded = load(d.order_id);
-                if (!loaded) return tl::unexpected(loaded.error());
-                auto outcome = capture(loaded->payment, d.order_id);
-                if (!outcome) return tl::unexpected(outcome.error());
-                return finish(*loaded, *outcome, e, uow);
-              }),
-          on<c::OrderCancelled>(
-              [this](const c::OrderCancelled& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
-                auto loaded = load(d.order_id);
-                if (!loaded) return tl::unexpected(loaded.error());
-                auto outcome = cancel(loaded->payment, d.order_id, d.total);
-                if (!outcome) return tl::unexpected(outcome.error());
-                return finish(*loaded, *outcome, e, uow);
-              }),
-      },
-      store_, clock_));
-  return out;
+  return {{std::string(kEventsRule),
+           {
+               on<c::OrderPlaced>([](PaymentsService& s, const c::OrderPlaced& d,
+                                     const CloudEvent& e, UnitOfWork& uow) -> Status {
+                 ORDERLY_TRY(loaded, s.load(d.order_id));
+                 if (!needs_authorization(loaded->payment))
+                   return s.finish(*loaded, skip_authorization(loaded->payment), e, uow);
+                 // A transient provider failure goes back to the bus, which retries.
+                 ORDERLY_TRY(answer, s.provider_.authorize(payment_id_for(d.order_id),
+                                                           d.payment_token, d.total));
+                 ORDERLY_TRY(outcome, authorized(d.order_id, d.total, *answer));
+                 return s.finish(*loaded, *outcome, e, uow);
+               }),
+               on<c::OrderConfirmed>([](PaymentsService& s, const c::OrderConfirmed& d,
+                                        const CloudEvent& e, UnitOfWork& uow) -> Status {
+                 ORDERLY_TRY(loaded, s.load(d.order_id));
+                 ORDERLY_TRY(outcome, capture(loaded->payment, d.order_id));
+                 return s.finish(*loaded, *outcome, e, uow);
+               }),
+               on<c::OrderCancelled>([](PaymentsService& s, const c::OrderCancelled& d,
+                                        const CloudEvent& e, UnitOfWork& uow) -> Status {
+                 ORDERLY_TRY(loaded, s.load(d.order_id));
+                 ORDERLY_TRY(outcome, cancel(loaded->payment, d.order_id, d.total));
+                 return s.finish(*loaded, *outcome, e, uow);
+               }),
+           }}};
+}
+
+std::vector<platform::Rule> PaymentsService::rules() {
+  return platform::bind(subscriptions(), *this, store_, clock_);
 }
 
 Result<PaymentsService::Loaded> PaymentsService::load(const std::string& order_id) {
   Loaded l;
-  auto item = store_.get(payment_pk(order_id), std::string(kPaymentSk));
-  if (!item) return tl::unexpected(item.error());
+  ORDERLY_TRY(item, store_.get(payment_pk(order_id), std::string(kPaymentSk)));
   if (*item) {
-    auto p = payment_from_json((*item)->attrs);
-    if (!p) return tl::unexpected(p.error());
+    ORDERLY_TRY(p, payment_from_json((*item)->attrs));
     l.payment = std::move(*p);
     l.version = (*item)->version;
   }
@@ -108,8 +103,7 @@ Status PaymentsService::finish(const Loaded& loaded, const Outcome& outcome,
 }
 
 Result<std::optional<Payment>> PaymentsService::get_payment(const std::string& order_id) {
-  auto l = load(order_id);
-  if (!l) return tl::unexpected(l.error());
+  ORDERLY_TRY(l, load(order_id));
   return l->payment;
 }
 

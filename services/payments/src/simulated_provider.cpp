@@ -1,5 +1,5 @@
 // The simulated payment provider.
-#include "orderly/services/payments/provider.hpp"
+#include "orderly/services/payments/simulated_provider.hpp"
 
 namespace orderly::services::payments {
 

@@ -1,6 +1,8 @@
 // Shipping: handlers and the carrier simulator's timers.
 #include "orderly/services/shipping/service.hpp"
 
+#include "orderly/services/contracts/handlers.hpp"
+
 namespace orderly::services::shipping {
 
 namespace c = contracts;
@@ -26,46 +28,45 @@ std::vector<std::string> ShippingService::produces() {
           std::string(c::ShipmentDelivered::kType), std::string(c::CarrierProgressed::kType)};
 }
 
-std::vector<platform::Rule> ShippingService::rules() {
+std::vector<platform::Subscription<ShippingService>> ShippingService::subscriptions() {
   using c::on;
-  auto step = [this](auto transition) {
-    return [this, transition](const auto& d, const CloudEvent& e, UnitOfWork& uow) -> Status {
-      auto l = load(d.order_id);
-      if (!l) return tl::unexpected(l.error());
-      auto o = transition(l->shipment, d);
-      if (!o) return tl::unexpected(o.error());
-      return finish(*l, *o, e, uow);
+  auto step = [](auto transition) {
+    return [transition](ShippingService& s, const auto& d, const CloudEvent& e,
+                        UnitOfWork& uow) -> Status {
+      ORDERLY_TRY(l, s.load(d.order_id));
+      ORDERLY_TRY(o, transition(l->shipment, d));
+      return s.finish(*l, *o, e, uow);
     };
   };
-  std::vector<platform::Rule> out;
-  out.push_back(platform::make_rule(
-      std::string(kEventsRule),
-      {
-          on<c::OrderConfirmed>(step(
-              [](const auto& s, const c::OrderConfirmed& d) { return on_order_confirmed(s, d); })),
-          on<c::PaymentCaptured>(step([](const auto& s, const c::PaymentCaptured& d) {
-            return on_payment_captured(s, d.order_id);
-          })),
-          on<c::OrderCancelled>(step([](const auto& s, const c::OrderCancelled& d) {
-            return on_order_cancelled(s, d.order_id);
-          })),
-      },
-      store_, clock_));
-  out.push_back(platform::make_rule(
-      std::string(kCarrierRule),
-      {on<c::CarrierProgressed>(step(
-          [](const auto& s, const c::CarrierProgressed& d) { return on_carrier_step(s, d); }))},
-      store_, clock_));
-  return out;
+  return {{std::string(kEventsRule),
+           {
+               on<c::OrderConfirmed>(step([](const auto& s, const c::OrderConfirmed& d) {
+                 return on_order_confirmed(s, d);
+               })),
+               on<c::PaymentCaptured>(step([](const auto& s, const c::PaymentCaptured& d) {
+                 return on_payment_captured(s, d.order_id);
+               })),
+               on<c::OrderCancelled>(step([](const auto& s, const c::OrderCancelled& d) {
+                 return on_order_cancelled(s, d.order_id);
+               })),
+           }},
+          {
+              std::string(kCarrierRule),
+              {on<c::CarrierProgressed>(step([](const auto& s, const c::CarrierProgressed& d) {
+                return on_carrier_step(s, d);
+              }))},
+          }};
+}
+
+std::vector<platform::Rule> ShippingService::rules() {
+  return platform::bind(subscriptions(), *this, store_, clock_);
 }
 
 Result<ShippingService::Loaded> ShippingService::load(const std::string& order_id) {
   Loaded l;
-  auto item = store_.get(shipment_pk(order_id), std::string(kShipmentSk));
-  if (!item) return tl::unexpected(item.error());
+  ORDERLY_TRY(item, store_.get(shipment_pk(order_id), std::string(kShipmentSk)));
   if (*item) {
-    auto s = shipment_from_json((*item)->attrs);
-    if (!s) return tl::unexpected(s.error());
+    ORDERLY_TRY(s, shipment_from_json((*item)->attrs));
     l.shipment = std::move(*s);
     l.version = (*item)->version;
   }
@@ -88,8 +89,7 @@ Status ShippingService::finish(const Loaded& l, const Outcome& o, const CloudEve
 }
 
 Result<std::optional<Shipment>> ShippingService::get_shipment(const std::string& order_id) {
-  auto l = load(order_id);
-  if (!l) return tl::unexpected(l.error());
+  ORDERLY_TRY(l, load(order_id));
   return l->shipment;
 }
 

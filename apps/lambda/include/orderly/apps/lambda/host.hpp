@@ -1,26 +1,22 @@
 // The Lambda host: what every service's bootstrap shares. A service's main()
-// is only its list of handlers:
+// names its entry of the service table, nothing more:
 //
-//   int main() {
-//     return serve("orders", {
-//         {"api", [](Context& c) { return api(c.keep(std::make_shared<OrdersService>(c.store,
-//         c.clock)), ...); }},
-//         {"events", ...}});
-//   }
+//   int main() { return orderly::apps::lambda::serve(orderly::hosts::orders_service()); }
 //
-// serve() picks the handler named by _HANDLER (api or events), opens the
-// store (DynamoDB table $ORDERLY_TABLE through $AWS_REGION and the function's
-// credentials; or ORDERLY_STORE=sqlite:PATH, used by `orderly invoke`), builds
-// the handler once (init), and runs the Runtime API loop until SIGTERM. An
-// init failure is reported to /init/error, as the protocol asks.
+// serve() picks the handler kind named by _HANDLER (api or events, as the
+// entry exposes them), opens the store (DynamoDB table $ORDERLY_TABLE through
+// $AWS_REGION and the function's credentials; or ORDERLY_STORE=sqlite:PATH,
+// used by `orderly invoke`), builds the service from its ports once (init),
+// and runs the Runtime API loop until SIGTERM. An init failure is reported to
+// /init/error, as the protocol asks.
 #pragma once
 
 #include <functional>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "orderly/adapters/aws/runtime.hpp"
+#include "orderly/hosts/service_table.hpp"
 #include "orderly/platform/bus.hpp"
 #include "orderly/platform/clock.hpp"
 #include "orderly/platform/http.hpp"
@@ -28,26 +24,7 @@
 
 namespace orderly::apps::lambda {
 
-struct Context {
-  std::string service;
-  platform::ItemStore& store;
-  const platform::Clock& clock;
-  // Keeps an object alive as long as the handler (services hold references).
-  template <class T>
-  std::shared_ptr<T> keep(std::shared_ptr<T> p) {
-    owned.push_back(p);
-    return p;
-  }
-  std::vector<std::shared_ptr<void>> owned;
-};
-
-using HandlerFactory = std::function<platform::Result<adapters::aws::InvocationHandler>(Context&)>;
-struct Handler {
-  std::string name;  // the value of _HANDLER
-  HandlerFactory make;
-};
-
-int serve(const std::string& service, const std::vector<Handler>& handlers);
+int serve(const hosts::ServiceSpec& service);
 
 // A Secrets Manager secret's SecretString, read through the AWS Parameters and
 // Secrets Lambda Extension: GET localhost:$PARAMETERS_SECRETS_EXTENSION_HTTP_PORT

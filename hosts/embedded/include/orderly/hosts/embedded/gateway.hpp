@@ -1,8 +1,10 @@
-// The gateway in front of the embedded system: every route, then auth (JWT),
-// rate limiting and load shedding, as one handler for the HTTP server.
+// The gateway in front of the embedded host: the routes of every service of
+// the table plus the system's own (health, readiness, metrics, JWKS, admin
+// DLQ), behind auth (JWT), rate limiting and load shedding, as one handler
+// for the HTTP server.
 //
-//   auto api = Api::create(sys, {.data_dir = ".orderly"});
-//   HttpServer::start({.port = 8080}, [&](Request& r) { return api->handle(r); });
+//   auto gateway = Gateway::create(host, keys, {.rate_limit = {100, 200}});
+//   HttpServer::start({.port = 8080}, [&](Request& r) { return (*gateway)->handle(r); });
 #pragma once
 
 #include <atomic>
@@ -12,12 +14,12 @@
 
 #include "orderly/adapters/http/jwt.hpp"
 #include "orderly/adapters/http/rate_limiter.hpp"
+#include "orderly/hosts/embedded/embedded_host.hpp"
 #include "orderly/platform/http.hpp"
-#include "orderly/services/system/embedded_system.hpp"
 
-namespace orderly::services::system {
+namespace orderly::hosts::embedded {
 
-struct ApiOptions {
+struct GatewayOptions {
   adapters::http::JwtConfig jwt;
   std::optional<std::string>
       jwks_file;  // verify against this JWKS (a real IdP) instead of the local key
@@ -25,25 +27,25 @@ struct ApiOptions {
   std::int64_t max_backlog = 100'000;  // POST /v1/orders sheds load above this
 };
 
-class Api {
+class Gateway {
  public:
-  static Result<std::unique_ptr<Api>> create(EmbeddedSystem& sys,
-                                             const adapters::http::KeyPair& keys,
-                                             ApiOptions options);
+  static Result<std::unique_ptr<Gateway>> create(EmbeddedHost& host,
+                                                 const adapters::http::KeyPair& keys,
+                                                 GatewayOptions options);
   platform::http::Response handle(platform::http::Request& req);
   void set_ready(bool ready) { ready_ = ready; }
 
  private:
-  Api(EmbeddedSystem& sys, adapters::http::TokenVerifier verifier, boost::json::object jwks,
-      ApiOptions o);
+  Gateway(EmbeddedHost& host, adapters::http::TokenVerifier verifier, boost::json::object jwks,
+          GatewayOptions o);
   bool overloaded();
   platform::http::Response handle_inner(platform::http::Request& req);
   platform::http::Response readiness(platform::http::Request& req);
 
-  EmbeddedSystem& sys_;
+  EmbeddedHost& host_;
   adapters::http::TokenVerifier verifier_;
   boost::json::object jwks_;
-  ApiOptions options_;
+  GatewayOptions options_;
   adapters::http::RateLimiter limiter_;
   platform::http::Router router_;
   std::atomic<bool> ready_{false};
@@ -51,4 +53,4 @@ class Api {
   std::atomic<std::int64_t> backlog_checked_ms_{0};
 };
 
-}  // namespace orderly::services::system
+}  // namespace orderly::hosts::embedded

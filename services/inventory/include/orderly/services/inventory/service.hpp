@@ -9,6 +9,7 @@
 
 #include "orderly/platform/bus.hpp"
 #include "orderly/platform/item_store.hpp"
+#include "orderly/platform/subscriptions.hpp"
 #include "orderly/platform/unit_of_work.hpp"
 #include "orderly/services/inventory/domain.hpp"
 
@@ -24,6 +25,8 @@ class InventoryService {
  public:
   InventoryService(platform::ItemStore& store, const platform::Clock& clock, Config config = {});
 
+  // Every subscription of the service, in one place, and bound to this instance.
+  static std::vector<platform::Subscription<InventoryService>> subscriptions();
   std::vector<platform::Rule> rules();
   static std::vector<std::string> produces();
 

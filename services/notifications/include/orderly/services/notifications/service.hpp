@@ -9,6 +9,7 @@
 
 #include "orderly/platform/bus.hpp"
 #include "orderly/platform/item_store.hpp"
+#include "orderly/platform/subscriptions.hpp"
 #include "orderly/platform/unit_of_work.hpp"
 #include "orderly/services/notifications/domain.hpp"
 
@@ -31,6 +32,8 @@ class MailboxChannel final : public Channel {
 class NotificationsService {
  public:
   NotificationsService(platform::ItemStore& store, const platform::Clock& clock, Channel& channel);
+  // Every subscription of the service, in one place, and bound to this instance.
+  static std::vector<platform::Subscription<NotificationsService>> subscriptions();
   std::vector<platform::Rule> rules();
   static std::vector<std::string> produces();
   // The local mailbox, newest first.

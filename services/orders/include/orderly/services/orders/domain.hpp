@@ -85,9 +85,12 @@ struct Transition {
   std::string note;  // why nothing changed, for late or repeated facts
 };
 
-using PriceLookup = std::function<std::optional<CatalogueEntry>(const std::string& sku)>;
+// The catalogue entry of a sku: not_found if there is none; any other error
+// (the entry could not be read) place() returns as it is.
+using PriceLookup = std::function<Result<CatalogueEntry>(const std::string& sku)>;
 
-// Totals come from the catalogue. Errors name the bad line ($.items[i]...).
+// Totals come from the catalogue. Bad lines are invalid_input with one
+// Error::fields entry each, named by path ($.items[i].sku).
 Result<Transition> place(const PlaceOrder& cmd, const PriceLookup& catalogue);
 Result<Transition> on_inventory_reserved(Order o);
 Result<Transition> on_reservation_failed(Order o);

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "orderly/platform/bus.hpp"
+#include "orderly/platform/idempotency.hpp"
 #include "orderly/platform/item_store.hpp"
+#include "orderly/platform/subscriptions.hpp"
 #include "orderly/platform/unit_of_work.hpp"
 #include "orderly/services/orders/domain.hpp"
 
@@ -26,12 +28,9 @@ inline constexpr std::string_view kSagaRule = "orders.saga";
 inline constexpr std::string_view kTimerRule = "orders.timers";
 inline constexpr std::string_view kCatalogueRule = "orders.catalogue";
 
-// What an Idempotency-Key remembers: the request it came with, and its order.
-struct IdempotencyRecord {
-  std::string key;
-  std::string request;  // the canonical JSON body
-  std::string order_id;
-};
+// What an Idempotency-Key of POST /v1/orders remembers: the request it came
+// with and its order (result_id).
+using platform::IdempotencyRecord;
 
 struct OrderPage {
   std::vector<Order> orders;
@@ -42,13 +41,15 @@ class OrdersService {
  public:
   OrdersService(platform::ItemStore& store, const platform::Clock& clock, Config config = {});
 
-  // Every subscription of the service, in one place.
+  // Every subscription of the service, in one place, and bound to this instance.
+  static std::vector<platform::Subscription<OrdersService>> subscriptions();
   std::vector<platform::Rule> rules();
   static std::vector<std::string> produces();
 
   // Commands and queries for the API.
-  // With an idempotency record, it is stored in the same unit of work; a second
-  // request with the same key fails the unit of work with a conflict.
+  // With an idempotency record (its result_id is ignored: the new order's id is
+  // stored), it is stored in the same unit of work; a second request with the
+  // same key fails the unit of work with a conflict.
   Result<Order> place_order(PlaceOrder cmd, std::optional<std::string> traceparent = std::nullopt,
                             std::optional<IdempotencyRecord> idempotency = std::nullopt);
   Result<std::optional<IdempotencyRecord>> idempotency_record(const std::string& customer_id,
@@ -58,7 +59,10 @@ class OrdersService {
   Result<std::optional<Order>> get_order(const std::string& order_id);
   Result<OrderPage> list_orders(const std::string& customer_id, std::size_t limit,
                                 std::optional<std::string> cursor);
-  std::optional<CatalogueEntry> catalogue_entry(const std::string& sku);
+  // What orders knows of a product (from ProductUpdated): not_found if nothing
+  // yet, so `if (!entry)` reads "not known"; otherwise a store error as it is,
+  // or permanent if the stored entry is unreadable.
+  Result<CatalogueEntry> catalogue_entry(const std::string& sku);
 
  private:
   using Step = std::function<Result<Transition>(Order)>;

@@ -8,6 +8,7 @@
 
 #include "orderly/platform/bus.hpp"
 #include "orderly/platform/item_store.hpp"
+#include "orderly/platform/subscriptions.hpp"
 #include "orderly/platform/unit_of_work.hpp"
 #include "orderly/services/payments/domain.hpp"
 
@@ -20,6 +21,8 @@ class PaymentsService {
   PaymentsService(platform::ItemStore& store, const platform::Clock& clock,
                   PaymentProvider& provider);
 
+  // Every subscription of the service, in one place, and bound to this instance.
+  static std::vector<platform::Subscription<PaymentsService>> subscriptions();
   std::vector<platform::Rule> rules();
   static std::vector<std::string> produces();
   Result<std::optional<Payment>> get_payment(const std::string& order_id);

@@ -7,6 +7,7 @@
 
 #include "orderly/platform/bus.hpp"
 #include "orderly/platform/item_store.hpp"
+#include "orderly/platform/subscriptions.hpp"
 #include "orderly/platform/unit_of_work.hpp"
 #include "orderly/services/shipping/domain.hpp"
 
@@ -22,6 +23,8 @@ inline constexpr std::string_view kCarrierRule = "shipping.carrier";
 class ShippingService {
  public:
   ShippingService(platform::ItemStore& store, const platform::Clock& clock, Config config = {});
+  // Every subscription of the service, in one place, and bound to this instance.
+  static std::vector<platform::Subscription<ShippingService>> subscriptions();
   std::vector<platform::Rule> rules();
   static std::vector<std::string> produces();
   Result<std::optional<Shipment>> get_shipment(const std::string& order_id);

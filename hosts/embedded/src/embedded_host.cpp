@@ -1,0 +1,117 @@
+// EmbeddedHost: a SQLite store per service of the table, one durable bus,
+// the simulated payment provider; it reads like the deployment diagram.
+#include "orderly/hosts/embedded/embedded_host.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "orderly/platform/metrics.hpp"
+
+namespace orderly::hosts::embedded {
+
+using adapters::embedded::DurableBus;
+using adapters::embedded::SqliteItemStore;
+using platform::ErrorKind;
+
+EmbeddedHost::EmbeddedHost(Options o)
+    : options_(std::move(o)),
+      settings_{.saga_timeout = options_.saga_timeout,
+                .carrier_delay = options_.carrier_delay,
+                .catalogue = options_.catalogue} {}
+
+Result<std::unique_ptr<EmbeddedHost>> EmbeddedHost::open(Options options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec)
+    return platform::fail(ErrorKind::invalid_input, "cannot create data directory {}: {}",
+                          options.data_dir, ec.message());
+  std::unique_ptr<EmbeddedHost> host(new EmbeddedHost(std::move(options)));
+  auto& o = host->options_;
+  const platform::Clock& clock = o.clock ? *o.clock : platform::SystemClock::instance();
+  auto open_store = [&](const std::string& name) {
+    return SqliteItemStore::open(o.data_dir + "/" + name + ".db",
+                                 {.durability = o.durability, .clock = &clock});
+  };
+
+  auto bus = DurableBus::open({.path = o.data_dir + "/bus.db",
+                               .durability = o.durability,
+                               .clock = &clock,
+                               .workers = o.workers,
+                               .seed = o.seed});
+  if (!bus) return tl::unexpected(bus.error());
+  host->bus_ = std::move(*bus);
+
+  // The payment provider is external on AWS; here a simulator with its own ledger file.
+  auto ledger = open_store("provider-simulator");
+  if (!ledger) return tl::unexpected(ledger.error());
+  host->provider_store_ = std::move(*ledger);
+  host->provider_ =
+      std::make_unique<services::payments::SimulatedProvider>(host->provider_store_.get());
+
+  // Each service of the table: its store, its outbox relayed, its subscriptions.
+  for (const ServiceSpec* spec : service_table()) {
+    auto store = open_store(spec->name);
+    if (!store) return tl::unexpected(store.error());
+    auto svc = spec->build({.store = **store,
+                            .clock = clock,
+                            .settings = host->settings_,
+                            .payment_provider = host->provider_.get()});
+    if (!svc) return tl::unexpected(svc.error());
+    host->bus_->attach_outbox((*store)->path(), **store);
+    for (auto& rule : (*svc)->rules()) {
+      if (o.wrap) rule.handler = o.wrap(rule.name, std::move(rule.handler));
+      if (auto s = host->bus_->subscribe(std::move(rule)); !s) return tl::unexpected(s.error());
+    }
+    host->services_.push_back({spec, std::move(*store), std::move(*svc)});
+  }
+  for (auto& h : host->services_)
+    if (h.spec->start)
+      if (auto s = h.spec->start(*h.service, host->settings_); !s) return tl::unexpected(s.error());
+  return host;
+}
+
+EmbeddedHost::~EmbeddedHost() {
+  if (collector_) platform::metrics::registry().remove_collector(collector_);
+  stop();
+}
+
+platform::Status EmbeddedHost::start() {
+  if (!collector_) {
+    namespace m = platform::metrics;
+    auto& depth = m::registry().gauge(
+        "orderly_queue_depth", "Messages waiting in a rule's queue (ready, delayed, in flight)",
+        {"rule"});
+    auto& age =
+        m::registry().gauge("orderly_queue_oldest_age_seconds",
+                            "Age of the oldest visible or in-flight message, by rule", {"rule"});
+    auto& dlq = m::registry().gauge("orderly_dlq_depth", "Dead letters, by rule", {"rule"});
+    collector_ = m::registry().add_collector([this, &depth, &age, &dlq] {
+      for (const auto& rule : bus_->rule_names()) {
+        auto q = bus_->stats(rule);
+        if (!q) continue;
+        depth.with({rule}).set(static_cast<double>(q->ready + q->delayed + q->in_flight));
+        age.with({rule}).set(static_cast<double>(q->oldest_age_ms) / 1000.0);
+        dlq.with({rule}).set(static_cast<double>(q->dead));
+      }
+    });
+  }
+  return bus_->start();
+}
+
+void EmbeddedHost::stop() {
+  if (bus_) bus_->stop();
+}
+
+Service& EmbeddedHost::service(std::string_view name) {
+  for (auto& h : services_)
+    if (h.spec->name == name) return *h.service;
+  throw std::out_of_range("no service named " + std::string(name) + " in the table");
+}
+
+SqliteItemStore& EmbeddedHost::store(std::string_view name) {
+  for (auto& h : services_)
+    if (h.spec->name == name) return *h.store;
+  throw std::out_of_range("no service named " + std::string(name) + " in the table");
+}
+
+}  // namespace orderly::hosts::embedded

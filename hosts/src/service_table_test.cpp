@@ -1,0 +1,121 @@
+// The service table against what the services really do: every entry builds
+// over a real (SQLite) store, its bound rules are exactly the rules and types
+// the table says without building, every consumed type has a producer, rule
+// names are unique, timers name a rule that receives the service's own
+// events, and the Lambda handler kinds follow from routes and rules. (The
+// node contract tests check the same table, dumped by contract_dump, against
+// asyncapi.yaml and infra/topology.json.)
+#include "orderly/hosts/service_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "orderly/adapters/embedded/sqlite_item_store.hpp"
+#include "orderly/services/payments/simulated_provider.hpp"
+
+namespace orderly::hosts {
+namespace {
+
+class ServiceTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("orderly-table-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::unique_ptr<adapters::embedded::SqliteItemStore> store(const std::string& name) {
+    auto s = adapters::embedded::SqliteItemStore::open((dir_ / (name + ".db")).string(), {});
+    EXPECT_TRUE(s) << s.error().message;
+    return std::move(*s);
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ServiceTableTest, HasTheFiveServicesOnceEach) {
+  std::set<std::string> names;
+  for (const auto* spec : service_table()) {
+    EXPECT_TRUE(names.insert(spec->name).second) << spec->name << " is listed twice";
+    EXPECT_EQ(find_service(spec->name), spec);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"orders", "inventory", "payments", "shipping",
+                                          "notifications"}));
+  EXPECT_EQ(find_service("billing"), nullptr);
+}
+
+TEST_F(ServiceTableTest, BuiltRulesAreExactlyTheRulesTheTableDescribes) {
+  const Settings settings;
+  services::payments::SimulatedProvider provider;
+  for (const auto* spec : service_table()) {
+    SCOPED_TRACE(spec->name);
+    auto s = store(spec->name);
+    auto built = spec->build({.store = *s,
+                              .clock = platform::SystemClock::instance(),
+                              .settings = settings,
+                              .payment_provider = &provider});
+    ASSERT_TRUE(built) << built.error().message;
+    auto rules = (*built)->rules();
+    ASSERT_EQ(rules.size(), spec->rules.size());
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      EXPECT_EQ(rules[i].name, spec->rules[i].name);
+      EXPECT_EQ(rules[i].pattern.literal_types(), spec->rules[i].types);
+      EXPECT_TRUE(platform::validate_rule(rules[i])) << rules[i].name;
+    }
+    // Routes exist exactly when the table says the service has an API.
+    platform::http::Router router;
+    if (spec->routes) spec->routes(router, **built);
+    const auto kinds = spec->lambda_handlers();
+    EXPECT_EQ(std::find(kinds.begin(), kinds.end(), "api") != kinds.end(), bool(spec->routes));
+    EXPECT_EQ(std::find(kinds.begin(), kinds.end(), "events") != kinds.end(), !spec->rules.empty());
+  }
+}
+
+TEST_F(ServiceTableTest, APortTheEntryNeedsIsRequired) {
+  const Settings settings;
+  for (const auto* spec : service_table()) {
+    if (!spec->needs_port(Port::payment_provider)) continue;
+    auto s = store(spec->name);
+    auto built = spec->build(
+        {.store = *s, .clock = platform::SystemClock::instance(), .settings = settings});
+    ASSERT_FALSE(built) << spec->name << " built without the payment provider it needs";
+    EXPECT_EQ(built.error().kind, platform::ErrorKind::invalid_input);
+  }
+}
+
+TEST_F(ServiceTableTest, RulesAreUniqueEveryConsumedTypeHasAProducerAndTimersAreOwnEvents) {
+  std::set<std::string> rule_names, produced;
+  for (const auto* spec : service_table())
+    produced.insert(spec->produces.begin(), spec->produces.end());
+  for (const auto* spec : service_table()) {
+    for (const auto& r : spec->rules) {
+      EXPECT_TRUE(rule_names.insert(r.name).second) << r.name << " is not unique";
+      EXPECT_TRUE(r.name.starts_with(spec->name + ".")) << r.name << " outside " << spec->name;
+      EXPECT_FALSE(r.types.empty()) << r.name;
+      for (const auto& t : r.types) EXPECT_TRUE(produced.count(t)) << t << " has no producer";
+      if (r.timer_delay) {
+        // A timer rule receives only events its own service produces (it schedules them).
+        for (const auto& t : r.types)
+          EXPECT_NE(std::find(spec->produces.begin(), spec->produces.end(), t),
+                    spec->produces.end())
+              << r.name << " times " << t;
+      }
+    }
+  }
+}
+
+TEST_F(ServiceTableTest, TerminalTypesAreProducedAndNeverConsumed) {
+  std::set<std::string> consumed;
+  for (const auto* spec : service_table())
+    for (const auto& t : spec->consumes()) consumed.insert(t);
+  const auto terminal = terminal_event_types();
+  EXPECT_FALSE(terminal.empty());
+  for (const auto& t : terminal) EXPECT_FALSE(consumed.count(t)) << t;
+  EXPECT_NE(std::find(terminal.begin(), terminal.end(), "orderly.orders.OrderDelivered.v1"),
+            terminal.end());
+}
+
+}  // namespace
+}  // namespace orderly::hosts

@@ -1,0 +1,57 @@
+// The simulated payment provider: the stand-in for a real one (Stripe, Adyen)
+// locally and in tests. Idempotent by key, as the port requires.
+//
+// Tokens: tok_ok approves; tok_decline declines; tok_timeout never answers
+// (stays pending; the saga timeout cancels); tok_flaky fails transiently
+// twice, then approves. Any other token is declined.
+//
+//   SimulatedProvider provider{&ledger_store};   // the ledger survives restarts
+//   PaymentsService payments{store, clock, provider};
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "orderly/platform/item_store.hpp"
+#include "orderly/services/payments/provider.hpp"
+
+namespace orderly::services::payments {
+
+class SimulatedProvider final : public PaymentProvider {
+ public:
+  struct Account {
+    int authorize_calls = 0;
+    bool authorized = false;
+    bool captured = false;
+    bool voided = false;
+    bool refunded = false;
+    int captures = 0;  // distinct captures the provider performed: must never exceed 1
+    int refunds = 0;
+    Money captured_amount;
+    Money refunded_amount;
+  };
+
+  // With a store, the provider's own ledger survives restarts, as a real
+  // provider's would (without one, a restart would forget authorisations).
+  explicit SimulatedProvider(platform::ItemStore* ledger = nullptr) : ledger_(ledger) {}
+
+  Result<AuthResult> authorize(const std::string& key, const std::string& token,
+                               const Money& amount) override;
+  Status capture(const std::string& key, const Money& amount) override;
+  Status void_authorization(const std::string& key) override;
+  Status refund(const std::string& key, const Money& amount) override;
+
+  // What the provider did, by idempotency key (for invariant checks).
+  std::map<std::string, Account> accounts() const;
+
+ private:
+  Account& load(const std::string& key);  // under mu_
+  Status save(const std::string& key);    // under mu_
+
+  platform::ItemStore* ledger_;
+  mutable std::mutex mu_;
+  std::map<std::string, Account> accounts_;
+};
+
+}  // namespace orderly::services::payments
