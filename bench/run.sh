@@ -71,7 +71,7 @@ if [[ $what == all || $what == jetstream ]]; then
   store=$(mktemp -d)
   nats-server -js -a 127.0.0.1 -p "$port" -sd "$store" >"$store/server.log" 2>&1 &
   nats_pid=$!
-  trap 'kill $nats_pid 2>/dev/null; wait $nats_pid 2>/dev/null; rm -rf "$store"' EXIT
+  trap 'kill $nats_pid 2>/dev/null; wait $nats_pid 2>/dev/null || true; rm -rf "$store"' EXIT
   for _ in $(seq 50); do grep -q "Server is ready" "$store/server.log" && break; sleep 0.1; done
   out=bench/results/$stamp-bus-vs-jetstream.md
   {
