@@ -1,3 +1,4 @@
+// Full-jitter backoff: bounds and growth.
 #include "orderly/platform/backoff.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// Base64 and base64url, both ways.
 #include "orderly/platform/base64.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// EventBridge-style patterns: every operator, arrays, nesting.
 #include "orderly/platform/event_pattern.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// The CloudEvents 1.0 envelope: strict parsing, errors naming the field, size limit.
 #include "orderly/platform/event.hpp"
 
 #include <gtest/gtest.h>

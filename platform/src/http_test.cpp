@@ -1,3 +1,4 @@
+// The router and problem+json mapping of error kinds (503 + Retry-After for transient).
 #include "orderly/platform/http.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// UUIDv7 (monotonic, well-formed) and derived UUIDv8 ids.
 #include "orderly/platform/id.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// Idempotency-Key records: key, TTL, and first / repeat / reused.
 #include "orderly/platform/idempotency.hpp"
 
 #include <gtest/gtest.h>

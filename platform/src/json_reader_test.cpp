@@ -1,3 +1,4 @@
+// JsonReader: every bad field reported by its JSON path.
 #include "orderly/platform/json_reader.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// JSON log lines: context, levels, sampling, redaction.
 #include "orderly/platform/log.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// Metrics: Prometheus exposition byte for byte, EMF shape, label bounds.
 #include "orderly/platform/metrics.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// retry_on_conflict: retries conflicts only, stops on success, exhaustion is transient.
 #include "orderly/platform/retry.hpp"
 
 #include <gtest/gtest.h>

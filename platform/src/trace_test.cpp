@@ -1,3 +1,4 @@
+// W3C traceparent parsing and spans.
 #include "orderly/platform/trace.hpp"
 
 #include <gtest/gtest.h>

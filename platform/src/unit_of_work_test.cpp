@@ -1,3 +1,4 @@
+// UnitOfWork and handle_once: state, outbox and inbox in one commit; exactly-once effects.
 #include "orderly/platform/unit_of_work.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// DurableBus: relay, delivery, retries with backoff, DLQ, redrive, replay, delays, recovery.
 #include "orderly/adapters/embedded/durable_bus.hpp"
 
 #include <gtest/gtest.h>

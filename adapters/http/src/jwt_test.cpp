@@ -1,3 +1,4 @@
+// JWT verification: issuer, audience, time claims, alg pinning, key lookup, scopes.
 #include "orderly/adapters/http/jwt.hpp"
 
 #include <gtest/gtest.h>

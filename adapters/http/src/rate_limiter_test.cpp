@@ -1,3 +1,4 @@
+// Token buckets per subject: burst, refill, Retry-After.
 #include "orderly/adapters/http/rate_limiter.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// The Beast server: keep-alive, limits, timeouts, request ids, graceful stop.
 #include "orderly/adapters/http/server.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// Inventory domain: all-or-nothing reservations, commit, release and restock.
 #include "orderly/services/inventory/domain.hpp"
 
 #include <gtest/gtest.h>

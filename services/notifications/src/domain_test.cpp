@@ -1,3 +1,4 @@
+// Notifications domain: templates for each milestone.
 #include "orderly/services/notifications/domain.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// Orders domain: the saga state machine, its transitions and late facts.
 #include "orderly/services/orders/domain.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// Payments domain and the simulated provider: tokens, idempotency by key.
 #include "orderly/services/payments/domain.hpp"
 
 #include <gtest/gtest.h>

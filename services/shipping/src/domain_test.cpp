@@ -1,3 +1,4 @@
+// Shipping domain: shipment lifecycle and carrier steps.
 #include "orderly/services/shipping/domain.hpp"
 
 #include <gtest/gtest.h>
