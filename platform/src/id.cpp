@@ -4,12 +4,22 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <random>
 
 namespace orderly::platform {
 namespace {
 
+// Set by seed_ids_for_simulation: one seeded generator for every thread.
+std::atomic<bool> g_seeded{false};
+std::mutex g_seeded_mu;
+std::mt19937_64 g_seeded_rng;  // guarded by g_seeded_mu
+
 std::uint64_t thread_random() {
+  if (g_seeded.load(std::memory_order_acquire)) {
+    std::lock_guard lk(g_seeded_mu);
+    return g_seeded_rng();
+  }
   thread_local std::mt19937_64 rng{[] {
     std::random_device rd;
     std::seed_seq seq{rd(), rd(), rd(), rd()};
@@ -44,6 +54,13 @@ std::string format_uuid(const std::array<std::uint8_t, 16>& b) {
 }
 
 }  // namespace
+
+void seed_ids_for_simulation(std::uint64_t seed) {
+  std::lock_guard lk(g_seeded_mu);
+  g_seeded_rng.seed(seed);
+  g_last.store(0);
+  g_seeded.store(true, std::memory_order_release);
+}
 
 std::string new_uuid_v7(TimePoint now) {
   const std::uint64_t stamp = next_stamp(to_unix_ms(now));

@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "orderly/platform/unit_of_work.hpp"
+#include "sql_helpers.hpp"
 
 namespace orderly::adapters::embedded {
 
@@ -15,6 +16,10 @@ using platform::Millis;
 using platform::Outcome;
 using platform::TimePoint;
 using platform::to_unix_ms;
+using sql::bounded;
+using sql::for_each_row;
+using sql::run;
+using sql::scalar;
 
 namespace {
 
@@ -58,55 +63,6 @@ CREATE TABLE IF NOT EXISTS dlq (
 );
 CREATE INDEX IF NOT EXISTS dlq_rule ON dlq(rule, id);
 )";
-
-// A cached statement, bound and run to completion under the caller's lock.
-template <class... Args>
-Status run(Db& db, const std::string& sql, const Args&... args) {
-  auto st = db.prepare(sql);
-  if (!st) return tl::unexpected(st.error());
-  StmtGuard g(**st);
-  int i = 0;
-  (g->bind(++i, args), ...);
-  return g->run();
-}
-
-template <class... Args>
-Result<std::int64_t> scalar(Db& db, const std::string& sql, const Args&... args) {
-  auto st = db.prepare(sql);
-  if (!st) return tl::unexpected(st.error());
-  StmtGuard g(**st);
-  int i = 0;
-  (g->bind(++i, args), ...);
-  auto row = g->step();
-  if (!row) return tl::unexpected(row.error());
-  if (!*row || g->column_is_null(0)) return std::int64_t{0};
-  return g->column_int64(0);
-}
-
-// Runs a cached query and calls on_row(stmt) for each row.
-template <class F, class... Args>
-Status for_each_row(Db& db, const std::string& sql, F&& on_row, const Args&... args) {
-  auto st = db.prepare(sql);
-  if (!st) return tl::unexpected(st.error());
-  StmtGuard g(**st);
-  int i = 0;
-  (g->bind(++i, args), ...);
-  for (;;) {
-    auto row = g->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) return {};
-    on_row(*g);
-  }
-}
-
-std::string bounded(std::string s) {
-  constexpr std::size_t kMaxError = 2000;
-  if (s.size() > kMaxError) {
-    s.resize(kMaxError);
-    s += "...";
-  }
-  return s;
-}
 
 }  // namespace
 
@@ -339,54 +295,74 @@ Status DurableBus::settle(const RuleState& r, const std::vector<Settlement>& set
   return tx->commit();
 }
 
-Result<std::size_t> DurableBus::deliver_once(const std::string& rule) {
+const platform::Rule* DurableBus::rule(const std::string& name) const {
+  auto it = rules_.find(name);
+  return it == rules_.end() ? nullptr : &it->second.rule;
+}
+
+Result<std::optional<DurableBus::InFlight>> DurableBus::begin_delivery(const std::string& rule) {
   auto it = rules_.find(rule);
   if (it == rules_.end()) return platform::fail(ErrorKind::not_found, "bus: no rule '{}'", rule);
-  const RuleState& rs = it->second;
-  auto received = receive(rs);
+  auto received = receive(it->second);
   if (!received) return tl::unexpected(received.error());
-  if (received->empty()) return std::size_t{0};
-
-  hook("consume.before_handler");
-  std::vector<Settlement> settlements;
-  std::vector<platform::Delivery> batch;
-  std::vector<std::size_t> batch_index;  // delivery -> received
-  for (std::size_t i = 0; i < received->size(); ++i) {
-    auto& m = (*received)[i];
+  if (received->empty()) return std::optional<InFlight>{};
+  InFlight out;
+  out.rule = rule;
+  for (auto& m : *received) {
     auto e = m.body.empty() ? platform::fail(ErrorKind::permanent, "archived event body is missing")
                             : platform::parse_event(m.body);
     if (!e) {
-      settlements.push_back(
-          {m.id, m.receive_count,
-           platform::DeliveryResult::fail("malformed event: " + e.error().message)});
+      out.malformed.emplace_back(m.id, m.receive_count);
+      out.malformed_errors.push_back("malformed event: " + e.error().message);
       continue;
     }
-    batch.push_back({std::move(*e), std::to_string(m.id), m.receive_count});
-    batch_index.push_back(i);
+    out.batch.push_back({std::move(*e), std::to_string(m.id), m.receive_count});
+    out.ids.push_back(m.id);
+    out.receive_counts.push_back(m.receive_count);
   }
-  if (!batch.empty()) {
-    std::vector<platform::DeliveryResult> results;
+  return std::optional<InFlight>{std::move(out)};
+}
+
+Status DurableBus::finish_delivery(const InFlight& in_flight,
+                                   const std::vector<platform::DeliveryResult>& results) {
+  auto it = rules_.find(in_flight.rule);
+  if (it == rules_.end())
+    return platform::fail(ErrorKind::not_found, "bus: no rule '{}'", in_flight.rule);
+  std::vector<Settlement> settlements;
+  for (std::size_t k = 0; k < in_flight.malformed.size(); ++k)
+    settlements.push_back({in_flight.malformed[k].first, in_flight.malformed[k].second,
+                           platform::DeliveryResult::fail(in_flight.malformed_errors[k])});
+  for (std::size_t j = 0; j < in_flight.batch.size(); ++j) {
+    platform::DeliveryResult r = j < results.size()
+                                     ? results[j]
+                                     : platform::DeliveryResult::retry(fmt::format(
+                                           "handler returned {} results for {} messages",
+                                           results.size(), in_flight.batch.size()));
+    settlements.push_back({in_flight.ids[j], in_flight.receive_counts[j], std::move(r)});
+  }
+  return settle(it->second, settlements);
+}
+
+Result<std::size_t> DurableBus::deliver_once(const std::string& rule) {
+  auto in_flight = begin_delivery(rule);
+  if (!in_flight) return tl::unexpected(in_flight.error());
+  if (!*in_flight) return std::size_t{0};
+  const auto& f = **in_flight;
+  hook("consume.before_handler");
+  std::vector<platform::DeliveryResult> results;
+  if (!f.batch.empty()) {
     try {
-      results = rs.rule.handler(batch);
+      results = rules_.at(rule).rule.handler(f.batch);
     } catch (const std::exception& ex) {
-      results.assign(batch.size(),
+      results.assign(f.batch.size(),
                      platform::DeliveryResult::retry(std::string("exception: ") + ex.what()));
     } catch (...) {
-      results.assign(batch.size(), platform::DeliveryResult::retry("exception: unknown"));
-    }
-    for (std::size_t j = 0; j < batch.size(); ++j) {
-      const auto& m = (*received)[batch_index[j]];
-      platform::DeliveryResult r =
-          j < results.size()
-              ? results[j]
-              : platform::DeliveryResult::retry(fmt::format(
-                    "handler returned {} results for {} messages", results.size(), batch.size()));
-      settlements.push_back({m.id, m.receive_count, std::move(r)});
+      results.assign(f.batch.size(), platform::DeliveryResult::retry("exception: unknown"));
     }
   }
   hook("consume.before_ack");
-  if (auto s = settle(rs, settlements); !s) return tl::unexpected(s.error());
-  return received->size();
+  if (auto s = finish_delivery(f, results); !s) return tl::unexpected(s.error());
+  return f.batch.size() + f.malformed.size();
 }
 
 Result<std::size_t> DurableBus::pump() {
@@ -509,172 +485,6 @@ void DurableBus::stop() {
   for (auto& t : threads_) t.join();
   threads_.clear();
   (void)relay_once();  // flush what services committed during shutdown
-}
-
-// ---------------------------------------------------------------- operations
-
-Result<std::vector<DeadLetter>> DurableBus::dead_letters(const std::string& rule,
-                                                         std::size_t limit) {
-  std::lock_guard lk(db_mu_);
-  std::vector<DeadLetter> out;
-  auto s = for_each_row(
-      *db_,
-      "SELECT id, rule, event_id, type, body, receive_count, last_error, dead_at FROM dlq "
-      "WHERE (?1 = '' OR rule = ?1) ORDER BY id LIMIT ?2",
-      [&](Stmt& g) {
-        out.push_back({g.column_int64(0), std::string(g.column_text(1)),
-                       std::string(g.column_text(2)), std::string(g.column_text(3)),
-                       std::string(g.column_text(4)), static_cast<int>(g.column_int64(5)),
-                       std::string(g.column_text(6)), platform::from_unix_ms(g.column_int64(7))});
-      },
-      rule, static_cast<std::int64_t>(limit));
-  if (!s) return tl::unexpected(s.error());
-  return out;
-}
-
-Result<std::size_t> DurableBus::redrive(const std::string& rule) {
-  if (rule == kRelayDlq)
-    return platform::fail(ErrorKind::invalid_input,
-                          "{} holds outbox items that could not be read; they cannot be "
-                          "redriven, only inspected",
-                          kRelayDlq);
-  std::size_t moved = 0;
-  {
-    std::lock_guard lk(db_mu_);
-    const std::int64_t now = to_unix_ms(clock_->now());
-    auto tx = Transaction::begin(*db_);
-    if (!tx) return tl::unexpected(tx.error());
-    // The archive may have pruned the event: the dead letter's copy restores it.
-    if (auto s = run(*db_,
-                     "INSERT OR IGNORE INTO archive(event_id, type, archived_at, body) "
-                     "SELECT event_id, type, ?1, body FROM dlq WHERE rule = ?2 ORDER BY id",
-                     now, rule);
-        !s)
-      return tl::unexpected(s.error());
-    if (auto s = run(*db_,
-                     "INSERT OR IGNORE INTO messages(rule, seq, event_id, type, visible_at, "
-                     "enqueued_at) SELECT d.rule, a.seq, d.event_id, d.type, ?1, ?1 FROM dlq d "
-                     "JOIN archive a ON a.event_id = d.event_id WHERE d.rule = ?2 ORDER BY d.id",
-                     now, rule);
-        !s)
-      return tl::unexpected(s.error());
-    if (auto s = run(*db_, "DELETE FROM dlq WHERE rule = ?1", rule); !s)
-      return tl::unexpected(s.error());
-    moved = static_cast<std::size_t>(db_->changes());
-    if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
-  }
-  wake();
-  return moved;
-}
-
-Result<std::size_t> DurableBus::replay(const std::string& rule, TimePoint from, TimePoint to) {
-  auto it = rules_.find(rule);
-  if (it == rules_.end()) return platform::fail(ErrorKind::not_found, "bus: no rule '{}'", rule);
-  std::size_t added = 0;
-  {
-    std::lock_guard lk(db_mu_);
-    const std::int64_t now = to_unix_ms(clock_->now());
-    auto tx = Transaction::begin(*db_);
-    if (!tx) return tl::unexpected(tx.error());
-    std::vector<std::tuple<std::int64_t, std::string, std::string>> hits;
-    {
-      auto st = db_->prepare(
-          "SELECT seq, event_id, type, body FROM archive WHERE archived_at BETWEEN ?1 AND ?2 "
-          "ORDER BY seq");
-      if (!st) return tl::unexpected(st.error());
-      StmtGuard g(**st);
-      g->bind(1, to_unix_ms(from));
-      g->bind(2, to_unix_ms(to));
-      for (;;) {
-        auto row = g->step();
-        if (!row) return tl::unexpected(row.error());
-        if (!*row) break;
-        boost::system::error_code ec;
-        auto v = json::parse(g->column_text(3), ec);
-        if (ec || !v.is_object() || !it->second.rule.pattern.matches(v.get_object())) continue;
-        hits.emplace_back(g->column_int64(0), g->column_text(1), g->column_text(2));
-      }
-    }
-    for (const auto& [seq, id, type] : hits) {
-      if (auto s = run(*db_,
-                       "INSERT OR IGNORE INTO messages(rule, seq, event_id, type, visible_at, "
-                       "enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                       rule, seq, id, type, now);
-          !s)
-        return tl::unexpected(s.error());
-      added += static_cast<std::size_t>(db_->changes());
-    }
-    if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
-  }
-  wake();
-  return added;
-}
-
-Result<std::size_t> DurableBus::prune_archive() {
-  std::lock_guard lk(db_mu_);
-  const std::int64_t cutoff = to_unix_ms(clock_->now() - options_.archive_retention);
-  if (auto s = run(*db_,
-                   "DELETE FROM archive WHERE archived_at < ?1 "
-                   "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.seq = archive.seq)",
-                   cutoff);
-      !s)
-    return tl::unexpected(s.error());
-  return static_cast<std::size_t>(db_->changes());
-}
-
-Result<QueueStats> DurableBus::stats(const std::string& rule) {
-  std::lock_guard lk(db_mu_);
-  const std::int64_t now = to_unix_ms(clock_->now());
-  QueueStats q;
-  auto ready =
-      scalar(*db_, "SELECT COUNT(*) FROM messages WHERE rule = ?1 AND visible_at <= ?2", rule, now);
-  auto in_flight = scalar(
-      *db_, "SELECT COUNT(*) FROM messages WHERE rule = ?1 AND visible_at > ?2 AND inflight = 1",
-      rule, now);
-  auto delayed = scalar(
-      *db_, "SELECT COUNT(*) FROM messages WHERE rule = ?1 AND visible_at > ?2 AND inflight = 0",
-      rule, now);
-  auto dead = scalar(*db_, "SELECT COUNT(*) FROM dlq WHERE rule = ?1", rule);
-  auto oldest = scalar(*db_,
-                       "SELECT COALESCE(MIN(enqueued_at), 0) FROM messages WHERE rule = ?1 AND "
-                       "(visible_at <= ?2 OR inflight = 1)",
-                       rule, now);
-  for (auto* r : {&ready, &in_flight, &delayed, &dead, &oldest})
-    if (!*r) return tl::unexpected(r->error());
-  q.oldest_age_ms = *oldest > 0 ? std::max<std::int64_t>(0, now - *oldest) : 0;
-  q.ready = *ready;
-  q.in_flight = *in_flight;
-  q.delayed = *delayed;
-  q.dead = *dead;
-  return q;
-}
-
-Result<std::int64_t> DurableBus::backlog() {
-  std::lock_guard lk(db_mu_);
-  return scalar(*db_, "SELECT COUNT(*) FROM messages");
-}
-
-Result<std::vector<ArchivedEvent>> DurableBus::archive_since(std::int64_t after_seq,
-                                                             std::size_t limit) {
-  std::lock_guard lk(db_mu_);
-  std::vector<ArchivedEvent> out;
-  auto s = for_each_row(
-      *db_,
-      "SELECT seq, event_id, type, body, archived_at FROM archive WHERE seq > ?1 ORDER BY seq "
-      "LIMIT ?2",
-      [&](Stmt& g) {
-        out.push_back({g.column_int64(0), std::string(g.column_text(1)),
-                       std::string(g.column_text(2)), std::string(g.column_text(3)),
-                       platform::from_unix_ms(g.column_int64(4))});
-      },
-      after_seq, static_cast<std::int64_t>(limit));
-  if (!s) return tl::unexpected(s.error());
-  return out;
-}
-
-Result<std::int64_t> DurableBus::archived_count() {
-  std::lock_guard lk(db_mu_);
-  return scalar(*db_, "SELECT COUNT(*) FROM archive");
 }
 
 }  // namespace orderly::adapters::embedded

@@ -7,6 +7,7 @@
 // order they were made even under a burst.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,12 @@ namespace orderly::platform {
 std::string new_uuid_v7(TimePoint now);
 std::string new_uuid_v7();
 bool is_uuid(std::string_view s) noexcept;
+
+// For the deterministic simulator only: from now on the random bits of
+// new_uuid_v7 come from one generator seeded with `seed` (ids are then
+// reproducible when made in a reproducible order), and the monotonic counter
+// restarts. Never called by a production path.
+void seed_ids_for_simulation(std::uint64_t seed);
 
 // A UUIDv8 (RFC 9562 custom layout) that is a pure function of its inputs:
 // the same (space, name) always gives the same id. Used where a retry must

@@ -108,6 +108,24 @@ class DurableBus final : public platform::Bus {
   // Makes messages a dead process left in flight visible now; start() calls it.
   Result<std::size_t> recover_in_flight();
 
+  // deliver_once in two halves, for a scheduler that runs the handler itself
+  // (the deterministic simulator): receive a batch of `rule` (the receive
+  // count is the receipt), then settle it with the handler's results. The
+  // receipt makes a stale settlement (the message was received again after
+  // its visibility timeout) a no-op, as on SQS.
+  struct InFlight {
+    std::string rule;
+    std::vector<platform::Delivery> batch;                // what the handler gets
+    std::vector<std::int64_t> ids;                        // message id of each delivery
+    std::vector<int> receive_counts;                      // the receipt of each delivery
+    std::vector<std::pair<std::int64_t, int>> malformed;  // settled as failed right away
+    std::vector<std::string> malformed_errors;
+  };
+  Result<std::optional<InFlight>> begin_delivery(const std::string& rule);
+  Status finish_delivery(const InFlight& in_flight,
+                         const std::vector<platform::DeliveryResult>& results);
+  const platform::Rule* rule(const std::string& name) const;
+
   // --- threads ---
   Status start();
   void stop();  // idempotent; in-flight batches finish and settle first
