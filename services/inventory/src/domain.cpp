@@ -196,7 +196,8 @@ Result<Product> product_from_json(const json::object& o) {
 
 json::object to_json(const Reservation& res) {
   json::object o{{"orderId", res.order_id}, {"status", to_string(res.status)}};
-  o["lines"] = c::encode_lines(res.lines);
+  // A reservation cancelled before its order arrived has no lines.
+  if (res.status != ReservationStatus::cancelled_early) o["lines"] = c::encode_lines(res.lines);
   return o;
 }
 
@@ -209,7 +210,10 @@ Result<Reservation> reservation_from_json(const json::object& o) {
     res.status = *st;
   else
     r.fail("status", st.error().message);
-  if (res.status != ReservationStatus::cancelled_early) res.lines = c::read_stock_lines(r, "lines");
+  if (res.status != ReservationStatus::cancelled_early)
+    res.lines = c::read_stock_lines(r, "lines");
+  else if (o.contains("lines"))  // written as [] before the fix: still readable
+    r.array("lines", 0, 0, [](JsonReader&, std::size_t) {});
   r.done();
   if (auto s = r.status(); !s)
     return platform::fail(ErrorKind::permanent, "stored reservation is unreadable: {}",

@@ -161,3 +161,26 @@ TEST(Catalogue, SeedsTwentyValidProducts) {
 
 }  // namespace
 }  // namespace orderly::services::inventory
+
+// Found by the simulator (seed 0): OrderCancelled before OrderPlaced stores a
+// CANCELLED_EARLY reservation, which its own reader then refused ("$.lines:
+// is not a known field"), so the late OrderPlaced dead-lettered.
+TEST(Reservation, EveryStatusSurvivesItsOwnStoredForm) {
+  using orderly::services::inventory::Reservation;
+  using orderly::services::inventory::ReservationStatus;
+  for (auto status : {ReservationStatus::reserved, ReservationStatus::committed,
+                      ReservationStatus::released, ReservationStatus::restocked,
+                      ReservationStatus::cancelled_early}) {
+    Reservation r{"order-1", status, {}};
+    if (status != ReservationStatus::cancelled_early) r.lines = {{"SKU-A", 2}};
+    auto back = orderly::services::inventory::reservation_from_json(
+        orderly::services::inventory::to_json(r));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->status, status);
+    EXPECT_EQ(back->lines, r.lines);
+  }
+  // The form written before the fix ("lines": []) still reads.
+  auto legacy = orderly::services::inventory::reservation_from_json(
+      {{"orderId", "order-1"}, {"status", "CANCELLED_EARLY"}, {"lines", boost::json::array{}}});
+  EXPECT_TRUE(legacy) << legacy.error().message;
+}
