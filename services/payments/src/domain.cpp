@@ -67,28 +67,41 @@ Result<Outcome> authorized(const std::string& order_id, const Money& amount, con
 }
 
 Result<Outcome> capture(const std::optional<Payment>& existing, const std::string& order_id) {
-  if (!existing)
-    return platform::fail(ErrorKind::failed_precondition, "order {} has no payment to capture",
-                          order_id);
-  if (existing->status != PaymentStatus::authorized)
+  if (!existing || existing->status == PaymentStatus::pending)
     return platform::fail(ErrorKind::failed_precondition,
-                          "cannot capture a {} payment for order {}", to_string(existing->status),
-                          order_id);
+                          "order {} has no authorised payment to capture", order_id);
   Outcome o;
-  o.payment = *existing;
-  o.payment->status = PaymentStatus::captured;
-  o.call = ProviderCall::capture;
-  o.events.emplace_back(c::PaymentCaptured{order_id, existing->payment_id, existing->amount});
-  return o;
+  switch (existing->status) {
+    case PaymentStatus::authorized:
+      o.payment = *existing;
+      o.payment->status = PaymentStatus::captured;
+      o.call = ProviderCall::capture;
+      o.events.emplace_back(c::PaymentCaptured{order_id, existing->payment_id, existing->amount});
+      return o;
+    case PaymentStatus::captured:
+      // Two deliveries of one OrderConfirmed: the other one captured it.
+      o.note = "already captured";
+      return o;
+    default:
+      // A cancel released the money first: settled by state, nothing is captured.
+      o.note = fmt::format("the payment was {} before capture: nothing to capture",
+                           to_string(existing->status));
+      return o;
+  }
 }
 
 Result<Outcome> cancel(const std::optional<Payment>& existing, const std::string& order_id,
                        const Money& amount) {
   Outcome o;
   if (!existing) {
+    // The authorisation may be running, or may have reached the provider and
+    // never been recorded (a crash, a failed commit): void by payment id
+    // anyway. Voiding nothing is harmless, and a voided id cannot be
+    // authorised afterwards, so no hold is ever left open.
     o.payment =
         Payment{order_id, payment_id_for(order_id), PaymentStatus::cancelled_early, amount, {}};
-    o.note = "cancelled before payment began";
+    o.call = ProviderCall::void_authorization;
+    o.note = "cancelled before payment was recorded: voided by payment id";
     return o;
   }
   o.payment = *existing;
@@ -104,15 +117,29 @@ Result<Outcome> cancel(const std::optional<Payment>& existing, const std::string
       o.call = ProviderCall::refund;
       o.events.emplace_back(c::PaymentRefunded{order_id, existing->payment_id, existing->amount});
       return o;
-    case PaymentStatus::declined: {
+    case PaymentStatus::declined:
+    case PaymentStatus::voided:
+    case PaymentStatus::refunded:
+    case PaymentStatus::cancelled_early: {
+      // Nothing held, or already released (two deliveries of one cancel).
       Outcome none;
-      none.note = "declined: nothing to release";
+      none.note = fmt::format("{}: nothing to release", to_string(existing->status));
       return none;
     }
-    default:
-      return platform::fail(ErrorKind::failed_precondition, "payment for order {} is already {}",
-                            order_id, to_string(existing->status));
   }
+  return platform::fail(ErrorKind::permanent, "payment for order {} has an unknown status",
+                        order_id);
+}
+
+Outcome refund_instead(const Outcome& void_outcome) {
+  Outcome o = void_outcome;
+  o.payment->status = PaymentStatus::refunded;
+  o.call = ProviderCall::refund;
+  o.events.clear();
+  o.events.emplace_back(
+      c::PaymentRefunded{o.payment->order_id, o.payment->payment_id, o.payment->amount});
+  o.note = "the provider had captured it already: refunded instead of voided";
+  return o;
 }
 
 json::object to_json(const Payment& p) {

@@ -44,12 +44,21 @@ TEST(Capture, OnlyAnAuthorisedPayment) {
   EXPECT_EQ(t->payment->status, PaymentStatus::captured);
   EXPECT_EQ(t->call, ProviderCall::capture);
   EXPECT_EQ(std::get<c::PaymentCaptured>(t->events.at(0)).amount, kAmount);
-  for (auto s : {PaymentStatus::pending, PaymentStatus::declined, PaymentStatus::captured,
-                 PaymentStatus::voided, PaymentStatus::refunded, PaymentStatus::cancelled_early}) {
-    auto bad = capture(with(s), "o-1");
-    ASSERT_FALSE(bad) << to_string(s);
-    EXPECT_EQ(bad.error().kind, ErrorKind::failed_precondition);
+  // Settled by state, never by timing: a repeated capture, or one that comes
+  // after a cancel released the money, changes nothing and is no error (an
+  // ordinary race must not send money to the DLQ).
+  for (auto s : {PaymentStatus::declined, PaymentStatus::captured, PaymentStatus::voided,
+                 PaymentStatus::refunded, PaymentStatus::cancelled_early}) {
+    auto none = capture(with(s), "o-1");
+    ASSERT_TRUE(none) << to_string(s);
+    EXPECT_FALSE(none->payment) << to_string(s);
+    EXPECT_EQ(none->call, ProviderCall::none);
+    EXPECT_TRUE(none->events.empty());
+    EXPECT_FALSE(none->note.empty());
   }
+  // Without an authorisation there is nothing a confirmation could capture.
+  EXPECT_EQ(capture(with(PaymentStatus::pending), "o-1").error().kind,
+            ErrorKind::failed_precondition);
   EXPECT_FALSE(capture(std::nullopt, "o-1"));
 }
 
@@ -67,11 +76,37 @@ TEST(Cancel, VoidsAnAuthorisationRefundsACaptureAndTombstonesTheUnseen) {
   auto d = cancel(with(PaymentStatus::declined), "o-1", kAmount);
   EXPECT_FALSE(d->payment);
   EXPECT_TRUE(d->events.empty());
+  // Cancelled before any payment was recorded: the authorisation may still
+  // have reached the provider, so the compensation voids by payment id.
   auto early = cancel(std::nullopt, "o-1", kAmount);
   EXPECT_EQ(early->payment->status, PaymentStatus::cancelled_early);
-  EXPECT_EQ(early->call, ProviderCall::none);
-  for (auto s : {PaymentStatus::voided, PaymentStatus::refunded, PaymentStatus::cancelled_early})
-    EXPECT_EQ(cancel(with(s), "o-1", kAmount).error().kind, ErrorKind::failed_precondition);
+  EXPECT_EQ(early->call, ProviderCall::void_authorization);
+  EXPECT_EQ(early->payment->payment_id, payment_id_for("o-1"));
+  // A second cancel (two deliveries of one event) releases nothing twice.
+  for (auto s : {PaymentStatus::voided, PaymentStatus::refunded, PaymentStatus::cancelled_early}) {
+    auto again = cancel(with(s), "o-1", kAmount);
+    ASSERT_TRUE(again) << to_string(s);
+    EXPECT_FALSE(again->payment);
+    EXPECT_EQ(again->call, ProviderCall::none);
+  }
+}
+
+TEST(Cancel, AVoidThatMeetsACaptureBecomesARefund) {
+  auto v = cancel(with(PaymentStatus::authorized), "o-1", kAmount);
+  auto r = refund_instead(*v);
+  EXPECT_EQ(r.payment->status, PaymentStatus::refunded);
+  EXPECT_EQ(r.call, ProviderCall::refund);
+  ASSERT_EQ(r.events.size(), 1u);
+  EXPECT_EQ(std::get<c::PaymentRefunded>(r.events.at(0)).amount, kAmount);
+}
+
+TEST(SimulatedProvider, AVoidedPaymentIdCannotBeAuthorisedAfterwards) {
+  SimulatedProvider p;
+  ASSERT_TRUE(p.void_authorization("k"));  // before anything: harmless
+  auto late = p.authorize("k", "tok_ok", kAmount);
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->decision, AuthDecision::declined);
+  EXPECT_FALSE(p.accounts().at("k").authorized);
 }
 
 TEST(SimulatedProvider, TokensBehaveAsDocumentedAndNothingChargesTwice) {

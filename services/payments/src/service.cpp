@@ -8,6 +8,7 @@ namespace orderly::services::payments {
 namespace c = contracts;
 using platform::CloudEvent;
 using platform::Condition;
+using platform::ErrorKind;
 using platform::Item;
 using platform::Status;
 using platform::UnitOfWork;
@@ -74,10 +75,11 @@ Result<PaymentsService::Loaded> PaymentsService::load(const std::string& order_i
   return l;
 }
 
-Status PaymentsService::finish(const Loaded& loaded, const Outcome& outcome,
+Status PaymentsService::finish(const Loaded& loaded, const Outcome& decided,
                                const CloudEvent& cause, UnitOfWork& uow) {
   // The provider is idempotent by payment id, so repeating this call when the
   // commit below conflicts, or the message is redelivered, charges nothing twice.
+  Outcome outcome = decided;
   if (outcome.payment) {
     const auto& p = *outcome.payment;
     Status call;
@@ -86,16 +88,27 @@ Status PaymentsService::finish(const Loaded& loaded, const Outcome& outcome,
         break;
       case ProviderCall::capture:
         call = provider_.capture(p.payment_id, p.amount);
+        // Released at the provider by a cancel whose commit has not landed
+        // yet: that cancel finishes the compensation; nothing is captured.
+        if (!call && call.error().kind == ErrorKind::failed_precondition) return {};
         break;
       case ProviderCall::void_authorization:
         call = provider_.void_authorization(p.payment_id);
+        // Captured meanwhile by a capture racing this cancel: refund it.
+        if (!call && call.error().kind == ErrorKind::failed_precondition &&
+            outcome.payment->status == PaymentStatus::voided) {
+          outcome = refund_instead(outcome);
+          call = provider_.refund(p.payment_id, p.amount);
+        }
         break;
       case ProviderCall::refund:
         call = provider_.refund(p.payment_id, p.amount);
         break;
     }
     if (!call) return call;
-    uow.put(Item{payment_pk(p.order_id), std::string(kPaymentSk), 0, to_json(p), std::nullopt},
+    const auto& written = *outcome.payment;
+    uow.put(Item{payment_pk(written.order_id), std::string(kPaymentSk), 0, to_json(written),
+                 std::nullopt},
             loaded.payment ? Condition::version_is(loaded.version) : Condition::not_exists());
   }
   for (auto& e : c::to_events(outcome.events, &cause, clock_.now())) uow.emit(std::move(e));

@@ -61,6 +61,9 @@ Result<AuthResult> SimulatedProvider::authorize(const std::string& key, const st
   auto& a = load(key);
   ++a.authorize_calls;
   if (auto s = save(key); !s) return tl::unexpected(s.error());
+  // A voided payment id is finished: it cannot be authorised afterwards (a
+  // late authorisation racing a cancel must not open a hold).
+  if (a.voided) return AuthResult{AuthDecision::declined, "voided before authorisation"};
   if (token == "tok_ok") {
     a.authorized = true;
     if (auto s = save(key); !s) return tl::unexpected(s.error());

@@ -59,6 +59,9 @@ Outcome skip_authorization(const std::optional<Payment>& existing);
 Result<Outcome> capture(const std::optional<Payment>& existing, const std::string& order_id);
 Result<Outcome> cancel(const std::optional<Payment>& existing, const std::string& order_id,
                        const Money& amount);
+// A void the provider refused because the payment was captured meanwhile (a
+// capture racing the cancel): the same compensation as a refund.
+Outcome refund_instead(const Outcome& void_outcome);
 
 boost::json::object to_json(const Payment& p);
 Result<Payment> payment_from_json(const boost::json::object& o);
