@@ -228,15 +228,28 @@ Result<std::vector<DurableBus::Received>> DurableBus::receive(const RuleState& r
   auto tx = Transaction::begin(*db_);
   if (!tx) return tl::unexpected(tx.error());
   const std::int64_t invisible_until = now + r.rule.options.visibility_timeout.count();
-  for (const auto& m : out) {
+  std::vector<Received> deliver;
+  deliver.reserve(out.size());
+  for (auto& m : out) {
+    // As on SQS, the receive count alone decides: a message received
+    // max_receive_count times without being settled (its consumer crashed or
+    // timed out each time) goes to the DLQ instead of being received again.
+    if (m.receive_count > r.rule.options.max_receive_count) {
+      auto s = move_to_dlq(m.id, fmt::format("received {} times without being settled (the "
+                                             "consumer crashed or timed out each time)",
+                                             m.receive_count - 1));
+      if (!s) return tl::unexpected(s.error());
+      continue;
+    }
     auto s = run(*db_,
                  "UPDATE messages SET visible_at = ?1, inflight = 1, receive_count = ?2 "
                  "WHERE id = ?3",
                  invisible_until, std::int64_t{m.receive_count}, m.id);
     if (!s) return tl::unexpected(s.error());
+    deliver.push_back(std::move(m));
   }
   if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
-  return out;
+  return deliver;
 }
 
 Status DurableBus::move_to_dlq(std::int64_t id, const std::string& error) {

@@ -392,6 +392,44 @@ TEST_F(BusTest, ARestartResumesInFlightAndQueuedMessages) {
   EXPECT_EQ(ns, (std::set<std::int64_t>{0, 1, 2}));
 }
 
+// A message whose handler kills the process is never settled, so only the
+// receive count can stop it: as on SQS, after max_receive_count receives it
+// goes to the DLQ instead of crash-looping the consumer for ever.
+TEST_F(BusTest, AMessageThatCrashesTheProcessReachesTheDlqByItsReceiveCount) {
+  subscribe("r", EventPattern::for_types({kPlaced}), ok);
+  publish(kPlaced);
+  ASSERT_EQ(*bus_->relay_once(), 1u);
+  bus_.reset();
+  for (int crash = 1; crash <= 4; ++crash) {
+    auto dying = DurableBus::open(
+        {.path = dir_.file("bus.db"), .clock = &clock_, .fault_hook = [](std::string_view p) {
+           if (p == "consume.before_handler") throw std::runtime_error("killed");
+         }});
+    ASSERT_TRUE(dying);
+    ASSERT_TRUE((*dying)->subscribe(
+        {"r",
+         EventPattern::for_types({kPlaced}),
+         [](const std::vector<Delivery>& ds) { return std::vector<DeliveryResult>(ds.size()); },
+         {.max_receive_count = 3}}));
+    ASSERT_TRUE((*dying)->recover_in_flight());  // what start() does after a restart
+    auto stats = (*dying)->stats("r");
+    if (crash <= 3) {
+      EXPECT_EQ(stats->dead, 0) << "crash " << crash;
+      EXPECT_THROW((void)(*dying)->deliver_once("r"), std::runtime_error) << "crash " << crash;
+    } else {
+      // The fourth receive would exceed max_receive_count: the handler never runs.
+      auto n = (*dying)->deliver_once("r");
+      ASSERT_TRUE(n) << n.error().message;
+      auto dead = (*dying)->dead_letters("r");
+      ASSERT_EQ(dead->size(), 1u);
+      EXPECT_EQ(dead->front().receive_count, 3);
+      EXPECT_NE(dead->front().last_error.find("received 3 times"), std::string::npos)
+          << dead->front().last_error;
+      EXPECT_EQ((*dying)->stats("r")->ready + (*dying)->stats("r")->in_flight, 0);
+    }
+  }
+}
+
 TEST_F(BusTest, SubscribeValidatesRules) {
   auto h = [](const std::vector<Delivery>& ds) { return std::vector<DeliveryResult>(ds.size()); };
   EXPECT_TRUE(bus_->subscribe({"ok.rule-1", EventPattern{}, h, {}}));
