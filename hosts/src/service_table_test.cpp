@@ -62,6 +62,7 @@ TEST_F(ServiceTableTest, BuiltRulesAreExactlyTheRulesTheTableDescribes) {
     for (std::size_t i = 0; i < rules.size(); ++i) {
       EXPECT_EQ(rules[i].name, spec->rules[i].name);
       EXPECT_EQ(rules[i].pattern.literal_types(), spec->rules[i].types);
+      EXPECT_EQ(rules[i].options.max_receive_count, spec->rules[i].max_receive_count);
       EXPECT_TRUE(platform::validate_rule(rules[i])) << rules[i].name;
     }
     // Routes exist exactly when the table says the service has an API.

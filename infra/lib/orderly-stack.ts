@@ -41,7 +41,6 @@ export const MEMORY_MB = 256;
 export const TIMEOUT: Record<HandlerKind, Duration> = { api: Duration.seconds(10), events: Duration.seconds(30) };
 /** AWS guidance: a Lambda source queue's visibility timeout >= 6 x the function timeout. */
 export const QUEUE_VISIBILITY = Duration.seconds(6 * TIMEOUT.events.toSeconds());
-export const MAX_RECEIVE_COUNT = 5;
 export const ESM_BATCH_SIZE = 10;
 export const ESM_BATCHING_WINDOW = Duration.seconds(1);
 export const DLQ_RETENTION = Duration.days(14);
@@ -570,7 +569,7 @@ export class OrderlyStack extends Stack {
     this.deadLetterQueues[`${name}-dlq`] = dlq;
     const queue = this.queue(`${R}Queue`, name, key, {
       visibilityTimeout: QUEUE_VISIBILITY,
-      deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+      deadLetterQueue: { queue: dlq, maxReceiveCount: rule.maxReceiveCount },
       // Timers: delivery is delayed by the queue (docs/adr/0001: SQS delay up to 15 min).
       ...(delay !== undefined ? { deliveryDelay: Duration.seconds(delay) } : {}),
     });

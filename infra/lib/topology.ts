@@ -16,6 +16,8 @@ export interface RuleSpec {
   readonly types: readonly string[];
   /** Timer rules only: the fixed delivery delay (SQS DeliveryDelay on AWS). */
   readonly timerDelaySeconds?: number;
+  /** Receives before the DLQ: the C++ bus's number, the queue's redrive policy. */
+  readonly maxReceiveCount: number;
 }
 
 export interface ServiceSpec {
@@ -93,7 +95,15 @@ export function validateTopology(raw: unknown, origin = 'topology'): Topology {
           );
         }
       }
-      rules.push({ name: ruleName, types: [...(r.types as string[])], timerDelaySeconds: r.timerDelaySeconds });
+      const mrc = r.maxReceiveCount;
+      if (!Number.isInteger(mrc) || (mrc as number) < 1 || (mrc as number) > 1000)
+        fail(`rule ${ruleName}: maxReceiveCount must be an integer in 1..1000 (SQS), got ${JSON.stringify(mrc)}`);
+      rules.push({
+        name: ruleName,
+        types: [...(r.types as string[])],
+        timerDelaySeconds: r.timerDelaySeconds,
+        maxReceiveCount: mrc as number,
+      });
     }
     out.push({ name, handlers: [...(handlers as HandlerKind[])], produces: [...(produces as string[])], rules });
   }

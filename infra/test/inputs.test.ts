@@ -36,24 +36,29 @@ describe('topology.json', () => {
   });
 
   it(`refuses a timer longer than the SQS maximum delay (${SQS_MAX_DELAY_SECONDS} s)`, () => {
-    const ok = withRules([{ name: 'orders.t', types: ['orderly.orders.SagaTimedOut.v1'], timerDelaySeconds: 900 }]);
+    const ok = withRules([{ name: 'orders.t', types: ['orderly.orders.SagaTimedOut.v1'], timerDelaySeconds: 900, maxReceiveCount: 10 }]);
     validateTopology(ok);
-    const tooLong = withRules([{ name: 'orders.t', types: ['orderly.orders.SagaTimedOut.v1'], timerDelaySeconds: 901 }]);
+    const tooLong = withRules([{ name: 'orders.t', types: ['orderly.orders.SagaTimedOut.v1'], timerDelaySeconds: 901, maxReceiveCount: 10 }]);
     assert.throws(() => validateTopology(tooLong), /exceeds the SQS maximum of 900 s.*EventBridge Scheduler/);
   });
 
   it('refuses a timer rule whose type another rule also matches (it would not be delayed there)', () => {
     const overlap = withRules([
-      { name: 'orders.t', types: ['orderly.orders.SagaTimedOut.v1'], timerDelaySeconds: 30 },
-      { name: 'orders.saga', types: ['orderly.orders.SagaTimedOut.v1', 'orderly.orders.OrderPlaced.v1'] },
+      { name: 'orders.t', types: ['orderly.orders.SagaTimedOut.v1'], timerDelaySeconds: 30, maxReceiveCount: 10 },
+      { name: 'orders.saga', types: ['orderly.orders.SagaTimedOut.v1', 'orderly.orders.OrderPlaced.v1'], maxReceiveCount: 10 },
     ]);
     assert.throws(() => validateTopology(overlap), /shares orderly\.orders\.SagaTimedOut\.v1 with rule orders\.saga/);
   });
 
   it('refuses malformed entries', () => {
     assert.throws(() => validateTopology({ services: [] }), /no services/);
-    assert.throws(() => validateTopology(withRules([{ name: 'payments.x', types: ['orderly.a.B.v1'] }])), /named after its owner/);
-    assert.throws(() => validateTopology(withRules([{ name: 'orders.x', types: [] }])), /no types/);
+    assert.throws(() => validateTopology(withRules([{ name: 'payments.x', types: ['orderly.a.B.v1'], maxReceiveCount: 10 }])), /named after its owner/);
+    assert.throws(() => validateTopology(withRules([{ name: 'orders.x', types: [], maxReceiveCount: 10 }])), /no types/);
+    assert.throws(() => validateTopology(withRules([{ name: 'orders.x', types: ['orderly.a.B.v1'] }])), /maxReceiveCount must be an integer/);
+    assert.throws(
+      () => validateTopology(withRules([{ name: 'orders.x', types: ['orderly.a.B.v1'], maxReceiveCount: 1001 }])),
+      /maxReceiveCount must be an integer in 1\.\.1000/,
+    );
     assert.throws(
       () => validateTopology({ services: [{ name: 'orders', handlers: ['api'], produces: [], rules: [] }] }),
       /needs an "events" handler/,

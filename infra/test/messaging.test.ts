@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   BUS_NAME,
-  MAX_RECEIVE_COUNT,
   OUTBOX_FILTER,
   PIPE_DETAIL_TYPE_PATH,
   PIPE_INPUT_TEMPLATE,
@@ -51,13 +50,18 @@ describe('SQS queues', () => {
     }
   });
 
-  it(`every queue that is not a DLQ has a DLQ with maxReceiveCount ${MAX_RECEIVE_COUNT}`, () => {
+  it('every queue that is not a DLQ has a DLQ, after its rule\'s maxReceiveCount from the topology', () => {
     const sources = queues.filter(([id]) => !DLQS.has(id));
     assert.equal(sources.length, topology.services.flatMap((s) => s.rules).length);
     for (const [id, q] of sources) {
       const rp = q.Properties!.RedrivePolicy;
       assert.ok(rp, `${id}: no RedrivePolicy`);
-      assert.equal(rp.maxReceiveCount, 5, id);
+      const rule = topology.services
+        .flatMap((s) => s.rules)
+        .find((r) => q.Properties!.QueueName === `orderly-${ruleSlug(r.name)}`);
+      assert.ok(rule, `${id}: no rule for queue ${q.Properties!.QueueName}`);
+      assert.equal(rp.maxReceiveCount, rule.maxReceiveCount, id);
+      assert.equal(rp.maxReceiveCount, 10, `${id}: the C++ bus's number (platform::RuleOptions)`);
       const dlq = refId(rp.deadLetterTargetArn)!;
       assert.equal(R[dlq].Type, 'AWS::SQS::Queue');
       assert.notEqual(dlq, id);

@@ -114,7 +114,9 @@ int main(int argc, char** argv) {
     for (const hosts::ServiceSpec* spec : hosts::service_table()) {
       json::array rules;
       for (const auto& r : spec->rules) {
-        json::object rule{{"name", r.name}, {"types", strings(r.types)}};
+        json::object rule{{"name", r.name},
+                          {"types", strings(r.types)},
+                          {"maxReceiveCount", r.max_receive_count}};
         if (r.timer_delay)
           rule["timerDelaySeconds"] =
               std::chrono::duration_cast<std::chrono::seconds>(settings.*r.timer_delay).count();

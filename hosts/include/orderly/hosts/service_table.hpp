@@ -87,6 +87,8 @@ struct RuleSpec {
   std::vector<std::string> types;  // the event types it receives
   // Set for a service's own timer rule: its events are delivered this late.
   platform::Millis Settings::*timer_delay = nullptr;
+  // Receives before the DLQ (the bus's, and the SQS queue's redrive policy).
+  int max_receive_count = platform::RuleOptions{}.max_receive_count;
 };
 
 enum class Port { payment_provider };
@@ -146,7 +148,7 @@ ServiceSpec describe(
   spec.name = std::move(name);
   spec.produces = S::produces();
   for (const auto& sub : S::subscriptions()) {
-    RuleSpec r{sub.rule, sub.types(), nullptr};
+    RuleSpec r{sub.rule, sub.types(), nullptr, platform::RuleOptions{}.max_receive_count};
     for (const auto& [rule, delay] : timers)
       if (rule == sub.rule) r.timer_delay = delay;
     spec.rules.push_back(std::move(r));

@@ -3,7 +3,7 @@
 //   bus.subscribe({.name = "payments.on-order-placed",
 //                  .pattern = EventPattern::for_types({"orderly.orders.OrderPlaced.v1"}),
 //                  .handler = each_message([&](const Delivery& d) { return authorize(d); }),
-//                  .options = {.batch_size = 10, .max_receive_count = 5}});
+//                  .options = {.batch_size = 10, .max_receive_count = 10}});
 //
 // Semantics match SQS behind EventBridge: at-least-once, no ordering, a
 // visibility timeout, retries with exponential backoff and full jitter, the
@@ -55,7 +55,12 @@ BatchHandler each_message(std::function<Status(const Delivery&)> fn);
 struct RuleOptions {
   int batch_size = 10;
   Millis visibility_timeout{30'000};
-  int max_receive_count = 5;
+  // Ten: a provider that fails transiently twice (tok_flaky), one crash and
+  // one stall together took five receives in the simulator, and a message
+  // that had done nothing wrong went to the DLQ. Poison that fails
+  // permanently goes at once; a handler that crashes the process, after ten.
+  // infra/topology.json carries this number to the SQS redrive policies.
+  int max_receive_count = 10;
   Millis backoff_base{200};
   Millis backoff_cap{60'000};
 };
