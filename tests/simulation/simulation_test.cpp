@@ -1,20 +1,13 @@
-// The simulator in make test: a fast tier of seeds (ORDERLY_SIM_SEEDS, default
-// 2000), each run checked against every invariant, and the determinism the
-// replay command relies on.
+// The simulator's own guarantees: a seed replays bit for bit (what the replay
+// command relies on), and runs really reach the states they are meant to
+// explore. The fast tier of seeds runs as `orderly_sim` entries in ctest
+// (tests/CMakeLists.txt, label simulation).
 #include <gtest/gtest.h>
-
-#include <cstdlib>
-#include <string>
 
 #include "simulator.hpp"
 
 namespace orderly::simulation {
 namespace {
-
-std::uint64_t env_or(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::stoull(v) : fallback;
-}
 
 TEST(Simulation, TheSameSeedReplaysTheSameTraceBitForBit) {
   for (std::uint64_t seed : {1ULL, 77ULL, 4242ULL}) {
@@ -45,21 +38,17 @@ TEST(Simulation, RunsReachTheStatesTheyAreMeantToExplore) {
   EXPECT_GT(cancelled, 40);
 }
 
-TEST(Simulation, EverySeedOfTheFastTierKeepsEveryInvariant) {
-  const std::uint64_t from = env_or("ORDERLY_SIM_FROM", 0);
-  const std::uint64_t count = env_or("ORDERLY_SIM_SEEDS", 2000);
-  std::uint64_t failed = 0;
-  std::string first;
-  for (std::uint64_t seed = from; seed < from + count; ++seed) {
-    auto r = run_simulation({.seed = seed, .keep_trace = false});
-    if (r.ok) continue;
-    if (++failed == 1) {
-      // Run it again with its trace, for the report.
-      first = run_simulation({.seed = seed}).report();
-    }
+TEST(Simulation, TheMoneyInvariantCatchesAProviderThatDoesNotRelease) {
+  // Not a product switch: the bug is planted in the simulator's own provider
+  // wrapper, to show that "no authorisation is left open" can fail.
+  int caught = 0;
+  for (std::uint64_t seed = 0; seed < 30; ++seed) {
+    auto r =
+        run_simulation({.seed = seed, .keep_trace = false, .plant_provider_ignores_voids = true});
+    for (const auto& v : r.violations)
+      if (v.find("authorisation hold is left open") != std::string::npos) ++caught;
   }
-  EXPECT_EQ(failed, 0u) << failed << " of " << count << " seeds broke an invariant; the first:\n"
-                        << first;
+  EXPECT_GT(caught, 0);
 }
 
 }  // namespace
