@@ -133,6 +133,17 @@ bool JsonReader::boolean(std::string_view key) {
   return v->get_bool();
 }
 
+std::optional<bool> JsonReader::optional_boolean(std::string_view key) {
+  if (!o_->contains(key) || o_->at(key).is_null()) {
+    read_.emplace(key);
+    return std::nullopt;
+  }
+  const auto before = errors_->size();
+  const bool b = boolean(key);
+  if (errors_->size() != before) return std::nullopt;
+  return b;
+}
+
 void JsonReader::object(std::string_view key, const std::function<void(JsonReader&)>& fn) {
   const auto* v = find(key, true);
   if (!v) return;

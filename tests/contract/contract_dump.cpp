@@ -6,8 +6,9 @@
 //     DIR/samples/<type>.json one CloudEvent per produced type, really emitted
 //
 // The samples come from running the five services on the embedded runtime
-// through enough sagas (delivered, declined, out of stock, timed out,
-// cancelled after capture) that every event type is emitted at least once.
+// through enough sagas (delivered, declined, out of stock, timed out, a
+// cancel stopped before dispatch, a cancel refused after it) that every event
+// type is emitted at least once.
 #include <CLI/CLI.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -78,7 +79,18 @@ int main(int argc, char** argv) {
     auto cancelled = place({{"PAD-XL-01", 1}}, "tok_ok");
     if (!cancelled) return fail("place failed");
     if (!s.bus().run_until_idle()) return fail("bus failed");
+    // CONFIRMED: the cancel is a request, and shipping stops the shipment (ShipmentCancelled).
     if (auto c = s.orders().cancel_order(cancelled->id); !c) return fail(c.error().describe());
+    if (!s.bus().run_until_idle()) return fail("bus failed");
+    // The carrier takes a parcel, then its customer asks to cancel before orders has heard of
+    // the dispatch: shipping refuses (ShipmentCancellationRefused).
+    auto late = place({{"PAD-XL-01", 1}}, "tok_ok");
+    if (!late) return fail("place failed");
+    if (!s.bus().run_until_idle()) return fail("bus failed");
+    clock.advance(5'000ms);
+    if (!s.bus().deliver_once(std::string(services::shipping::kCarrierRule)))
+      return fail("carrier step failed");
+    if (auto c = s.orders().cancel_order(late->id); !c) return fail(c.error().describe());
     if (!drain()) return fail("sagas did not settle");
     auto dead = s.bus().dead_letters();
     if (!dead || !dead->empty()) return fail("dead letters while producing samples");

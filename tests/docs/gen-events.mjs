@@ -149,12 +149,35 @@ export const EVENT_NOTES = {
       'notifications.events': 'Renders `shipment_dispatched` (carrier, tracking number) and emits `NotificationSent`.',
     },
   },
+  'orderly.orders.OrderCancellationRequested.v1': {
+    trigger:
+      'A customer asked to cancel a CONFIRMED order (`POST /v1/orders/{orderId}/cancel`, answered 202); the order stays CONFIRMED with `cancellationRequested` until shipping answers. A repeated request emits nothing.',
+    effects: {
+      'shipping.events':
+        'Not yet left (none, AWAITING_CAPTURE, AWAITING_ORDER, CREATED) → CANCELLED, emitting `ShipmentCancelled`; the carrier never dispatches a cancelled shipment. DISPATCHED or DELIVERED: emits `ShipmentCancellationRefused`.',
+    },
+  },
   'orderly.shipping.ShipmentDelivered.v1': {
     trigger: 'The carrier simulator\'s deliver step (`CarrierProgressed`, step `deliver`) reached a DISPATCHED shipment.',
     effects: {
       'orders.saga':
         'SHIPPED → DELIVERED, emitting `OrderDelivered`; a still CONFIRMED order (the delivery overtook the dispatch) emits `OrderShipped` then `OrderDelivered`. DELIVERED or CANCELLED: only recorded in the timeline.',
       'notifications.events': 'Renders `shipment_delivered` and emits `NotificationSent`.',
+    },
+  },
+  'orderly.shipping.ShipmentCancelled.v1': {
+    trigger:
+      'Shipping stopped a shipment that had not left (none yet, awaiting its capture or its order, or CREATED), in reply to `OrderCancellationRequested`; also answered again for a shipment already CANCELLED, so the order can conclude.',
+    effects: {
+      'orders.saga':
+        'CONFIRMED → CANCELLED (reason `customer_request`), emitting `OrderCancelled`, which voids or refunds the payment and releases or restocks the items. Any other status: only recorded in the timeline.',
+    },
+  },
+  'orderly.shipping.ShipmentCancellationRefused.v1': {
+    trigger:
+      'Shipping refused a customer\'s cancellation request because the shipment had left (`shipmentStatus` DISPATCHED or DELIVERED): dispatch is the point of no return.',
+    effects: {
+      'orders.saga': 'Clears the pending request; the status does not change and the order goes on to DELIVERED.',
     },
   },
   'orderly.shipping.CarrierProgressed.v1': {

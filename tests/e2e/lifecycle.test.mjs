@@ -160,7 +160,7 @@ describe('customer cancellation before dispatch (slow carrier)', () => {
     removeDir(dataDir);
   });
 
-  test('CONFIRMED order → cancel → 202 CANCELLED customer_request; stays cancelled; stock released', async () => {
+  test('CONFIRMED order → cancel → 202 requested; shipping stops the shipment → CANCELLED customer_request; stock released', async () => {
     const before = (await req(srv.url, { path: '/v1/products/MN-27-4K' })).json.available;
     const p = await placeOrder(srv.url, tok, { items: [{ sku: 'MN-27-4K', quantity: 3 }] });
     assert.equal(p.status, 202, p.text);
@@ -168,15 +168,20 @@ describe('customer cancellation before dispatch (slow carrier)', () => {
     const reserved = (await req(srv.url, { path: '/v1/products/MN-27-4K' })).json.available;
     assert.equal(reserved, before - 3, 'a confirmed order holds its reservation');
     assertProblem(await req(srv.url, { method: 'POST', path: `/v1/orders/${p.json.orderId}/cancel`, token: other }), 404, 'not owner');
+    // Past confirmation the cancel is a request that shipping decides (the pivot).
     const c = await req(srv.url, { method: 'POST', path: `/v1/orders/${p.json.orderId}/cancel`, token: tok });
     assert.equal(c.status, 202, c.text);
     assert.equal(c.json.orderId, p.json.orderId);
-    assert.equal(c.json.status, 'CANCELLED');
-    assert.equal(c.json.cancellationReason, 'customer_request');
-    const g = await req(srv.url, { path: `/v1/orders/${p.json.orderId}`, token: tok });
-    assert.equal(g.json.status, 'CANCELLED');
-    assert.equal(g.json.cancellationReason, 'customer_request');
-    assert.ok(hasType(g.json, 'OrderCancelled'), g.json.timeline.map((e) => e.type).join(', '));
+    assert.equal(c.json.status, 'CONFIRMED');
+    assert.equal(c.json.cancellationRequested, true);
+    assert.equal(c.json.cancellationReason, undefined);
+    const again = await req(srv.url, { method: 'POST', path: `/v1/orders/${p.json.orderId}/cancel`, token: tok });
+    assert.ok(again.status === 202 || again.status === 409, `a repeated request: ${again.status}`);
+    const g = await waitForOrder(srv.url, tok, p.json.orderId, (o) => o.status === 'CANCELLED', 10_000, 'CANCELLED');
+    assert.equal(g.cancellationReason, 'customer_request');
+    assert.equal(g.cancellationRequested, undefined);
+    for (const t of ['OrderCancellationRequested', 'ShipmentCancelled', 'OrderCancelled'])
+      assert.ok(hasType(g, t), `${t} in ${g.timeline.map((e) => e.type).join(', ')}`);
     assertProblem(await req(srv.url, { method: 'POST', path: `/v1/orders/${p.json.orderId}/cancel`, token: tok }), 409, 'second cancel');
     // The reservation is released (asynchronously).
     const deadline = Date.now() + 10_000;
@@ -223,7 +228,9 @@ describe('customer cancellation before dispatch (slow carrier)', () => {
     await waitForOrder(srv.url, tok, p.json.orderId, (o) => o.status === 'CONFIRMED', 10_000, 'CONFIRMED');
     const c = await req(srv.url, { method: 'POST', path: `/v1/orders/${p.json.orderId}/cancel`, token: admin });
     assert.equal(c.status, 202, c.text);
-    assert.equal(c.json.status, 'CANCELLED');
-    assert.equal(c.json.cancellationReason, 'customer_request');
+    assert.equal(c.json.status, 'CONFIRMED');
+    assert.equal(c.json.cancellationRequested, true);
+    const g = await waitForOrder(srv.url, tok, p.json.orderId, (o) => o.status === 'CANCELLED', 10_000, 'CANCELLED');
+    assert.equal(g.cancellationReason, 'customer_request');
   });
 });

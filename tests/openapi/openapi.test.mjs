@@ -307,9 +307,10 @@ test('Order, OrderPage and the other response shapes', () => {
   assert.deepEqual(s.CancellationReason.enum, ['payment_declined', 'out_of_stock', 'timeout', 'customer_request']);
   assert.deepEqual(
     Object.keys(s.Order.properties).sort(),
-    ['cancellationReason', 'createdAt', 'customerId', 'items', 'orderId', 'shipment', 'shippingAddress', 'status', 'timeline', 'total'],
+    ['cancellationReason', 'cancellationRequested', 'createdAt', 'customerId', 'items', 'orderId', 'shipment', 'shippingAddress', 'status', 'timeline', 'total'],
   );
   assert.ok(!s.Order.required.includes('cancellationReason') && !s.Order.required.includes('shipment'));
+  assert.ok(!s.Order.required.includes('cancellationRequested'), 'present only while a request waits');
   assert.deepEqual(Object.keys(s.Shipment.properties).sort(), ['carrier', 'shipmentId', 'trackingNumber']);
   assert.deepEqual([...s.TimelineEntry.required].sort(), ['eventId', 'time', 'type']);
   assert.deepEqual(s.OrderPage.properties.nextCursor.type, ['string', 'null']);

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -309,9 +310,11 @@ TEST_F(SagaTest, CustomerCancelBeforeDispatchRefundsAndRestocks) {
   const auto id = place({{"SKU-A", 3}}, "tok_ok");
   run();  // confirmed, captured, shipment created; the carrier has not come yet
   ASSERT_EQ(order(id).status, orders::Status::confirmed);
-  auto cancelled = sys_->orders().cancel_order(id);
-  ASSERT_TRUE(cancelled) << cancelled.error().message;
-  EXPECT_EQ(cancelled->status, orders::Status::cancelled);
+  // Past confirmation the cancel is a request; shipping stops the shipment first.
+  auto requested = sys_->orders().cancel_order(id);
+  ASSERT_TRUE(requested) << requested.error().message;
+  EXPECT_EQ(requested->status, orders::Status::confirmed);
+  EXPECT_TRUE(requested->cancellation_requested);
   settle();
   const auto o = order(id);
   EXPECT_EQ(o.status, orders::Status::cancelled);
@@ -320,6 +323,32 @@ TEST_F(SagaTest, CustomerCancelBeforeDispatchRefundsAndRestocks) {
   EXPECT_EQ((*pay)->status, payments::PaymentStatus::refunded);
   auto a = sys_->inventory().get_product("SKU-A");
   EXPECT_EQ((*a)->on_hand, 100);  // committed to the shipment, then restocked
+  check_invariants();
+}
+
+// The race the pivot exists for (found by the simulator, seed 8 of the calm
+// phase): the carrier has taken the parcel, but orders has not heard of it
+// when the customer cancels. Before the pivot the order was CANCELLED and
+// refunded while the goods were delivered for free; now shipping refuses.
+TEST_F(SagaTest, ACancelRacingTheDispatchIsRefusedByShippingAndTheOrderIsDelivered) {
+  open();
+  const auto id = place({{"SKU-A", 2}}, "tok_ok");
+  run();  // confirmed, captured, shipment created
+  ASSERT_EQ(order(id).status, orders::Status::confirmed);
+  clock_.advance(5'000ms);
+  ASSERT_TRUE(sys_->bus().deliver_once(std::string(shipping::kCarrierRule)));  // dispatched
+  auto requested = sys_->orders().cancel_order(id);  // orders still says CONFIRMED
+  ASSERT_TRUE(requested) << requested.error().message;
+  EXPECT_TRUE(requested->cancellation_requested);
+  settle();
+  const auto o = order(id);
+  EXPECT_EQ(o.status, orders::Status::delivered);
+  EXPECT_FALSE(o.cancellation_requested);
+  EXPECT_TRUE(std::any_of(o.timeline.begin(), o.timeline.end(), [](const auto& t) {
+    return t.type == c::ShipmentCancellationRefused::kType;
+  }));
+  EXPECT_EQ((*sys_->payments().get_payment(id))->status, payments::PaymentStatus::captured);
+  EXPECT_EQ((*sys_->inventory().get_product("SKU-A"))->on_hand, 98);
   check_invariants();
 }
 

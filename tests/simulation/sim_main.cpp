@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   app.add_flag("--keep-going", keep_going, "Do not stop at the first failing seed");
   app.add_option("--orders", base.orders, "Orders per run");
   app.add_option("--fault-steps", base.fault_steps, "Steps with faults per run");
+  app.add_flag("!--no-aim-cancels", base.aim_cancels_at_carrier,
+               "Do not aim customer cancels at the carrier's moment");
   CLI11_PARSE(app, argc, argv);
   if (seed) {
     from = *seed;

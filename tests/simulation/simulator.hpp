@@ -43,6 +43,10 @@ struct SimOptions {
   double provider_fault_rate = 0.03;  // per provider call, each of three faults
   double cancel_rate = 0.5;  // chance that an order gets a customer cancel at a random moment
   bool keep_trace = true;
+  // Aim half the planned customer cancels at the carrier's moment (the
+  // delivery of CarrierProgressed or ShipmentDispatched): the cancel-versus-
+  // dispatch race the pivot exists for.
+  bool aim_cancels_at_carrier = true;
   // A bug planted in the simulated provider (it acknowledges voids without
   // releasing anything), so a test can show the money invariant does fail.
   bool plant_provider_ignores_voids = false;

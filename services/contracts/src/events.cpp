@@ -173,6 +173,14 @@ void read(JsonReader& r, OrderDelivered& e) {
   e.shipment_id = read_uuid(r, "shipmentId");
 }
 
+json::object encode(const OrderCancellationRequested& e) {
+  return {{"orderId", e.order_id}, {"customerId", e.customer_id}};
+}
+void read(JsonReader& r, OrderCancellationRequested& e) {
+  e.order_id = read_uuid(r, "orderId");
+  e.customer_id = r.string("customerId", 1, kIdMax);
+}
+
 json::object encode(const SagaTimedOut& e) {
   return {{"orderId", e.order_id}, {"placedAt", e.placed_at}};
 }
@@ -318,6 +326,28 @@ json::object encode(const ShipmentDispatched& e) {
 }
 void read(JsonReader& r, ShipmentDispatched& e) {
   read_tracked(r, e);
+}
+
+json::object encode(const ShipmentCancelled& e) {
+  return {{"orderId", e.order_id}, {"customerId", e.customer_id}, {"shipmentId", e.shipment_id}};
+}
+void read(JsonReader& r, ShipmentCancelled& e) {
+  e.order_id = read_uuid(r, "orderId");
+  e.customer_id = r.string("customerId", 1, kIdMax);
+  e.shipment_id = read_uuid(r, "shipmentId");
+}
+
+json::object encode(const ShipmentCancellationRefused& e) {
+  return {{"orderId", e.order_id},
+          {"customerId", e.customer_id},
+          {"shipmentId", e.shipment_id},
+          {"shipmentStatus", e.shipment_status}};
+}
+void read(JsonReader& r, ShipmentCancellationRefused& e) {
+  e.order_id = read_uuid(r, "orderId");
+  e.customer_id = r.string("customerId", 1, kIdMax);
+  e.shipment_id = read_uuid(r, "shipmentId");
+  e.shipment_status = r.one_of("shipmentStatus", {"DISPATCHED", "DELIVERED"});
 }
 
 json::object encode(const ShipmentDelivered& e) {

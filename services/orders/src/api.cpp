@@ -17,6 +17,7 @@ using platform::JsonReader;
 json::object api_json(const Order& o) {
   auto j = to_json(o);
   j.erase("saga");
+  if (o.cancellation_requested) j["cancellationRequested"] = true;
   return j;
 }
 

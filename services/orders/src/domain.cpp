@@ -195,8 +195,16 @@ Result<Transition> on_shipment_delivered(Order o, const std::string& shipment_id
 Result<Transition> cancel_by_customer(Order o) {
   switch (o.status) {
     case Status::pending:
-    case Status::confirmed:
       return cancel(std::move(o), kCustomerRequest);
+    case Status::confirmed: {
+      if (o.cancellation_requested)
+        return unchanged(std::move(o), "cancellation already requested; shipping decides");
+      o.cancellation_requested = true;
+      contracts::OrderCancellationRequested e{o.id, o.customer_id};
+      Transition t{std::move(o), {}, {}};
+      t.events.emplace_back(std::move(e));
+      return t;
+    }
     case Status::shipped:
     case Status::delivered:
       return platform::fail(ErrorKind::failed_precondition,
@@ -206,6 +214,21 @@ Result<Transition> cancel_by_customer(Order o) {
       return platform::fail(ErrorKind::failed_precondition, "order {} is already cancelled", o.id);
   }
   return platform::fail(ErrorKind::permanent, "unreachable");
+}
+
+Result<Transition> on_shipment_cancelled(Order o) {
+  if (o.status == Status::confirmed) {
+    o.cancellation_requested = false;
+    return cancel(std::move(o), kCustomerRequest);
+  }
+  return unchanged(std::move(o),
+                   fmt::format("shipment cancelled while the order is {}", to_string(o.status)));
+}
+
+Result<Transition> on_cancellation_refused(Order o, const std::string& shipment_status) {
+  o.cancellation_requested = false;
+  return unchanged(std::move(o),
+                   fmt::format("cancellation refused: the shipment is {}", shipment_status));
 }
 
 // ---- persistence ----
@@ -224,7 +247,10 @@ json::object to_json(const Order& o) {
                    {"total", contracts::encode(o.total)},
                    {"shippingAddress", contracts::encode(o.shipping_address)},
                    {"createdAt", o.created_at},
-                   {"saga", {{"reserved", o.reserved}, {"authorized", o.authorized}}},
+                   {"saga",
+                    {{"reserved", o.reserved},
+                     {"authorized", o.authorized},
+                     {"cancellationRequested", o.cancellation_requested}}},
                    {"timeline", std::move(timeline)}};
   if (o.cancellation_reason) out["cancellationReason"] = *o.cancellation_reason;
   if (o.shipment_id) {
@@ -251,6 +277,8 @@ Result<Order> order_from_json(const json::object& attrs) {
   r.object("saga", [&](JsonReader& s) {
     o.reserved = s.boolean("reserved");
     o.authorized = s.boolean("authorized");
+    // Absent in orders stored before the pivot.
+    o.cancellation_requested = s.optional_boolean("cancellationRequested").value_or(false);
   });
   o.cancellation_reason = r.optional_string("cancellationReason", 1, 64);
   r.optional_object("shipment", [&](JsonReader& s) {

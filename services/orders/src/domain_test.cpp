@@ -201,5 +201,34 @@ TEST(OrderJson, RoundTripsAndRejectsCorruption) {
   EXPECT_EQ(order_from_json(broken).error().kind, ErrorKind::permanent);
 }
 
+// The pivot: past confirmation a customer's cancel is a request shipping decides.
+TEST(CancelByCustomer, AConfirmedOrderIsARequestThatShippingDecides) {
+  using namespace orderly::services::orders;
+  auto r = cancel_by_customer(with_status(Status::confirmed));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->order.status, Status::confirmed);
+  EXPECT_TRUE(r->order.cancellation_requested);
+  ASSERT_EQ(r->events.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<orderly::services::contracts::OrderCancellationRequested>(
+      r->events.front()));
+  auto again = cancel_by_customer(r->order);  // a repeated request emits nothing
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->events.empty());
+  auto stopped = on_shipment_cancelled(r->order);
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->order.status, Status::cancelled);
+  EXPECT_EQ(stopped->order.cancellation_reason, "customer_request");
+  EXPECT_FALSE(stopped->order.cancellation_requested);
+  auto refused = on_cancellation_refused(r->order, "DISPATCHED");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->order.status, Status::confirmed);
+  EXPECT_FALSE(refused->order.cancellation_requested);
+  EXPECT_TRUE(refused->events.empty());
+  // The flag survives the stored form.
+  auto back = order_from_json(to_json(r->order));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_TRUE(back->cancellation_requested);
+}
+
 }  // namespace
 }  // namespace orderly::services::orders

@@ -43,7 +43,8 @@ OrdersService::OrdersService(platform::ItemStore& store, const platform::Clock& 
 std::vector<std::string> OrdersService::produces() {
   return {std::string(c::OrderPlaced::kType),    std::string(c::OrderConfirmed::kType),
           std::string(c::OrderCancelled::kType), std::string(c::OrderShipped::kType),
-          std::string(c::OrderDelivered::kType), std::string(c::SagaTimedOut::kType)};
+          std::string(c::OrderDelivered::kType), std::string(c::OrderCancellationRequested::kType),
+          std::string(c::SagaTimedOut::kType)};
 }
 
 std::vector<platform::Subscription<OrdersService>> OrdersService::subscriptions() {
@@ -75,6 +76,12 @@ std::vector<platform::Subscription<OrdersService>> OrdersService::subscriptions(
            on<c::ShipmentDelivered>(step([](Order o, const c::ShipmentDelivered& d) {
              return on_shipment_delivered(std::move(o), d.shipment_id);
            })),
+           on<c::ShipmentCancelled>(
+               step([](Order o, const auto&) { return on_shipment_cancelled(std::move(o)); })),
+           on<c::ShipmentCancellationRefused>(
+               step([](Order o, const c::ShipmentCancellationRefused& d) {
+                 return on_cancellation_refused(std::move(o), d.shipment_status);
+               })),
        }},
       {std::string(kTimerRule), {on<c::SagaTimedOut>(step([](Order o, const auto&) {
          return on_saga_timeout(std::move(o));

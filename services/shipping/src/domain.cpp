@@ -140,6 +140,37 @@ Result<Outcome> on_order_cancelled(const std::optional<Shipment>& s, const std::
   }
 }
 
+Result<Outcome> on_cancellation_requested(const std::optional<Shipment>& s,
+                                          const c::OrderCancellationRequested& e) {
+  Outcome o;
+  const std::string shipment_id = s ? s->shipment_id : shipment_id_for(e.order_id);
+  if (!s) {
+    o.shipment =
+        Shipment{e.order_id, shipment_id, e.customer_id, ShipmentStatus::cancelled, {}, {}, {}};
+  } else {
+    switch (s->status) {
+      case ShipmentStatus::awaiting_capture:
+      case ShipmentStatus::awaiting_order:
+      case ShipmentStatus::created:
+        o.shipment = *s;
+        o.shipment->status = ShipmentStatus::cancelled;
+        break;
+      case ShipmentStatus::cancelled:
+        o.note = "already cancelled";  // answered again, so the order can conclude
+        break;
+      case ShipmentStatus::dispatched:
+      case ShipmentStatus::delivered:
+        o.events.emplace_back(c::ShipmentCancellationRefused{
+            e.order_id, e.customer_id, shipment_id,
+            s->status == ShipmentStatus::dispatched ? "DISPATCHED" : "DELIVERED"});
+        o.note = "the shipment has left: the cancel is refused";
+        return o;
+    }
+  }
+  o.events.emplace_back(c::ShipmentCancelled{e.order_id, e.customer_id, shipment_id});
+  return o;
+}
+
 json::object to_json(const Shipment& s) {
   json::object o{{"orderId", s.order_id},       {"shipmentId", s.shipment_id},
                  {"customerId", s.customer_id}, {"status", to_string(s.status)},

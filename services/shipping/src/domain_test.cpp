@@ -94,3 +94,36 @@ TEST(ShipmentJson, RoundTrips) {
 
 }  // namespace
 }  // namespace orderly::services::shipping
+
+// The pivot: a cancellation request stops a shipment that has not left and is
+// refused for one that has; the carrier never dispatches a cancelled shipment.
+TEST(CancellationRequested, StopsWhatHasNotLeftAndRefusesWhatHas) {
+  using namespace orderly::services::shipping;
+  namespace c = orderly::services::contracts;
+  const c::OrderCancellationRequested req{"019593fa-5d95-7a3c-9d21-4f6a8b0c1d2e", "cust-42"};
+  auto none = on_cancellation_requested(std::nullopt, req);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->shipment->status, ShipmentStatus::cancelled);
+  EXPECT_TRUE(std::holds_alternative<c::ShipmentCancelled>(none->events.at(0)));
+  for (auto st : {ShipmentStatus::awaiting_capture, ShipmentStatus::awaiting_order,
+                  ShipmentStatus::created}) {
+    Shipment s{req.order_id, shipment_id_for(req.order_id), "cust-42", st, {}, {}, {}};
+    auto out = on_cancellation_requested(s, req);
+    ASSERT_TRUE(out);
+    EXPECT_EQ(out->shipment->status, ShipmentStatus::cancelled);
+    EXPECT_TRUE(std::holds_alternative<c::ShipmentCancelled>(out->events.at(0)));
+    auto carrier = on_carrier_step(out->shipment,
+                                   c::CarrierProgressed{req.order_id, s.shipment_id, "dispatch"});
+    ASSERT_TRUE(carrier);
+    EXPECT_TRUE(carrier->events.empty()) << "a cancelled shipment is never dispatched";
+  }
+  for (auto st : {ShipmentStatus::dispatched, ShipmentStatus::delivered}) {
+    Shipment s{req.order_id, shipment_id_for(req.order_id), "cust-42", st, {}, {}, {}};
+    auto out = on_cancellation_requested(s, req);
+    ASSERT_TRUE(out);
+    EXPECT_FALSE(out->shipment);
+    const auto& refused = std::get<c::ShipmentCancellationRefused>(out->events.at(0));
+    EXPECT_EQ(refused.shipment_status,
+              st == ShipmentStatus::dispatched ? "DISPATCHED" : "DELIVERED");
+  }
+}

@@ -24,8 +24,12 @@ ShippingService::ShippingService(platform::ItemStore& store, const platform::Clo
     : store_(store), clock_(clock), config_(config) {}
 
 std::vector<std::string> ShippingService::produces() {
-  return {std::string(c::ShipmentCreated::kType), std::string(c::ShipmentDispatched::kType),
-          std::string(c::ShipmentDelivered::kType), std::string(c::CarrierProgressed::kType)};
+  return {std::string(c::ShipmentCreated::kType),
+          std::string(c::ShipmentDispatched::kType),
+          std::string(c::ShipmentDelivered::kType),
+          std::string(c::ShipmentCancelled::kType),
+          std::string(c::ShipmentCancellationRefused::kType),
+          std::string(c::CarrierProgressed::kType)};
 }
 
 std::vector<platform::Subscription<ShippingService>> ShippingService::subscriptions() {
@@ -49,6 +53,10 @@ std::vector<platform::Subscription<ShippingService>> ShippingService::subscripti
                on<c::OrderCancelled>(step([](const auto& s, const c::OrderCancelled& d) {
                  return on_order_cancelled(s, d.order_id);
                })),
+               on<c::OrderCancellationRequested>(
+                   step([](const auto& s, const c::OrderCancellationRequested& d) {
+                     return on_cancellation_requested(s, d);
+                   })),
            }},
           {
               std::string(kCarrierRule),

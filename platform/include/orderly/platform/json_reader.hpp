@@ -42,6 +42,7 @@ class JsonReader {
   std::string one_of(std::string_view key, std::initializer_list<std::string_view> allowed);
   std::int64_t integer(std::string_view key, std::int64_t min, std::int64_t max);
   bool boolean(std::string_view key);
+  std::optional<bool> optional_boolean(std::string_view key);  // absent or null: nullopt
 
   // Reads a nested object; `fn` reads its fields; unknown keys in it are errors.
   void object(std::string_view key, const std::function<void(JsonReader&)>& fn);

@@ -98,6 +98,14 @@ struct OrderDelivered {
   std::string order_id, customer_id, shipment_id;
   [[nodiscard]] const std::string& subject() const { return order_id; }
 };
+// A customer asked to cancel an order that is already CONFIRMED: past that
+// point goods may be on their way, so shipping decides (the pivot).
+struct OrderCancellationRequested {
+  static constexpr std::string_view kType = "orderly.orders.OrderCancellationRequested.v1";
+  static constexpr std::string_view kSource = "orderly.orders";
+  std::string order_id, customer_id;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
 struct SagaTimedOut {
   static constexpr std::string_view kType = "orderly.orders.SagaTimedOut.v1";
   static constexpr std::string_view kSource = "orderly.orders";
@@ -188,6 +196,22 @@ struct ShipmentDelivered {
   std::string order_id, customer_id, shipment_id;
   [[nodiscard]] const std::string& subject() const { return order_id; }
 };
+// Shipping's answers to OrderCancellationRequested: stopped before dispatch
+// (then orders cancels and the money and stock come back), or refused because
+// the shipment already left (the order goes on).
+struct ShipmentCancelled {
+  static constexpr std::string_view kType = "orderly.shipping.ShipmentCancelled.v1";
+  static constexpr std::string_view kSource = "orderly.shipping";
+  std::string order_id, customer_id, shipment_id;
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+struct ShipmentCancellationRefused {
+  static constexpr std::string_view kType = "orderly.shipping.ShipmentCancellationRefused.v1";
+  static constexpr std::string_view kSource = "orderly.shipping";
+  std::string order_id, customer_id, shipment_id;
+  std::string shipment_status;  // DISPATCHED | DELIVERED
+  [[nodiscard]] const std::string& subject() const { return order_id; }
+};
 struct CarrierProgressed {
   static constexpr std::string_view kType = "orderly.shipping.CarrierProgressed.v1";
   static constexpr std::string_view kSource = "orderly.shipping";
@@ -212,27 +236,30 @@ struct NotificationSent {
 // Every event type, once: the codec declarations below, validate_data and
 // all_event_types are generated from it. A new event type is a struct above
 // plus one line here (and its encode/read in events.cpp).
-#define ORDERLY_EVENT_TYPES(X)  \
-  X(OrderPlaced)                \
-  X(OrderConfirmed)             \
-  X(OrderCancelled)             \
-  X(OrderShipped)               \
-  X(OrderDelivered)             \
-  X(SagaTimedOut)               \
-  X(InventoryReserved)          \
-  X(InventoryReservationFailed) \
-  X(InventoryReleased)          \
-  X(InventoryCommitted)         \
-  X(ProductUpdated)             \
-  X(PaymentAuthorized)          \
-  X(PaymentDeclined)            \
-  X(PaymentCaptured)            \
-  X(PaymentVoided)              \
-  X(PaymentRefunded)            \
-  X(ShipmentCreated)            \
-  X(ShipmentDispatched)         \
-  X(ShipmentDelivered)          \
-  X(CarrierProgressed)          \
+#define ORDERLY_EVENT_TYPES(X)   \
+  X(OrderPlaced)                 \
+  X(OrderConfirmed)              \
+  X(OrderCancelled)              \
+  X(OrderShipped)                \
+  X(OrderDelivered)              \
+  X(OrderCancellationRequested)  \
+  X(SagaTimedOut)                \
+  X(InventoryReserved)           \
+  X(InventoryReservationFailed)  \
+  X(InventoryReleased)           \
+  X(InventoryCommitted)          \
+  X(ProductUpdated)              \
+  X(PaymentAuthorized)           \
+  X(PaymentDeclined)             \
+  X(PaymentCaptured)             \
+  X(PaymentVoided)               \
+  X(PaymentRefunded)             \
+  X(ShipmentCreated)             \
+  X(ShipmentDispatched)          \
+  X(ShipmentDelivered)           \
+  X(ShipmentCancelled)           \
+  X(ShipmentCancellationRefused) \
+  X(CarrierProgressed)           \
   X(NotificationSent)
 
 // ---- encoding ----

@@ -50,6 +50,8 @@ struct Order {
   Address shipping_address;
   bool reserved = false;    // InventoryReserved seen
   bool authorized = false;  // PaymentAuthorized seen
+  // The customer asked to cancel after confirmation; shipping decides (the pivot).
+  bool cancellation_requested = false;
   std::optional<std::string> cancellation_reason;
   std::optional<std::string> shipment_id, carrier, tracking_number;
   std::string created_at;
@@ -75,9 +77,9 @@ struct PlaceOrder {
   std::string now;  // RFC 3339
 };
 
-using OrderEvent =
-    std::variant<contracts::OrderPlaced, contracts::OrderConfirmed, contracts::OrderCancelled,
-                 contracts::OrderShipped, contracts::OrderDelivered>;
+using OrderEvent = std::variant<contracts::OrderPlaced, contracts::OrderConfirmed,
+                                contracts::OrderCancelled, contracts::OrderShipped,
+                                contracts::OrderDelivered, contracts::OrderCancellationRequested>;
 
 struct Transition {
   Order order;
@@ -103,7 +105,13 @@ Result<Transition> on_shipment_dispatched(Order o, const std::string& shipment_i
 Result<Transition> on_shipment_delivered(Order o, const std::string& shipment_id);
 Result<Transition> on_saga_timeout(Order o);
 // Accepted until the shipment is dispatched.
+// PENDING: cancelled at once. CONFIRMED: dispatch is the point of no return,
+// so the cancel becomes a request (OrderCancellationRequested) that shipping
+// decides; the order is cancelled on ShipmentCancelled, and goes on after
+// ShipmentCancellationRefused. SHIPPED, DELIVERED or CANCELLED: refused.
 Result<Transition> cancel_by_customer(Order o);
+Result<Transition> on_shipment_cancelled(Order o);
+Result<Transition> on_cancellation_refused(Order o, const std::string& shipment_status);
 
 // Persistence of an order as item attributes (also the API's representation).
 boost::json::object to_json(const Order& o);

@@ -36,8 +36,10 @@ struct Shipment {
   friend bool operator==(const Shipment&, const Shipment&) = default;
 };
 
-using ShippingEvent = std::variant<contracts::ShipmentCreated, contracts::ShipmentDispatched,
-                                   contracts::ShipmentDelivered>;
+using ShippingEvent =
+    std::variant<contracts::ShipmentCreated, contracts::ShipmentDispatched,
+                 contracts::ShipmentCancelled, contracts::ShipmentCancellationRefused,
+                 contracts::ShipmentDelivered>;
 
 struct Outcome {
   std::optional<Shipment> shipment;
@@ -54,6 +56,11 @@ Result<Outcome> on_payment_captured(const std::optional<Shipment>& s, const std:
 Result<Outcome> on_carrier_step(const std::optional<Shipment>& s,
                                 const contracts::CarrierProgressed& e);
 Result<Outcome> on_order_cancelled(const std::optional<Shipment>& s, const std::string& order_id);
+// The pivot: a cancel requested after confirmation stops a shipment that has
+// not left (ShipmentCancelled; the carrier never dispatches it) and is refused
+// for one that has (ShipmentCancellationRefused).
+Result<Outcome> on_cancellation_requested(const std::optional<Shipment>& s,
+                                          const contracts::OrderCancellationRequested& e);
 
 boost::json::object to_json(const Shipment& s);
 Result<Shipment> shipment_from_json(const boost::json::object& o);
