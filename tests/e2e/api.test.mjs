@@ -50,6 +50,8 @@ describe('health and discovery', () => {
     assert.deepEqual(r.json.stores, { orders: 'ok', inventory: 'ok', payments: 'ok', shipping: 'ok', notifications: 'ok' });
     assert.equal(typeof r.json.bus.backlog, 'number');
     assert.ok(r.json.bus.backlog <= r.json.bus.maxBacklog);
+    assert.equal(r.json.bus.relay, 'ok');
+    assert.equal(r.json.bus.relayErrors, 0);
   });
 
   test('GET /.well-known/jwks.json serves the RS256 public key that verifies CLI tokens', async () => {

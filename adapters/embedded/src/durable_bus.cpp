@@ -5,6 +5,8 @@
 #include <boost/json/serialize.hpp>
 #include <exception>
 
+#include "orderly/platform/log.hpp"
+#include "orderly/platform/metrics.hpp"
 #include "orderly/platform/unit_of_work.hpp"
 #include "sql_helpers.hpp"
 
@@ -434,6 +436,7 @@ void DurableBus::worker_loop(std::size_t index) {
     const std::size_t start = next_rule_.fetch_add(1) + index;
     for (std::size_t i = 0; i < names.size() && !stopping_; ++i) {
       auto n = deliver_once(names[(start + i) % names.size()]);
+      if (!n) loop_failed("worker", n.error());
       busy = busy || (n && *n > 0);
     }
     if (busy || stopping_) continue;
@@ -453,6 +456,37 @@ void DurableBus::housekeeping() {
   for (auto& o : outboxes_) (void)o.source->sweep_expired();
 }
 
+DurableBus::LoopHealth DurableBus::relay_health() const {
+  std::lock_guard lk(health_mu_);
+  return relay_health_;
+}
+
+DurableBus::LoopHealth DurableBus::worker_health() const {
+  std::lock_guard lk(health_mu_);
+  return worker_health_;
+}
+
+// A loop's error is never dropped: counted, kept for /readyz, and logged (at
+// most every 5 s, so a persistent failure does not flood the log).
+void DurableBus::loop_failed(const char* loop, const platform::Error& e) {
+  static auto& errors = platform::metrics::registry().counter(
+      "orderly_bus_loop_errors_total", "Errors in the bus's relay and worker loops", {"loop"});
+  errors.with({loop}).inc();
+  const std::int64_t now = to_unix_ms(clock_->now());
+  bool log = false;
+  {
+    std::lock_guard lk(health_mu_);
+    auto& h = std::string_view(loop) == "relay" ? relay_health_ : worker_health_;
+    ++h.errors;
+    h.last_error = e.describe();
+    if (now - last_logged_ms_ >= 5'000) {
+      last_logged_ms_ = now;
+      log = true;
+    }
+  }
+  if (log) platform::log::error("bus loop failed", {{"loop", loop}, {"error", e.describe()}});
+}
+
 void DurableBus::relay_loop() {
   while (!stopping_) {
     {
@@ -460,6 +494,12 @@ void DurableBus::relay_loop() {
       relay_pending_ = false;
     }
     auto n = relay_once();
+    if (!n) {
+      loop_failed("relay", n.error());
+    } else {
+      std::lock_guard lk(health_mu_);
+      relay_health_.last_ok_ms = to_unix_ms(clock_->now());
+    }
     if (n && *n > 0) continue;  // there may be more
     housekeeping();
     std::unique_lock lk(relay_mu_);
@@ -471,6 +511,11 @@ Status DurableBus::start() {
   if (started_.exchange(true))
     return platform::fail(ErrorKind::invalid_input, "bus: started twice");
   if (auto r = recover_in_flight(); !r) return tl::unexpected(r.error());
+  {
+    // Healthy from the start: stalled means no good pass for a while since then.
+    std::lock_guard lk(health_mu_);
+    relay_health_.last_ok_ms = worker_health_.last_ok_ms = to_unix_ms(clock_->now());
+  }
   threads_.emplace_back([this] { relay_loop(); });
   for (int i = 0; i < options_.workers; ++i)
     threads_.emplace_back([this, i] { worker_loop(static_cast<std::size_t>(i)); });

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "orderly/platform/metrics.hpp"
 #include "orderly/platform/unit_of_work.hpp"
 #include "support/temp_dir.hpp"
 
@@ -428,6 +429,36 @@ TEST_F(BusTest, AMessageThatCrashesTheProcessReachesTheDlqByItsReceiveCount) {
       EXPECT_EQ((*dying)->stats("r")->ready + (*dying)->stats("r")->in_flight, 0);
     }
   }
+}
+
+// A relay that fails is not silent: the error is counted, kept for /readyz
+// (no good pass since the start), and logged. Before, relay_loop dropped it.
+TEST(DurableBusThreads, ARelayThatKeepsFailingIsCountedAndShowsAsStalled) {
+  struct BrokenOutbox final : OutboxSource {
+    Result<std::vector<Item>> read_outbox(std::size_t) override {
+      return fail(ErrorKind::transient, "disk on fire");
+    }
+    Status remove_outbox(const std::vector<Item>&) override { return {}; }
+    std::size_t on_commit(std::function<void()>) override { return 1; }
+    void remove_observer(std::size_t) override {}
+    Result<std::size_t> sweep_expired() override { return std::size_t{0}; }
+  } broken;
+  orderly::testing::TempDir dir;
+  auto bus = DurableBus::open({.path = dir.file("bus.db"), .idle_poll = Millis{10}});
+  ASSERT_TRUE(bus);
+  (*bus)->attach_outbox("broken", broken);
+  ASSERT_TRUE((*bus)->start());
+  const auto started = (*bus)->relay_health().last_ok_ms;
+  EXPECT_GT(started, 0);
+  for (int i = 0; i < 200 && (*bus)->relay_health().errors < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const auto h = (*bus)->relay_health();
+  (*bus)->stop();
+  EXPECT_GE(h.errors, 3);
+  EXPECT_NE(h.last_error.find("disk on fire"), std::string::npos) << h.last_error;
+  EXPECT_EQ(h.last_ok_ms, started) << "no pass succeeded, so the last good one is the start";
+  const auto text = metrics::registry().prometheus();
+  EXPECT_NE(text.find("orderly_bus_loop_errors_total{loop=\"relay\"}"), std::string::npos);
 }
 
 TEST_F(BusTest, SubscribeValidatesRules) {

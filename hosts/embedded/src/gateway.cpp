@@ -105,9 +105,18 @@ ph::Response Gateway::readiness(ph::Request& req) {
     stores[spec->name] = probe ? "ok" : probe.error().message;
     ok = ok && probe.has_value();
   }
+  // A relay that has not completed a pass for 10 s (it normally does one at
+  // least every idle poll, 100 ms) is stalled: nothing new reaches the queues.
+  const auto relay = host_.bus().relay_health();
+  const auto now_ms = platform::to_unix_ms(platform::SystemClock::instance().now());
+  const bool relay_ok = !ready_.load() || now_ms - relay.last_ok_ms < 10'000;
+  ok = ok && relay_ok;
   auto backlog = host_.bus().backlog();
   json::object bus{{"backlog", backlog ? json::value(*backlog) : json::value(nullptr)},
-                   {"maxBacklog", options_.max_backlog}};
+                   {"maxBacklog", options_.max_backlog},
+                   {"relay", relay_ok ? "ok" : "stalled"},
+                   {"relayErrors", relay.errors}};
+  if (!relay.last_error.empty()) bus["relayLastError"] = relay.last_error;
   if (!backlog) bus["error"] = backlog.error().message;
   ok = ok && backlog && *backlog <= options_.max_backlog;
   json::object body{{"status", ok ? "ready" : "not-ready"},

@@ -145,6 +145,18 @@ class DurableBus final : public platform::Bus {
                                                    std::size_t limit = 1000);
   [[nodiscard]] std::vector<std::string> rule_names() const;
 
+  // The relay thread's health: when it last completed a pass without an error
+  // (0 before its first), and its last error. A relay that keeps failing is a
+  // stalled bus: /readyz reports it (errors are also logged and counted in
+  // orderly_bus_loop_errors_total{loop}).
+  struct LoopHealth {
+    std::int64_t last_ok_ms = 0;
+    std::int64_t errors = 0;
+    std::string last_error;
+  };
+  [[nodiscard]] LoopHealth relay_health() const;
+  [[nodiscard]] LoopHealth worker_health() const;
+
  private:
   struct RuleState {
     platform::Rule rule;
@@ -169,6 +181,7 @@ class DurableBus final : public platform::Bus {
   Status move_to_dlq(std::int64_t id, const std::string& error);
   void hook(std::string_view point) const;
   void worker_loop(std::size_t index);
+  void loop_failed(const char* loop, const platform::Error& e);
   void relay_loop();
   void housekeeping();
   std::optional<platform::TimePoint> next_due();
@@ -198,6 +211,9 @@ class DurableBus final : public platform::Bus {
   std::condition_variable relay_cv_;
   bool relay_pending_ = false;  // guarded by relay_mu_
   std::vector<std::thread> threads_;
+  mutable std::mutex health_mu_;
+  LoopHealth relay_health_, worker_health_;  // guarded by health_mu_
+  std::int64_t last_logged_ms_ = 0;  // guarded by health_mu_: errors logged at most every 5 s
   std::atomic<std::size_t> next_rule_{0};
 };
 
