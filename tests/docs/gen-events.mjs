@@ -436,7 +436,7 @@ export function generate(inputs = loadInputs()) {
     '  never published for state that was not committed, and never lost for state that was.',
     '- **At least once.** Every hop may repeat a delivery: the relay after a crash, the pipe (retries, bisection), EventBridge',
     '  (retries to SQS), SQS, and the consumer\'s own retries.',
-    '- **Idempotent consumers.** `handle_once` records `INBOX#<event id>` / `<rule name>` (TTL 7 days) in the same transaction',
+    '- **Idempotent consumers.** `handle_once` records `INBOX#<event id>` / `<rule name>` (TTL 30 days) in the same transaction',
     '  as the handler\'s effects and checks it first, so a duplicate has no second effect. Provider calls (authorise, capture,',
     '  void, refund) are keyed by the payment id, so a retry after a failed commit charges nothing twice.',
     '- **No ordering.** Events of one order can arrive in any order (standard SQS queues; the embedded bus does not order',
@@ -458,7 +458,7 @@ export function generate(inputs = loadInputs()) {
     '- **Archive and replay.** Locally every event is kept in the bus archive (7 days; `DurableBus::replay` re-enqueues a rule\'s',
     '  events of a time window, with no CLI command yet);',
     '  on AWS the `orderly-all` EventBridge archive keeps every `orderly.*` event for 30 days (`aws events start-replay`). A replay',
-    '  is safe within the inboxes\' 7 days: they drop what was already handled.',
+    '  is safe within the inboxes\' 30 days: they drop what was already handled.',
     '',
   );
 

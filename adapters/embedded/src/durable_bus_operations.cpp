@@ -3,6 +3,8 @@
 #include <boost/json/parse.hpp>
 
 #include "orderly/adapters/embedded/durable_bus.hpp"
+#include "orderly/platform/log.hpp"
+#include "orderly/platform/unit_of_work.hpp"
 #include "sql_helpers.hpp"
 
 namespace orderly::adapters::embedded {
@@ -49,23 +51,35 @@ Result<std::size_t> DurableBus::redrive(const std::string& rule) {
     const std::int64_t now = to_unix_ms(clock_->now());
     auto tx = Transaction::begin(*db_);
     if (!tx) return tl::unexpected(tx.error());
+    // A dead letter first enqueued longer ago than the inbox retention may
+    // have had its effects committed (only its acknowledgement failed) and its
+    // inbox marker expired since: redriving it could apply it twice. It stays
+    // in the DLQ, for an operator to judge.
+    const std::int64_t oldest = now - platform::kInboxRetention.count();
     // The archive may have pruned the event: the dead letter's copy restores it.
     if (auto s = run(*db_,
                      "INSERT OR IGNORE INTO archive(event_id, type, archived_at, body) "
-                     "SELECT event_id, type, ?1, body FROM dlq WHERE rule = ?2 ORDER BY id",
-                     now, rule);
+                     "SELECT event_id, type, ?1, body FROM dlq WHERE rule = ?2 AND "
+                     "enqueued_at > ?3 ORDER BY id",
+                     now, rule, oldest);
         !s)
       return tl::unexpected(s.error());
     if (auto s = run(*db_,
                      "INSERT OR IGNORE INTO messages(rule, seq, event_id, type, visible_at, "
                      "enqueued_at) SELECT d.rule, a.seq, d.event_id, d.type, ?1, ?1 FROM dlq d "
-                     "JOIN archive a ON a.event_id = d.event_id WHERE d.rule = ?2 ORDER BY d.id",
-                     now, rule);
+                     "JOIN archive a ON a.event_id = d.event_id WHERE d.rule = ?2 AND "
+                     "d.enqueued_at > ?3 ORDER BY d.id",
+                     now, rule, oldest);
         !s)
       return tl::unexpected(s.error());
-    if (auto s = run(*db_, "DELETE FROM dlq WHERE rule = ?1", rule); !s)
+    if (auto s = run(*db_, "DELETE FROM dlq WHERE rule = ?1 AND enqueued_at > ?2", rule, oldest);
+        !s)
       return tl::unexpected(s.error());
     moved = static_cast<std::size_t>(db_->changes());
+    auto left = scalar(*db_, "SELECT COUNT(*) FROM dlq WHERE rule = ?1", rule);
+    if (left && *left > 0)
+      platform::log::warn("dead letters older than the inbox retention were not redriven",
+                          {{"rule", rule}, {"left", *left}});
     if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
   }
   wake();

@@ -25,7 +25,13 @@
 namespace orderly::platform {
 
 inline constexpr std::string_view kOutboxPk = "OUTBOX";
-inline constexpr Millis kInboxRetention{7LL * 24 * 3600 * 1000};
+// How long a consumer remembers an event it handled. It must outlive the
+// longest redelivery: a message whose effects committed but whose
+// acknowledgement never landed can reach the DLQ and be redriven later. On AWS
+// a DLQ keeps messages 14 days (infra DLQ_RETENTION), well inside this; the
+// embedded bus's redrive leaves behind dead letters older than this, which
+// could otherwise be applied twice.
+inline constexpr Millis kInboxRetention{30LL * 24 * 3600 * 1000};
 
 // What the relay reads back from an outbox item.
 struct OutboxEntry {
