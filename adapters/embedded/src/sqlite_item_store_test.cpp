@@ -1,4 +1,5 @@
-// SqliteItemStore specifics beyond the shared conformance suite: reopen, durability, open errors, observers.
+// SqliteItemStore specifics beyond the shared conformance suite: reopen, durability, open errors,
+// observers.
 #include "orderly/adapters/embedded/sqlite_item_store.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,5 @@
-// The Beast server: keep-alive, request ids, body limit, malformed HTTP, handler exceptions, graceful stop.
+// The Beast server: keep-alive, request ids, body limit, malformed HTTP, handler exceptions,
+// graceful stop.
 #include "orderly/adapters/http/server.hpp"
 
 #include <gtest/gtest.h>

@@ -168,9 +168,9 @@ TEST(Catalogue, SeedsTwentyValidProducts) {
 TEST(Reservation, EveryStatusSurvivesItsOwnStoredForm) {
   using orderly::services::inventory::Reservation;
   using orderly::services::inventory::ReservationStatus;
-  for (auto status : {ReservationStatus::reserved, ReservationStatus::committed,
-                      ReservationStatus::released, ReservationStatus::restocked,
-                      ReservationStatus::cancelled_early}) {
+  for (auto status :
+       {ReservationStatus::reserved, ReservationStatus::committed, ReservationStatus::released,
+        ReservationStatus::restocked, ReservationStatus::cancelled_early}) {
     Reservation r{"order-1", status, {}};
     if (status != ReservationStatus::cancelled_early) r.lines = {{"SKU-A", 2}};
     auto back = orderly::services::inventory::reservation_from_json(
