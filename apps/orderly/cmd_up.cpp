@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -29,6 +30,8 @@ struct UpOptions {
   int workers = 2;
   int http_threads = 2;
   double saga_timeout_s = 30;
+  double fulfilment_timeout_s =
+      std::chrono::duration<double>(hosts::Settings{}.fulfilment_timeout).count();
   double carrier_delay_s = 5;
   double rate_limit = 100;
   double rate_burst = 200;
@@ -89,6 +92,8 @@ int cmd_up(const UpOptions& up) {
       .durability = *durability,
       .workers = up.workers,
       .saga_timeout = platform::Millis{static_cast<std::int64_t>(up.saga_timeout_s * 1000)},
+      .fulfilment_timeout =
+          platform::Millis{static_cast<std::int64_t>(up.fulfilment_timeout_s * 1000)},
       .carrier_delay = platform::Millis{static_cast<std::int64_t>(up.carrier_delay_s * 1000)},
   });
   if (!sys) return fail(sys.error());
@@ -152,6 +157,11 @@ void add_up_command(CLI::App& app) {
       ->capture_default_str();
   up->add_option("--saga-timeout", o->saga_timeout_s, "Seconds before a pending order is cancelled")
       ->check(CLI::Range(0.001, 86400.0))
+      ->capture_default_str();
+  up->add_option("--fulfilment-timeout", o->fulfilment_timeout_s,
+                 "Seconds after confirmation before an order that has not shipped is cancelled "
+                 "(through shipping, which refuses if it has left)")
+      ->check(CLI::Range(0.001, 864000.0))
       ->capture_default_str();
   up->add_option("--carrier-delay", o->carrier_delay_s, "Seconds between the carrier's steps")
       ->check(CLI::Range(0.0, 86400.0))

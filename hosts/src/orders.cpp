@@ -13,7 +13,9 @@ const ServiceSpec& orders_service() {
                                      {{services::orders::kTimerRule, &Settings::saga_timeout}});
     s.build = [](const Ports& p) -> Result<std::unique_ptr<Service>> {
       return std::make_unique<Hosted<OrdersService>>(std::make_unique<OrdersService>(
-          p.store, p.clock, services::orders::Config{.saga_timeout = p.settings.saga_timeout}));
+          p.store, p.clock,
+          services::orders::Config{.saga_timeout = p.settings.saga_timeout,
+                                   .fulfilment_timeout = p.settings.fulfilment_timeout}));
     };
     s.routes = [](platform::http::Router& r, Service& svc) {
       services::orders::add_routes(r, svc.as<OrdersService>());

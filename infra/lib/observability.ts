@@ -33,7 +33,7 @@ export const METRICS_NAMESPACE = 'Orderly';
 /** The service that emits the order and saga metrics. Synth fails if the topology lacks it. */
 export const ORDERS_SERVICE = 'orders';
 export const ORDER_STATUSES = ['placed', 'confirmed', 'cancelled', 'shipped', 'delivered'] as const;
-export const CANCEL_REASONS = ['payment_declined', 'out_of_stock', 'timeout', 'customer_request'] as const;
+export const CANCEL_REASONS = ['payment_declined', 'out_of_stock', 'timeout', 'customer_request', 'fulfilment_timeout'] as const;
 /** `reason` of every status but `cancelled`. */
 export const NO_REASON = 'none';
 export const SAGA_OUTCOMES = ['confirmed', 'cancelled'] as const;
@@ -49,6 +49,7 @@ export const METRIC_DIMENSIONS = {
   retries_total: ['service', 'rule'],
   http_request_duration_seconds: ['service', 'route', 'method', 'status'],
   cold_starts_total: ['service'],
+  saga_deadlines_total: ['service', 'outcome'],
 } as const;
 export type OrderlyMetricName = keyof typeof METRIC_DIMENSIONS;
 
@@ -66,6 +67,7 @@ export const RUNBOOK_ANCHORS = {
   api5xx: 'api-5xx',
   apiLatency: 'api-latency',
   sagaTimeouts: 'saga-timeouts',
+  ordersEscalated: 'orders-stalled',
 } as const;
 
 export const THRESHOLDS = {
@@ -83,6 +85,8 @@ export const THRESHOLDS = {
   apiP99LatencyMs: 1000,
   /** orders_total{status=cancelled, reason=timeout} per ALARM_PERIOD. */
   sagaTimeouts: 5,
+  /** saga_deadlines_total{outcome=escalated}: any order given up by its fulfilment deadline. */
+  ordersEscalated: 1,
 } as const;
 export const ALARM_PERIOD = Duration.minutes(5);
 /** DLQ and queue-age alarms look at the 1-minute SQS metrics. */
@@ -327,6 +331,18 @@ export class Observability extends Construct {
       metric: orderlyMetric('orders_total', { service: ORDERS_SERVICE, status: 'cancelled', reason: 'timeout' }, 'Sum', ALARM_PERIOD),
       threshold: THRESHOLDS.sagaTimeouts,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+
+    this.alarm('OrdersEscalated', {
+      alarmName: `orderly-orders-escalated-${ORDERS_SERVICE}`,
+      alarmDescription: runbook(
+        'ordersEscalated',
+        `An order passed its fulfilment deadline and shipping answered none of its cancellation requests: it is CONFIRMED and waits for an operator. First check the shipping.events queue and DLQ.`,
+      ),
+      metric: orderlyMetric('saga_deadlines_total', { service: ORDERS_SERVICE, outcome: 'escalated' }, 'Sum', ALARM_PERIOD),
+      threshold: THRESHOLDS.ordersEscalated,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
     });
 

@@ -173,6 +173,19 @@ export class OrderlyStack extends Stack {
     Tags.of(this).add('project', 'orderly');
     const { topology, api } = props;
     const serviceNames = new Set(topology.services.map((s) => s.name));
+    // The fulfilment deadline cancels a CONFIRMED order that has not shipped. A failed SQS
+    // message comes back only after the queue's visibility timeout, so a step's retries take
+    // up to maxReceiveCount x QUEUE_VISIBILITY: the deadline must come after them, or one
+    // transient fault would cancel an order that was going to ship.
+    for (const rule of topology.services.flatMap((s) => s.rules)) {
+      const retries = rule.maxReceiveCount * QUEUE_VISIBILITY.toSeconds();
+      if (rule.timerDelaySeconds === undefined && retries >= topology.fulfilmentTimeoutSeconds) {
+        throw new Error(
+          `rule ${rule.name}: ${rule.maxReceiveCount} receives x ${QUEUE_VISIBILITY.toSeconds()} s = ${retries} s of retries ` +
+            `outlast the ${topology.fulfilmentTimeoutSeconds} s fulfilment deadline`,
+        );
+      }
+    }
     for (const svc of Object.keys(SERVICE_SECRETS)) {
       if (!serviceNames.has(svc)) throw new Error(`SERVICE_SECRETS names ${svc}, which is not in the topology`);
     }

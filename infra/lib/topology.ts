@@ -29,6 +29,11 @@ export interface ServiceSpec {
 
 export interface Topology {
   readonly services: readonly ServiceSpec[];
+  /**
+   * After confirmation, how long an order may take to ship before orders asks shipping to
+   * cancel it (hosts::Settings::fulfilment_timeout). The queues' retries must end before it.
+   */
+  readonly fulfilmentTimeoutSeconds: number;
 }
 
 /** SQS caps DelaySeconds / DeliveryDelay at 15 minutes. */
@@ -119,7 +124,11 @@ export function validateTopology(raw: unknown, origin = 'topology'): Topology {
       if (shared.length > 0) fail(`timer rule ${timer.name} shares ${shared.join(', ')} with rule ${other.name}`);
     }
   }
-  return { services: out };
+  const fts = (raw as { fulfilmentTimeoutSeconds?: unknown }).fulfilmentTimeoutSeconds;
+  if (typeof fts !== 'number' || !Number.isInteger(fts) || fts < 1) {
+    fail(`fulfilmentTimeoutSeconds must be a positive integer, got ${JSON.stringify(fts)}`);
+  }
+  return { services: out, fulfilmentTimeoutSeconds: fts as number };
 }
 
 /** `orders.saga` -> `orders-saga` (SQS names allow [A-Za-z0-9_-]). */

@@ -12,7 +12,7 @@ import { build } from './support/synth';
 const topology = loadTopology();
 
 function withRules(rules: object[]): unknown {
-  return { services: [{ name: 'orders', handlers: ['api', 'events'], produces: [], rules }] };
+  return { services: [{ name: 'orders', handlers: ['api', 'events'], produces: [], rules }], fulfilmentTimeoutSeconds: 3600 };
 }
 
 describe('topology.json', () => {
@@ -67,11 +67,22 @@ describe('topology.json', () => {
 
   it('the stack itself refuses a timer over 900 s even if handed an unvalidated topology', () => {
     const bad: Topology = {
+      ...topology,
       services: topology.services.map((s) =>
         s.name === 'shipping' ? { ...s, rules: s.rules.map((r) => (r.timerDelaySeconds ? { ...r, timerDelaySeconds: 901 } : r)) } : s,
       ),
     };
     assert.throws(() => build({ topology: bad }), /901 s timer exceeds the SQS maximum delay of 900 s/);
+  });
+
+  it('the fulfilment deadline comes after every queue has run out of retries', () => {
+    // 10 receives x 180 s visibility = 1,800 s, inside the deployed 3,600 s deadline.
+    assert.equal(topology.fulfilmentTimeoutSeconds, 3600);
+    assert.throws(
+      () => build({ topology: { ...topology, fulfilmentTimeoutSeconds: 1800 } }),
+      /10 receives x 180 s = 1800 s of retries outlast the 1800 s fulfilment deadline/,
+    );
+    assert.throws(() => validateTopology({ services: topology.services }), /fulfilmentTimeoutSeconds must be a positive integer/);
   });
 });
 

@@ -103,7 +103,7 @@ describe('alarms', () => {
   });
 
   it('there is exactly one alarm per DLQ, per rule queue, two per function, and the three API/saga alarms', () => {
-    assert.equal(alarms.length, DLQS.size + SOURCE_QUEUES.length + 2 * functions.length + 3);
+    assert.equal(alarms.length, DLQS.size + SOURCE_QUEUES.length + 2 * functions.length + 4);
   });
 
   it('every DLQ (rule, pipe and event-delivery DLQs) alarms on ApproximateNumberOfMessagesVisible >= 1', () => {
@@ -216,6 +216,19 @@ describe('alarms', () => {
     assert.equal(p.Threshold, THRESHOLDS.sagaTimeouts);
     assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
     assert.match(p.AlarmDescription, /#saga-timeouts$/);
+  });
+
+  it('the escalation alarm fires on one saga_deadlines_total{service=orders, outcome=escalated}', () => {
+    const [[, a]] = alarmsWhere((p) => p.AlarmName === 'orderly-orders-escalated-orders');
+    const p = a.Properties!;
+    assert.equal(p.MetricName, 'saga_deadlines_total');
+    assert.deepEqual(
+      Object.fromEntries(asArray<any>(p.Dimensions).map((d) => [d.Name, d.Value])),
+      { service: 'orders', outcome: 'escalated' },
+    );
+    assert.equal(p.Threshold, 1);
+    assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    assert.match(p.AlarmDescription, /#orders-stalled$/);
   });
 });
 

@@ -133,6 +133,18 @@ bool JsonReader::boolean(std::string_view key) {
   return v->get_bool();
 }
 
+std::optional<std::int64_t> JsonReader::optional_integer(std::string_view key, std::int64_t min,
+                                                         std::int64_t max) {
+  if (!o_->contains(key) || o_->at(key).is_null()) {
+    read_.emplace(key);
+    return std::nullopt;
+  }
+  const auto before = errors_->size();
+  const auto v = integer(key, min, max);
+  if (errors_->size() != before) return std::nullopt;
+  return v;
+}
+
 std::optional<bool> JsonReader::optional_boolean(std::string_view key) {
   if (!o_->contains(key) || o_->at(key).is_null()) {
     read_.emplace(key);

@@ -196,6 +196,6 @@ test('family-specific constraints', () => {
   no('ShipmentCreated', { ...ex('ShipmentCreated'), carrier: '' }, 'an empty carrier');
   no('NotificationSent', { ...ex('NotificationSent'), channel: 'sms' }, 'an sms channel');
   no('NotificationSent', { ...ex('NotificationSent'), subject: '' }, 'an empty subject');
-  for (const reason of ['payment_declined', 'out_of_stock', 'timeout', 'customer_request']) ok('OrderCancelled', { ...ex('OrderCancelled'), reason });
+  for (const reason of ['payment_declined', 'out_of_stock', 'timeout', 'customer_request', 'fulfilment_timeout']) ok('OrderCancelled', { ...ex('OrderCancelled'), reason });
   for (const step of ['dispatch', 'deliver']) ok('CarrierProgressed', { ...ex('CarrierProgressed'), step });
 });

@@ -46,7 +46,7 @@ export const EVENT_NOTES = {
   },
   'orderly.orders.OrderCancelled.v1': {
     trigger:
-      'The orders service cancelled the order: a PENDING order on `PaymentDeclined` (`payment_declined`), `InventoryReservationFailed` (`out_of_stock`) or `SagaTimedOut` (`timeout`); a PENDING or CONFIRMED order on `POST /v1/orders/{orderId}/cancel` (`customer_request`; SHIPPED and DELIVERED orders refuse it with 409).',
+      'The orders service cancelled the order: a PENDING order on `PaymentDeclined` (`payment_declined`), `InventoryReservationFailed` (`out_of_stock`) or `SagaTimedOut` (`timeout`); a PENDING or CONFIRMED order on `POST /v1/orders/{orderId}/cancel` (`customer_request`; SHIPPED and DELIVERED orders refuse it with 409); a CONFIRMED order past its fulfilment deadline on `ShipmentCancelled` (`fulfilment_timeout`).',
     effects: {
       'inventory.events':
         'RESERVED → RELEASED (`reserved` decreases) or COMMITTED → RESTOCKED (`onHand` increases), emitting `InventoryReleased`. No reservation yet: a `CANCELLED_EARLY` tombstone, so a late `OrderPlaced` reserves nothing. FAILED or already released: no-op.',
@@ -71,7 +71,7 @@ export const EVENT_NOTES = {
       'Scheduled by the orders service to its own rule `orders.timers` in the unit of work that places the order, due after the saga timeout (`orderly up --saga-timeout`, default 30 s; on AWS the `orders.timers` queue\'s `DeliveryDelay`, 30 s).',
     effects: {
       'orders.timers':
-        'A PENDING order is cancelled with reason `timeout` (`OrderCancelled`). Any other status only records the event in the order\'s timeline.',
+        'A PENDING order is cancelled with reason `timeout` (`OrderCancelled`). A CONFIRMED or SHIPPED order re-arms the timer until its fulfilment deadline (`orderly up --fulfilment-timeout`, default 1 h after confirmation); past it a CONFIRMED order emits `OrderCancellationRequested` (reason `fulfilment_timeout` once shipping stops the shipment), again on each timer while unanswered, and after 10 requests the order is escalated (`orderly_saga_deadlines_total{outcome="escalated"}`) and the timer stops. DELIVERED or CANCELLED: recorded in the timeline.',
     },
   },
   'orderly.inventory.InventoryReserved.v1': {
@@ -151,7 +151,7 @@ export const EVENT_NOTES = {
   },
   'orderly.orders.OrderCancellationRequested.v1': {
     trigger:
-      'A customer asked to cancel a CONFIRMED order (`POST /v1/orders/{orderId}/cancel`, answered 202); the order stays CONFIRMED with `cancellationRequested` until shipping answers. A repeated request emits nothing.',
+      'A customer asked to cancel a CONFIRMED order (`POST /v1/orders/{orderId}/cancel`, answered 202), or the order passed its fulfilment deadline (`SagaTimedOut`); the order stays CONFIRMED with `cancellationRequested` until shipping answers. A repeated customer request emits nothing; the deadline asks again on each timer while unanswered.',
     effects: {
       'shipping.events':
         'Not yet left (none, AWAITING_CAPTURE, AWAITING_ORDER, CREATED) → CANCELLED, emitting `ShipmentCancelled`; the carrier never dispatches a cancelled shipment. DISPATCHED or DELIVERED: emits `ShipmentCancellationRefused`.',
@@ -170,7 +170,7 @@ export const EVENT_NOTES = {
       'Shipping stopped a shipment that had not left (none yet, awaiting its capture or its order, or CREATED), in reply to `OrderCancellationRequested`; also answered again for a shipment already CANCELLED, so the order can conclude.',
     effects: {
       'orders.saga':
-        'CONFIRMED → CANCELLED (reason `customer_request`), emitting `OrderCancelled`, which voids or refunds the payment and releases or restocks the items. Any other status: only recorded in the timeline.',
+        'CONFIRMED → CANCELLED (reason `customer_request`, or `fulfilment_timeout` when the deadline asked), emitting `OrderCancelled`, which voids or refunds the payment and releases or restocks the items. Any other status: only recorded in the timeline.',
     },
   },
   'orderly.shipping.ShipmentCancellationRefused.v1': {

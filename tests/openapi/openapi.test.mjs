@@ -304,7 +304,7 @@ test('POST /v1/orders request: shapes and bounds of the contract', () => {
 test('Order, OrderPage and the other response shapes', () => {
   const s = doc.components.schemas;
   assert.deepEqual(s.OrderStatus.enum, ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED']);
-  assert.deepEqual(s.CancellationReason.enum, ['payment_declined', 'out_of_stock', 'timeout', 'customer_request']);
+  assert.deepEqual(s.CancellationReason.enum, ['payment_declined', 'out_of_stock', 'timeout', 'customer_request', 'fulfilment_timeout']);
   assert.deepEqual(
     Object.keys(s.Order.properties).sort(),
     ['cancellationReason', 'cancellationRequested', 'createdAt', 'customerId', 'items', 'orderId', 'shipment', 'shippingAddress', 'status', 'timeline', 'total'],

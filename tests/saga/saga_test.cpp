@@ -11,12 +11,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <random>
 #include <set>
 
 #include "orderly/hosts/embedded/embedded_host.hpp"
 #include "orderly/platform/id.hpp"
+#include "orderly/platform/metrics.hpp"
 #include "support/temp_dir.hpp"
 
 namespace orderly {
@@ -302,6 +304,114 @@ TEST_F(SagaTest, ProviderThatNeverAnswersIsCancelledByTheSagaTimeout) {
   EXPECT_EQ(o.status, orders::Status::cancelled);
   EXPECT_EQ(o.cancellation_reason, "timeout");
   settle();
+  check_invariants();
+}
+
+// Fails every delivery of one event type to one rule while `broken` is set, so
+// that a saga step stalls: the bus retries it, then dead-letters it.
+hosts::embedded::Options stall(std::string rule, std::set<std::string_view> types,
+                               std::shared_ptr<std::atomic<bool>> broken) {
+  hosts::embedded::Options o;
+  o.fulfilment_timeout = 120'000ms;
+  o.wrap = [rule = std::move(rule), types, broken](
+               const std::string& r, platform::BatchHandler h) -> platform::BatchHandler {
+    if (r != rule) return h;
+    return [h, types, broken](const std::vector<platform::Delivery>& batch) {
+      std::vector<platform::DeliveryResult> out(batch.size());
+      std::vector<platform::Delivery> pass;
+      std::vector<std::size_t> index;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (*broken && types.count(batch[i].event.type) > 0) {
+          out[i] = platform::DeliveryResult::retry("injected: the step is down");
+        } else {
+          pass.push_back(batch[i]);
+          index.push_back(i);
+        }
+      }
+      if (!pass.empty()) {
+        auto res = h(pass);
+        for (std::size_t k = 0; k < res.size(); ++k) out[index[k]] = res[k];
+      }
+      return out;
+    };
+  };
+  return o;
+}
+
+// Capture never happens (payments' OrderConfirmed dead-letters): the order is
+// CONFIRMED, and before the fulfilment deadline it stayed so forever. Past the
+// deadline shipping cancels the undispatched shipment, the authorisation is
+// voided and the stock comes back; a later redrive of the capture changes nothing.
+TEST_F(SagaTest, AStalledCaptureIsCancelledAtTheFulfilmentDeadline) {
+  auto broken = std::make_shared<std::atomic<bool>>(true);
+  open(stall(std::string(payments::kEventsRule), {c::OrderConfirmed::kType}, broken));
+  const auto id = place({{"SKU-A", 2}}, "tok_ok");
+  run();
+  EXPECT_EQ(order(id).status, orders::Status::confirmed);
+  // The bus gives up on the capture within the deadline.
+  for (int i = 0; i < 110; ++i) {
+    clock_.advance(1'000ms);
+    run();
+  }
+  ASSERT_EQ(sys_->bus().dead_letters()->size(), 1u);
+  EXPECT_EQ(order(id).status, orders::Status::confirmed) << "cancelled before the deadline";
+  clock_.advance(20'000ms);
+  settle();
+  const auto o = order(id);
+  ASSERT_EQ(o.status, orders::Status::cancelled);
+  EXPECT_EQ(o.cancellation_reason, orders::kFulfilmentTimeout);
+  const auto acct = sys_->provider().accounts().at(payments::payment_id_for(id));
+  EXPECT_TRUE(acct.voided);
+  EXPECT_EQ(acct.captures, 0);
+  // The operator repairs payments and redrives: the capture of a voided payment is a no-op.
+  *broken = false;
+  ASSERT_EQ(*sys_->bus().redrive(std::string(payments::kEventsRule)), 1u);
+  settle();
+  EXPECT_EQ(sys_->provider().accounts().at(payments::payment_id_for(id)).captures, 0);
+  check_invariants();
+}
+
+// Shipping itself is down: nobody can answer the cancellation request, and
+// only shipping knows whether the goods left. The deadline asks again on every
+// timer, then escalates; when shipping is back, a redrive concludes the order.
+TEST_F(SagaTest, AnUnansweredDeadlineIsAskedAgainThenEscalated) {
+  auto broken = std::make_shared<std::atomic<bool>>(true);
+  // Shipping never sees the capture (so the shipment waits) nor the requests.
+  open(stall(std::string(shipping::kEventsRule),
+             {c::PaymentCaptured::kType, c::OrderCancellationRequested::kType}, broken));
+  auto& deadlines = platform::metrics::registry().counter(
+      "orderly_saga_deadlines_total",
+      "Fulfilment deadlines of CONFIRMED or SHIPPED orders, by what the timer did", {"outcome"});
+  const auto requested0 = deadlines.with({"requested"}).value();
+  const auto again0 = deadlines.with({"re_requested"}).value();
+  const auto escalated0 = deadlines.with({"escalated"}).value();
+  const auto id = place({{"SKU-A", 1}}, "tok_ok");
+  // 120 s to the deadline, then a request on each 30 s timer, 10 in all.
+  for (int i = 0; i < 120 + 30 * orders::kMaxDeadlineRequests + 60; ++i) {
+    clock_.advance(1'000ms);
+    run();
+  }
+  auto o = order(id);
+  EXPECT_EQ(o.status, orders::Status::confirmed);
+  EXPECT_EQ(o.deadline_requests, orders::kMaxDeadlineRequests);
+  EXPECT_EQ(deadlines.with({"requested"}).value() - requested0, 1u);
+  EXPECT_EQ(deadlines.with({"re_requested"}).value() - again0,
+            static_cast<std::uint64_t>(orders::kMaxDeadlineRequests - 1));
+  EXPECT_EQ(deadlines.with({"escalated"}).value() - escalated0, 1u);
+  // Once shipping's retries of the last request run out, nothing is left: an
+  // escalated order's timer has stopped.
+  for (int i = 0; i < 900; ++i) {
+    clock_.advance(1'000ms);
+    run();
+  }
+  EXPECT_EQ(*sys_->bus().backlog(), 0) << "an escalated order must stop its timer";
+  EXPECT_EQ(deadlines.with({"escalated"}).value() - escalated0, 1u);
+  // The operator's action: repair shipping and redrive its DLQ.
+  *broken = false;
+  EXPECT_GE(*sys_->bus().redrive(std::string(shipping::kEventsRule)), 2u);
+  settle();
+  o = order(id);
+  EXPECT_TRUE(o.terminal()) << orders::to_string(o.status);
   check_invariants();
 }
 

@@ -243,8 +243,10 @@ Status open_world(World& w) {
   w.catalogue = {{"SKU-A", "Alpha", {1'000, "GBP"}, 40, 0},
                  {"SKU-B", "Beta", {250, "GBP"}, 40, 0},
                  {"SKU-RARE", "Rare", {9'900, "GBP"}, 2, 0}};
-  w.settings.saga_timeout = 30'000ms;
+  w.settings.saga_timeout = 8'000ms;
   w.settings.carrier_delay = 5'000ms;
+  // Short, so that the deadline's cancellation races capture, dispatch and the customer.
+  w.settings.fulfilment_timeout = 12'000ms;
   w.settings.catalogue = w.catalogue;
   for (const hosts::ServiceSpec* spec : hosts::service_table()) {
     auto real = SqliteItemStore::open((w.dir / (spec->name + ".db")).string(), {.clock = &w.clock});

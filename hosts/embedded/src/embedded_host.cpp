@@ -16,6 +16,7 @@ using platform::ErrorKind;
 EmbeddedHost::EmbeddedHost(Options o)
     : options_(std::move(o)),
       settings_{.saga_timeout = options_.saga_timeout,
+                .fulfilment_timeout = options_.fulfilment_timeout,
                 .carrier_delay = options_.carrier_delay,
                 .catalogue = options_.catalogue} {}
 

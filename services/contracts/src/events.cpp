@@ -144,8 +144,8 @@ json::object encode(const OrderCancelled& e) {
 void read(JsonReader& r, OrderCancelled& e) {
   e.order_id = read_uuid(r, "orderId");
   e.customer_id = r.string("customerId", 1, kIdMax);
-  e.reason =
-      r.one_of("reason", {"payment_declined", "out_of_stock", "timeout", "customer_request"});
+  e.reason = r.one_of("reason", {"payment_declined", "out_of_stock", "timeout", "customer_request",
+                                 "fulfilment_timeout"});
   e.total = read_money(r, "total");
 }
 

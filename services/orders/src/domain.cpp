@@ -138,9 +138,79 @@ Result<Transition> on_payment_declined(Order o) {
   return cancel(std::move(o), kPaymentDeclined);
 }
 
-Result<Transition> on_saga_timeout(Order o) {
-  if (o.status != Status::pending) return unchanged(std::move(o), "the saga had already ended");
-  return cancel(std::move(o), kTimeout);
+std::string_view to_string(Deadline d) {
+  switch (d) {
+    case Deadline::none:
+      return "none";
+    case Deadline::waiting:
+      return "waiting";
+    case Deadline::requested:
+      return "requested";
+    case Deadline::re_requested:
+      return "re_requested";
+    case Deadline::escalated:
+      return "escalated";
+  }
+  return "?";
+}
+
+namespace {
+// When the order was confirmed: the OrderConfirmed of its timeline (or, for
+// an order stored without it, when it was placed).
+std::optional<platform::TimePoint> confirmed_at(const Order& o) {
+  for (const auto& t : o.timeline)
+    if (t.type == contracts::OrderConfirmed::kType) return platform::parse_rfc3339(t.time);
+  return platform::parse_rfc3339(o.created_at);
+}
+}  // namespace
+
+Result<Transition> on_saga_timeout(Order o, const std::string& now,
+                                   platform::Millis fulfilment_timeout) {
+  if (o.status == Status::pending) return cancel(std::move(o), kTimeout);
+  if (o.terminal()) return unchanged(std::move(o), "the saga had already ended");
+  const auto at = platform::parse_rfc3339(now);
+  const auto confirmed = confirmed_at(o);
+  if (!at) return platform::fail(ErrorKind::invalid_input, "timer time {} is not RFC 3339", now);
+  // An order whose times cannot be read is due at once.
+  const bool due = !confirmed || *at - *confirmed >= fulfilment_timeout;
+  Transition t = unchanged(std::move(o), "");
+  if (!due) {
+    t.note = "fulfilment deadline not reached yet";
+    t.rearm_timer = true;
+    t.deadline = Deadline::waiting;
+    return t;
+  }
+  Order& order = t.order;
+  if (order.deadline_requests >= kMaxDeadlineRequests) {
+    t.note =
+        fmt::format("{} past its fulfilment deadline after {} cancellation requests: escalated",
+                    to_string(order.status), order.deadline_requests);
+    t.deadline = Deadline::escalated;
+    return t;
+  }
+  t.rearm_timer = true;
+  if (order.status == Status::shipped) {
+    // The goods have left: nothing to cancel; watch, and escalate in the end.
+    ++order.deadline_requests;
+    t.note = "shipped but not delivered by the fulfilment deadline";
+    t.deadline =
+        order.deadline_requests >= kMaxDeadlineRequests ? Deadline::escalated : Deadline::waiting;
+    t.rearm_timer = t.deadline != Deadline::escalated;
+    return t;
+  }
+  // CONFIRMED and overdue: capture or shipment stalled. Shipping decides (the
+  // pivot): it cancels an undispatched shipment, and the refund and restock
+  // follow OrderCancelled; a dispatched one is refused and the order goes on.
+  t.deadline = order.cancellation_requested ? Deadline::re_requested : Deadline::requested;
+  if (!order.cancellation_requested) {
+    order.cancellation_requested = true;
+    order.cancellation_request_reason = std::string(kFulfilmentTimeout);
+  }
+  ++order.deadline_requests;
+  t.note = fmt::format("fulfilment deadline passed: cancellation request {} of {}",
+                       order.deadline_requests, kMaxDeadlineRequests);
+  t.events.emplace_back(contracts::OrderCancellationRequested{order.id, order.customer_id});
+  return t;
 }
 
 Result<Transition> on_shipment_created(Order o, const std::string& shipment_id,
@@ -200,6 +270,7 @@ Result<Transition> cancel_by_customer(Order o) {
       if (o.cancellation_requested)
         return unchanged(std::move(o), "cancellation already requested; shipping decides");
       o.cancellation_requested = true;
+      o.cancellation_request_reason = std::string(kCustomerRequest);
       contracts::OrderCancellationRequested e{o.id, o.customer_id};
       Transition t{std::move(o), {}, {}};
       t.events.emplace_back(std::move(e));
@@ -219,7 +290,10 @@ Result<Transition> cancel_by_customer(Order o) {
 Result<Transition> on_shipment_cancelled(Order o) {
   if (o.status == Status::confirmed) {
     o.cancellation_requested = false;
-    return cancel(std::move(o), kCustomerRequest);
+    const std::string reason =
+        o.cancellation_request_reason.value_or(std::string(kCustomerRequest));
+    o.cancellation_request_reason.reset();
+    return cancel(std::move(o), reason);
   }
   return unchanged(std::move(o),
                    fmt::format("shipment cancelled while the order is {}", to_string(o.status)));
@@ -227,6 +301,7 @@ Result<Transition> on_shipment_cancelled(Order o) {
 
 Result<Transition> on_cancellation_refused(Order o, const std::string& shipment_status) {
   o.cancellation_requested = false;
+  o.cancellation_request_reason.reset();
   return unchanged(std::move(o),
                    fmt::format("cancellation refused: the shipment is {}", shipment_status));
 }
@@ -250,9 +325,12 @@ json::object to_json(const Order& o) {
                    {"saga",
                     {{"reserved", o.reserved},
                      {"authorized", o.authorized},
-                     {"cancellationRequested", o.cancellation_requested}}},
+                     {"cancellationRequested", o.cancellation_requested},
+                     {"deadlineRequests", o.deadline_requests}}},
                    {"timeline", std::move(timeline)}};
   if (o.cancellation_reason) out["cancellationReason"] = *o.cancellation_reason;
+  if (o.cancellation_request_reason)
+    out["saga"].as_object()["cancellationRequestReason"] = *o.cancellation_request_reason;
   if (o.shipment_id) {
     json::object s{{"shipmentId", *o.shipment_id}};
     if (o.carrier) s["carrier"] = *o.carrier;
@@ -279,6 +357,10 @@ Result<Order> order_from_json(const json::object& attrs) {
     o.authorized = s.boolean("authorized");
     // Absent in orders stored before the pivot.
     o.cancellation_requested = s.optional_boolean("cancellationRequested").value_or(false);
+    // Absent in orders stored before the fulfilment deadline.
+    o.cancellation_request_reason = s.optional_string("cancellationRequestReason", 1, 64);
+    o.deadline_requests = static_cast<int>(
+        s.optional_integer("deadlineRequests", 0, kMaxDeadlineRequests).value_or(0));
   });
   o.cancellation_reason = r.optional_string("cancellationReason", 1, 64);
   r.optional_object("shipment", [&](JsonReader& s) {

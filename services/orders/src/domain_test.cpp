@@ -106,6 +106,12 @@ TEST(Saga, ConfirmsOnlyWhenBothReservationAndAuthorisationArriveInEitherOrder) {
   }
 }
 
+// The saga timer at the moment the order was placed (never past a deadline).
+Result<Transition> timer_at_once(Order o) {
+  const auto now = o.created_at;
+  return on_saga_timeout(std::move(o), now, std::chrono::hours(1));
+}
+
 TEST(Saga, FailuresCancelWithTheirReason) {
   struct Case {
     Result<Transition> (*fn)(Order);
@@ -113,7 +119,7 @@ TEST(Saga, FailuresCancelWithTheirReason) {
   };
   for (auto [fn, reason] :
        {Case{on_reservation_failed, kOutOfStock}, Case{on_payment_declined, kPaymentDeclined},
-        Case{on_saga_timeout, kTimeout}, Case{cancel_by_customer, kCustomerRequest}}) {
+        Case{timer_at_once, kTimeout}, Case{cancel_by_customer, kCustomerRequest}}) {
     auto t = fn(pending());
     ASSERT_TRUE(t);
     EXPECT_EQ(t->order.status, Status::cancelled);
@@ -125,7 +131,7 @@ TEST(Saga, FailuresCancelWithTheirReason) {
 TEST(Saga, LateFactsAfterTheSagaEndedChangeNothingAndSaySo) {
   for (auto s : {Status::confirmed, Status::cancelled, Status::shipped, Status::delivered}) {
     for (auto fn : {on_inventory_reserved, on_payment_authorized, on_reservation_failed,
-                    on_payment_declined, on_saga_timeout}) {
+                    on_payment_declined, timer_at_once}) {
       const auto o = with_status(s);
       auto t = fn(o);
       ASSERT_TRUE(t);
@@ -134,6 +140,93 @@ TEST(Saga, LateFactsAfterTheSagaEndedChangeNothingAndSaySo) {
       EXPECT_FALSE(t->note.empty());
     }
   }
+}
+
+// ---- the fulfilment deadline ----
+
+Order confirmed_at(const std::string& time) {
+  auto o = pending();
+  o.status = Status::confirmed;
+  o.timeline.push_back({std::string(c::OrderConfirmed::kType), time, "e-confirmed", std::nullopt});
+  return o;
+}
+
+TEST(FulfilmentDeadline, BeforeTheDeadlineTheTimerOnlyRearms) {
+  auto t = on_saga_timeout(confirmed_at("2026-12-01T10:00:00Z"), "2026-12-01T10:59:59Z",
+                           std::chrono::hours(1));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->order.status, Status::confirmed);
+  EXPECT_TRUE(t->events.empty());
+  EXPECT_TRUE(t->rearm_timer);
+  EXPECT_EQ(t->deadline, Deadline::waiting);
+  EXPECT_FALSE(t->order.cancellation_requested);
+}
+
+TEST(FulfilmentDeadline, PastItAConfirmedOrderAsksShippingToCancel) {
+  auto t = on_saga_timeout(confirmed_at("2026-12-01T10:00:00Z"), "2026-12-01T11:00:00Z",
+                           std::chrono::hours(1));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->order.status, Status::confirmed) << "shipping decides, not the timer";
+  EXPECT_EQ(only_event<c::OrderCancellationRequested>(*t).order_id, t->order.id);
+  EXPECT_TRUE(t->order.cancellation_requested);
+  EXPECT_EQ(t->order.deadline_requests, 1);
+  EXPECT_EQ(t->deadline, Deadline::requested);
+  EXPECT_TRUE(t->rearm_timer);
+  // Shipping stopped the shipment: cancelled with the deadline's reason.
+  auto c = on_shipment_cancelled(t->order);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->order.status, Status::cancelled);
+  EXPECT_EQ(only_event<c::OrderCancelled>(*c).reason, kFulfilmentTimeout);
+  // Survives the store.
+  auto back = order_from_json(to_json(t->order));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, t->order);
+}
+
+TEST(FulfilmentDeadline, AnUnansweredRequestIsAskedAgainThenEscalated) {
+  auto o = confirmed_at("2026-12-01T10:00:00Z");
+  std::vector<Deadline> seen;
+  for (int i = 0; i < kMaxDeadlineRequests + 2; ++i) {
+    auto t = on_saga_timeout(o, fmt::format("2026-12-01T11:{:02}:00Z", i), std::chrono::hours(1));
+    ASSERT_TRUE(t);
+    seen.push_back(t->deadline);
+    EXPECT_EQ(t->rearm_timer, t->deadline != Deadline::escalated);
+    EXPECT_EQ(t->events.size(), t->deadline == Deadline::escalated ? 0u : 1u);
+    o = t->order;
+  }
+  EXPECT_EQ(seen.front(), Deadline::requested);
+  for (int i = 1; i < kMaxDeadlineRequests; ++i) EXPECT_EQ(seen[i], Deadline::re_requested) << i;
+  EXPECT_EQ(seen[kMaxDeadlineRequests], Deadline::escalated);
+  EXPECT_EQ(o.deadline_requests, kMaxDeadlineRequests);
+  EXPECT_EQ(o.status, Status::confirmed);
+}
+
+TEST(FulfilmentDeadline, ACustomersPendingRequestKeepsItsReason) {
+  auto req = cancel_by_customer(confirmed_at("2026-12-01T10:00:00Z"));
+  ASSERT_TRUE(req);
+  auto t = on_saga_timeout(req->order, "2026-12-01T12:00:00Z", std::chrono::hours(1));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->deadline, Deadline::re_requested);
+  auto c = on_shipment_cancelled(t->order);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->order.cancellation_reason, std::string(kCustomerRequest));
+}
+
+TEST(FulfilmentDeadline, ARefusalClearsTheRequestAndAShippedOrderIsOnlyWatched) {
+  auto t = on_saga_timeout(confirmed_at("2026-12-01T10:00:00Z"), "2026-12-01T11:00:00Z",
+                           std::chrono::hours(1));
+  ASSERT_TRUE(t);
+  auto r = on_cancellation_refused(t->order, "DISPATCHED");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->order.cancellation_requested);
+  EXPECT_FALSE(r->order.cancellation_request_reason);
+  auto shipped = r->order;
+  shipped.status = Status::shipped;
+  auto w = on_saga_timeout(shipped, "2026-12-01T11:30:00Z", std::chrono::hours(1));
+  ASSERT_TRUE(w);
+  EXPECT_TRUE(w->events.empty()) << "the goods have left: nothing to cancel";
+  EXPECT_EQ(w->order.status, Status::shipped);
+  EXPECT_TRUE(w->rearm_timer);
 }
 
 TEST(Saga, ShipsAndDeliversFromConfirmed) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "orderly/platform/log.hpp"
 #include "orderly/platform/metrics.hpp"
 #include "orderly/platform/retry.hpp"
 #include "orderly/services/contracts/handlers.hpp"
@@ -83,9 +84,9 @@ std::vector<platform::Subscription<OrdersService>> OrdersService::subscriptions(
                  return on_cancellation_refused(std::move(o), d.shipment_status);
                })),
        }},
-      {std::string(kTimerRule), {on<c::SagaTimedOut>(step([](Order o, const auto&) {
-         return on_saga_timeout(std::move(o));
-       }))}},
+      {std::string(kTimerRule),
+       {on<c::SagaTimedOut>([](OrdersService& s, const c::SagaTimedOut& d, const CloudEvent& e,
+                               UnitOfWork& uow) { return s.on_timer(d, e, uow); })}},
       {std::string(kCatalogueRule),
        {on<c::ProductUpdated>([](OrdersService& s, const c::ProductUpdated& d, const CloudEvent& e,
                                  UnitOfWork& uow) { return s.on_product_updated(d, e, uow); })}},
@@ -163,11 +164,56 @@ Status OrdersService::advance(const CloudEvent& cause, UnitOfWork& uow, const st
   ORDERLY_TRY(item, store_.get(order_pk(order_id), std::string(kOrderSk)));
   if (!*item) return platform::fail(ErrorKind::not_found, "order {} does not exist", order_id);
   ORDERLY_TRY(order, order_from_json((*item)->attrs));
-  order->timeline.push_back(entry_for(cause));
   ORDERLY_TRY(t, step(std::move(*order)));
+  // A timer that only re-arms is not part of the order's story.
+  if (t->deadline != Deadline::waiting) t->order.timeline.push_back(entry_for(cause));
   emit(uow, t->order, t->events, &cause, std::nullopt);
   uow.put(Item{order_pk(order_id), std::string(kOrderSk), 0, to_json(t->order), std::nullopt},
           Condition::version_is((*item)->version));
+  return {};
+}
+
+void OrdersService::schedule_timer(UnitOfWork& uow, const std::string& order_id,
+                                   const std::string& placed_at,
+                                   const std::optional<std::string>& correlation,
+                                   const std::optional<std::string>& traceparent) {
+  auto timer = c::to_event(c::SagaTimedOut{order_id, placed_at}, clock_.now());
+  if (traceparent) timer.traceparent = traceparent;
+  if (correlation) timer.correlationid = correlation;
+  uow.schedule(std::move(timer), clock_.now() + config_.saga_timeout, std::string(kTimerRule));
+}
+
+Status OrdersService::on_timer(const c::SagaTimedOut& d, const CloudEvent& e, UnitOfWork& uow) {
+  namespace m = platform::metrics;
+  static auto& deadlines = m::registry().counter(
+      "orderly_saga_deadlines_total",
+      "Fulfilment deadlines of CONFIRMED or SHIPPED orders, by what the timer did", {"outcome"});
+  const std::string now = platform::format_rfc3339(clock_.now());
+  Deadline deadline = Deadline::none;
+  std::string note;
+  if (auto s = advance(e, uow, d.order_id,
+                       [&](Order o) -> Result<Transition> {
+                         auto t = on_saga_timeout(std::move(o), now, config_.fulfilment_timeout);
+                         if (t) {
+                           deadline = t->deadline;
+                           note = t->note;
+                         }
+                         return t;
+                       });
+      !s)
+    return s;
+  if (deadline == Deadline::waiting || deadline == Deadline::requested ||
+      deadline == Deadline::re_requested)
+    schedule_timer(uow, d.order_id, d.placed_at, e.correlationid, e.traceparent);
+  if (deadline != Deadline::none && deadline != Deadline::waiting) {
+    const std::string outcome(to_string(deadline));
+    const std::string order_id = d.order_id;
+    uow.after_commit([outcome, order_id, note] {
+      deadlines.with({outcome}).inc();
+      platform::log::warn("saga deadline",
+                          {{"order_id", order_id}, {"outcome", outcome}, {"note", note}});
+    });
+  }
   return {};
 }
 
@@ -221,10 +267,7 @@ Result<Order> OrdersService::place_order(PlaceOrder cmd, std::optional<std::stri
   ORDERLY_TRY(t, place(cmd, [this](const std::string& sku) { return catalogue_entry(sku); }));
   UnitOfWork uow{clock_};
   emit(uow, t->order, t->events, nullptr, traceparent);
-  auto timer = c::to_event(c::SagaTimedOut{t->order.id, cmd.now}, clock_.now());
-  if (traceparent) timer.traceparent = traceparent;
-  timer.correlationid = uow.emitted().front().correlationid;
-  uow.schedule(std::move(timer), clock_.now() + config_.saga_timeout, std::string(kTimerRule));
+  schedule_timer(uow, t->order.id, cmd.now, uow.emitted().front().correlationid, traceparent);
   uow.put(Item{order_pk(t->order.id), std::string(kOrderSk), 0, to_json(t->order), std::nullopt},
           Condition::not_exists());
   uow.put(Item{customer_pk(t->order.customer_id), order_pk(t->order.id), 0,

@@ -41,6 +41,9 @@ class JsonReader {
                               std::string_view expected);
   std::string one_of(std::string_view key, std::initializer_list<std::string_view> allowed);
   std::int64_t integer(std::string_view key, std::int64_t min, std::int64_t max);
+  // Absent or null: nullopt.
+  std::optional<std::int64_t> optional_integer(std::string_view key, std::int64_t min,
+                                               std::int64_t max);
   bool boolean(std::string_view key);
   std::optional<bool> optional_boolean(std::string_view key);  // absent or null: nullopt
 

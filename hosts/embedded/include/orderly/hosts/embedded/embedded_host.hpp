@@ -37,6 +37,7 @@ struct Options {
   const platform::Clock* clock = nullptr;  // defaults to the system clock
   int workers = 2;
   platform::Millis saga_timeout{30'000};
+  platform::Millis fulfilment_timeout = hosts::Settings{}.fulfilment_timeout;
   platform::Millis carrier_delay{5'000};
   std::optional<std::vector<services::inventory::Product>>
       catalogue;                      // default: the 20-product seed

@@ -83,6 +83,7 @@ struct OrderCancelled {
   static constexpr std::string_view kSource = "orderly.orders";
   std::string order_id, customer_id;
   std::string reason;  // payment_declined | out_of_stock | timeout | customer_request
+                       // | fulfilment_timeout
   Money total;
   [[nodiscard]] const std::string& subject() const { return order_id; }
 };

@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "orderly/platform/clock.hpp"
 #include "orderly/services/contracts/events.hpp"
 
 namespace orderly::services::orders {
@@ -35,6 +36,14 @@ inline constexpr std::string_view kPaymentDeclined = "payment_declined";
 inline constexpr std::string_view kOutOfStock = "out_of_stock";
 inline constexpr std::string_view kTimeout = "timeout";
 inline constexpr std::string_view kCustomerRequest = "customer_request";
+// A CONFIRMED order did not ship by its fulfilment deadline (capture or
+// shipment stalled), and shipping agreed to cancel it.
+inline constexpr std::string_view kFulfilmentTimeout = "fulfilment_timeout";
+
+// How many times the fulfilment deadline asks shipping to cancel a stalled
+// order (once, then again on every timer while nobody answers) before it stops
+// and leaves the order to an operator (docs/operations.md#orders-stalled).
+inline constexpr int kMaxDeadlineRequests = 10;
 
 struct TimelineEntry {
   std::string type, time, event_id;
@@ -52,6 +61,9 @@ struct Order {
   bool authorized = false;  // PaymentAuthorized seen
   // The customer asked to cancel after confirmation; shipping decides (the pivot).
   bool cancellation_requested = false;
+  // Why the pending request was made (kCustomerRequest or kFulfilmentTimeout).
+  std::optional<std::string> cancellation_request_reason;
+  int deadline_requests = 0;  // cancellation requests made by the fulfilment deadline
   std::optional<std::string> cancellation_reason;
   std::optional<std::string> shipment_id, carrier, tracking_number;
   std::string created_at;
@@ -81,10 +93,22 @@ using OrderEvent = std::variant<contracts::OrderPlaced, contracts::OrderConfirme
                                 contracts::OrderCancelled, contracts::OrderShipped,
                                 contracts::OrderDelivered, contracts::OrderCancellationRequested>;
 
+// What a saga timer found (on_saga_timeout), for metrics and logs.
+enum class Deadline {
+  none,          // the order was terminal, or PENDING and now cancelled
+  waiting,       // not due yet: the timer is armed again
+  requested,     // overdue: shipping is asked to cancel (the first time)
+  re_requested,  // overdue and the request is unanswered: asked again
+  escalated,     // asked kMaxDeadlineRequests times: an operator must act
+};
+std::string_view to_string(Deadline d);
+
 struct Transition {
   Order order;
   std::vector<OrderEvent> events;
-  std::string note;  // why nothing changed, for late or repeated facts
+  std::string note;          // why nothing changed, for late or repeated facts
+  bool rearm_timer = false;  // schedule the saga timer again
+  Deadline deadline = Deadline::none;
 };
 
 // The catalogue entry of a sku: not_found if there is none; any other error
@@ -103,7 +127,14 @@ Result<Transition> on_shipment_created(Order o, const std::string& shipment_id,
 Result<Transition> on_shipment_dispatched(Order o, const std::string& shipment_id,
                                           const std::string& carrier, const std::string& tracking);
 Result<Transition> on_shipment_delivered(Order o, const std::string& shipment_id);
-Result<Transition> on_saga_timeout(Order o);
+// The saga timer. PENDING: cancelled (reason timeout). CONFIRMED or SHIPPED:
+// the fulfilment deadline, fulfilment_timeout after confirmation. Before it
+// the timer is re-armed. After it a CONFIRMED order is cancelled through the
+// pivot (OrderCancellationRequested, reason fulfilment_timeout), asked again
+// on every timer while unanswered, up to kMaxDeadlineRequests; a SHIPPED
+// order (the goods have left) is escalated only. `now` is RFC 3339.
+Result<Transition> on_saga_timeout(Order o, const std::string& now,
+                                   platform::Millis fulfilment_timeout);
 // Accepted until the shipment is dispatched.
 // PENDING: cancelled at once. CONFIRMED: dispatch is the point of no return,
 // so the cancel becomes a request (OrderCancellationRequested) that shipping

@@ -21,7 +21,10 @@
 namespace orderly::services::orders {
 
 struct Config {
-  platform::Millis saga_timeout{30'000};
+  platform::Millis saga_timeout{30'000};  // PENDING -> cancelled; also the timer's period
+  // CONFIRMED -> cancelled through the pivot if not shipped by then (see
+  // on_saga_timeout); hosts::Settings says why the default is what it is.
+  platform::Millis fulfilment_timeout{3'600'000};
 };
 
 inline constexpr std::string_view kSagaRule = "orders.saga";
@@ -68,6 +71,11 @@ class OrdersService {
   using Step = std::function<Result<Transition>(Order)>;
   platform::Status advance(const platform::CloudEvent& cause, platform::UnitOfWork& uow,
                            const std::string& order_id, const Step& step);
+  platform::Status on_timer(const contracts::SagaTimedOut& d, const platform::CloudEvent& e,
+                            platform::UnitOfWork& uow);
+  void schedule_timer(platform::UnitOfWork& uow, const std::string& order_id,
+                      const std::string& placed_at, const std::optional<std::string>& correlation,
+                      const std::optional<std::string>& traceparent);
   platform::Status on_product_updated(const contracts::ProductUpdated& d,
                                       const platform::CloudEvent& e, platform::UnitOfWork& uow);
   void emit(platform::UnitOfWork& uow, Order& order, const std::vector<OrderEvent>& events,
