@@ -1,6 +1,7 @@
 // DurableBus: archive, per-rule queues, DLQ and the outbox relay, in bus.db.
 #include "orderly/adapters/embedded/durable_bus.hpp"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <exception>
@@ -136,6 +137,9 @@ Result<std::size_t> DurableBus::relay_outbox(OutboxSource& source) {
   auto items = source.read_outbox(options_.relay_batch);
   if (!items) return tl::unexpected(items.error());
   if (items->empty()) return std::size_t{0};
+  // What leaves the source must be durable there first: a power loss must not
+  // keep the events and lose the order that emitted them.
+  if (auto s = source.sync(); !s) return tl::unexpected(s.error());
 
   hook("relay.before_publish");
   {
@@ -182,6 +186,9 @@ Result<std::size_t> DurableBus::relay_outbox(OutboxSource& source) {
       }
     }
     if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
+    // And the bus's copy must be durable before the source forgets them: under
+    // durability normal the outbox delete could otherwise outlive the insert.
+    if (auto s = db_->sync(); !s) return tl::unexpected(s.error());
   }
   wake();
   hook("relay.after_publish");
@@ -268,6 +275,14 @@ Status DurableBus::move_to_dlq(std::int64_t id, const std::string& error) {
 }
 
 Status DurableBus::settle(const RuleState& r, const std::vector<Settlement>& settlements) {
+  // An acknowledgement must not outlive the effect it acknowledges: the
+  // handlers' commits are made durable before the messages are deleted.
+  const bool any_ok = std::any_of(settlements.begin(), settlements.end(), [](const Settlement& st) {
+    return st.result.outcome == Outcome::ok;
+  });
+  if (any_ok)
+    for (auto& o : outboxes_)
+      if (auto s = o.source->sync(); !s) return s;
   std::lock_guard lk(db_mu_);
   const std::int64_t now = to_unix_ms(clock_->now());
   auto tx = Transaction::begin(*db_);

@@ -471,6 +471,7 @@ TEST(DurableBusThreads, ARelayThatKeepsFailingIsCountedAndShowsAsStalled) {
       return fail(ErrorKind::transient, "disk on fire");
     }
     Status remove_outbox(const std::vector<Item>&) override { return {}; }
+    Status sync() override { return {}; }
     std::size_t on_commit(std::function<void()>) override { return 1; }
     void remove_observer(std::size_t) override {}
     Result<std::size_t> sweep_expired() override { return std::size_t{0}; }

@@ -377,6 +377,11 @@ Result<std::vector<Item>> SqliteItemStore::read_outbox(std::size_t limit) {
   return std::move(page->items);
 }
 
+Status SqliteItemStore::sync() {
+  std::lock_guard lk(mu_);
+  return db_->sync();
+}
+
 Status SqliteItemStore::remove_outbox(const std::vector<Item>& relayed) {
   std::vector<platform::WriteOp> deletes;
   for (const auto& item : relayed) {

@@ -28,6 +28,11 @@ class OutboxSource {
   virtual platform::Result<std::vector<platform::Item>> read_outbox(std::size_t limit) = 0;
   // Deletes items read_outbox() returned, once the bus has them.
   virtual platform::Status remove_outbox(const std::vector<platform::Item>& relayed) = 0;
+  // Makes every commit so far durable (an fsync when commits are not fsynced
+  // one by one). The bus calls it before anything those commits caused leaves
+  // the source: before it publishes the outbox, and before it acknowledges
+  // messages whose handlers committed here.
+  virtual platform::Status sync() = 0;
 
   // Calls `observer` after each successful write; returns a token for remove_observer().
   // Observers must be cheap and must not call back into the source.

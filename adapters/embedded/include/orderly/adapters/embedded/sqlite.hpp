@@ -27,6 +27,11 @@ using platform::Status;
 
 // normal: WAL + synchronous=NORMAL. A commit survives the process being killed
 //         (kill -9); the last commits before an OS crash or power loss may be lost.
+//         Across files the order still holds: before anything a commit caused
+//         leaves its file (an event relayed to the bus, a message acknowledged),
+//         the bus makes it durable with Db::sync(). So a power loss loses a
+//         suffix of the work (a just-acknowledged order with nothing done for
+//         it yet), never the middle of a saga.
 // full:   WAL + synchronous=FULL. Every commit is fsynced; survives power loss.
 enum class Durability { normal, full };
 
@@ -91,10 +96,19 @@ class Db {
   [[nodiscard]] std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
   [[nodiscard]] const std::string& path() const { return path_; }
 
+  // Makes every commit so far durable (durability normal defers the fsync to
+  // the next checkpoint): one xSync of the WAL, through SQLite's VFS. A no-op
+  // with durability full, and when this connection wrote nothing since the
+  // last call. Call it outside a transaction.
+  Status sync();
+
  private:
-  Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Db(sqlite3* db, std::string path, Durability d)
+      : db_(db), path_(std::move(path)), durability_(d) {}
   sqlite3* db_;
   std::string path_;
+  Durability durability_;
+  std::int64_t synced_changes_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
 };
 

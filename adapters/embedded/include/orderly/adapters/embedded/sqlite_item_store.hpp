@@ -55,6 +55,7 @@ class SqliteItemStore final : public platform::ItemStore, public OutboxSource {
   // in transactions of at most platform::kMaxTransactItems.
   Result<std::vector<platform::Item>> read_outbox(std::size_t limit) override;
   Status remove_outbox(const std::vector<platform::Item>& relayed) override;
+  Status sync() override;
 
   [[nodiscard]] const std::string& path() const { return db_->path(); }
 
