@@ -17,6 +17,7 @@
 #include "orderly/hosts/service_table.hpp"
 #include "orderly/platform/id.hpp"
 #include "orderly/platform/log.hpp"
+#include "orderly/platform/unit_of_work.hpp"
 #include "orderly/services/inventory/service.hpp"
 #include "orderly/services/orders/service.hpp"
 #include "orderly/services/payments/service.hpp"
@@ -120,6 +121,8 @@ struct World {
   std::set<std::string> cancel_planned;
   bool relay_running = false;
   int stall_at = -1;  // the fault phase's one stall, if this run has one
+  bool poison_run = false;
+  std::map<std::string, platform::CloudEvent> poison;  // by event id
   SimResult result;
   int step = 0;
 
@@ -243,10 +246,11 @@ Status open_world(World& w) {
   w.catalogue = {{"SKU-A", "Alpha", {1'000, "GBP"}, 40, 0},
                  {"SKU-B", "Beta", {250, "GBP"}, 40, 0},
                  {"SKU-RARE", "Rare", {9'900, "GBP"}, 2, 0}};
-  w.settings.saga_timeout = 8'000ms;
+  w.settings.saga_timeout = 30'000ms;
   w.settings.carrier_delay = 5'000ms;
-  // Short, so that the deadline's cancellation races capture, dispatch and the customer.
-  w.settings.fulfilment_timeout = 12'000ms;
+  // Short (the default is an hour), so that orders slowed by faults and stalls
+  // meet it, and its cancellation races capture, dispatch and the customer.
+  w.settings.fulfilment_timeout = 20'000ms;
   w.settings.catalogue = w.catalogue;
   for (const hosts::ServiceSpec* spec : hosts::service_table()) {
     auto real = SqliteItemStore::open((w.dir / (spec->name + ".db")).string(), {.clock = &w.clock});
@@ -306,6 +310,25 @@ void cancel_order(World& w, std::string id) {  // by value: erased from the plan
   });
 }
 
+// Poison: a schema-invalid OrderCancelled for a placed order (a reason no
+// version of the contract has), committed to orders' outbox as a buggy
+// producer would. Every consumer must refuse it (permanent: to the DLQ with
+// the reason), and the order must not notice.
+void inject_poison(World& w) {
+  if (w.orders.empty()) return;
+  const std::string order = w.orders[w.rng.below(w.orders.size())];
+  auto e =
+      c::to_event(c::OrderCancelled{order, "customer-0", "because", {1, "GBP"}}, w.clock.now());
+  const std::string id = e.id;
+  w.trace(fmt::format("POISON {} {} for {}", e.type, id, order));
+  platform::UnitOfWork uow{w.clock};
+  uow.emit(e);
+  if (uow.commit(*w.real.at("orders"))) {
+    w.poison.emplace(id, std::move(e));
+    ++w.result.poison;
+  }
+}
+
 void spawn_relay(World& w) {
   w.relay_running = true;
   w.trace("spawn relay");
@@ -332,7 +355,26 @@ bool spawn_delivery(World& w, const std::string& rule) {
       cancel_order(w, d.event.subject);
   w.sched.spawn("deliver " + rule, [&w, pending] {
     const auto* r = w.bus->rule(pending->in_flight.rule);
-    if (!pending->in_flight.batch.empty()) pending->results = r->handler(pending->in_flight.batch);
+    const auto& batch = pending->in_flight.batch;
+    if (w.options.plant_shipping_drops_cancel_requests &&
+        pending->in_flight.rule == services::shipping::kEventsRule) {
+      // The planted bug: a cancellation request is acknowledged, never handled.
+      std::vector<platform::Delivery> kept;
+      std::vector<std::size_t> index;
+      pending->results.assign(batch.size(), platform::DeliveryResult::ok());
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        if (batch[i].event.type != c::OrderCancellationRequested::kType) {
+          kept.push_back(batch[i]);
+          index.push_back(i);
+        }
+      if (!kept.empty()) {
+        auto res = r->handler(kept);
+        for (std::size_t k = 0; k < res.size() && k < index.size(); ++k)
+          pending->results[index[k]] = res[k];
+      }
+    } else if (!batch.empty()) {
+      pending->results = r->handler(batch);
+    }
     Scheduler::yield("handled");  // a crash here: effects committed, never acknowledged
     w.settles.push_back(pending);
   });
@@ -399,6 +441,7 @@ void fault_step(World& w, int& placed) {
     std::advance(it, static_cast<std::ptrdiff_t>(w.rng.below(w.cancel_planned.size())));
     return cancel_order(w, *it);
   }
+  if (choice >= 790 && choice < 793 && w.poison_run && w.poison.size() < 2) return inject_poison(w);
   if (choice >= 820 && choice < 830 && w.rng.chance(w.options.crash_rate * 100)) return crash(w);
   if (choice >= 830 && choice < 880) {
     const auto d = platform::Millis{w.rng.between(5, 800)};
@@ -531,6 +574,8 @@ void check(World& w) {
       for (const auto& l : order.items) shipped[l.sku] += l.quantity;
     if (order.status == services::orders::Status::delivered) ++w.result.orders_delivered;
     if (order.status == services::orders::Status::cancelled) ++w.result.orders_cancelled;
+    if (order.cancellation_reason == services::orders::kFulfilmentTimeout)
+      ++w.result.deadline_cancels;
   }
   for (const auto& p : w.catalogue) {
     auto now = inventory.get_product(p.sku);
@@ -544,22 +589,44 @@ void check(World& w) {
       violate("", fmt::format("goods: {} on hand {} != seeded {} - shipped {}", p.sku,
                               (*now)->on_hand, p.on_hand, shipped[p.sku]));
   }
+  // DLQ: empty, unless the run injected poison; then exactly the poison, once
+  // in each rule that matches it, with the reason.
+  std::map<std::string, std::set<std::string>> poison_dead;  // event id -> rules
   auto dead = w.bus->dead_letters({}, 1000);
+  if (!dead) violate("", "dlq: unreadable: " + dead.error().message);
   if (dead)
     for (const auto& d : *dead) {
       std::string subject;
       if (auto e = platform::parse_event(d.body)) subject = e->subject;
+      if (w.poison.count(d.event_id)) {
+        if (!poison_dead[d.event_id].insert(d.rule).second)
+          violate(subject, fmt::format("dlq: poison {} twice in {}", d.event_id, d.rule));
+        if (d.last_error.find("$.data.reason") == std::string::npos)
+          violate(subject,
+                  fmt::format("dlq: poison in {} without its reason: {}", d.rule, d.last_error));
+        continue;
+      }
       violate(subject, fmt::format("dlq: {} {} dead after {} receives: {}", d.rule, d.event_type,
                                    d.receive_count, d.last_error));
     }
+  for (const auto& [id, event] : w.poison) {
+    std::set<std::string> expected;
+    for (const auto& name : w.rule_names)
+      if (const auto* r = w.bus->rule(name); r && r->pattern.matches(event)) expected.insert(name);
+    if (poison_dead[id] != expected)
+      violate("", fmt::format("dlq: poison {} is dead in {} of the {} rules that match it", id,
+                              poison_dead[id].size(), expected.size()));
+  }
 }
 
 }  // namespace
 
 std::string SimResult::report() const {
   std::string out = fmt::format(
-      "simulation seed {}: {} ({} steps, {} crashes, {} delivered, {} cancelled)\n", seed,
-      ok ? "ok" : "INVARIANTS BROKEN", steps, crashes, orders_delivered, orders_cancelled);
+      "simulation seed {}: {} ({} steps, {} crashes, {} delivered, {} cancelled ({} at the "
+      "fulfilment deadline), {} poison)\n",
+      seed, ok ? "ok" : "INVARIANTS BROKEN", steps, crashes, orders_delivered, orders_cancelled,
+      deadline_cancels, poison);
   for (const auto& v : violations) out += "  violation: " + v + "\n";
   if (!ok) {
     out += fmt::format("  replay: build/tests/orderly_sim --seed {} --trace\n", seed);
@@ -591,6 +658,7 @@ SimResult run_simulation(const SimOptions& options) {
   w.trace("faults on");
   // A third of the runs have one stall, at a random step of the fault phase.
   if (w.rng.chance(0.3)) w.stall_at = static_cast<int>(w.rng.between(50, options.fault_steps - 50));
+  w.poison_run = w.rng.chance(options.poison_rate);
   int placed = 0;
   for (w.step = 0; w.step < options.fault_steps || placed < options.orders; ++w.step)
     fault_step(w, placed);

@@ -50,6 +50,15 @@ struct SimOptions {
   // A bug planted in the simulated provider (it acknowledges voids without
   // releasing anything), so a test can show the money invariant does fail.
   bool plant_provider_ignores_voids = false;
+  // A bug planted in the bus's delivery to shipping (it acknowledges every
+  // OrderCancellationRequested without handling it), so a test can show that
+  // "every cancellation request is answered" does fail.
+  bool plant_shipping_drops_cancel_requests = false;
+  // Chance per run of poison: events no consumer can accept (schema-invalid
+  // data, as a producer's bug or a bad deploy would emit) put into a service's
+  // outbox during the fault phase. They must end in the DLQ of every rule
+  // that matches them, with their reason, and change nothing else.
+  double poison_rate = 0.3;
 };
 
 struct SimResult {
@@ -60,6 +69,8 @@ struct SimResult {
   int steps = 0;
   int crashes = 0;
   int orders_delivered = 0, orders_cancelled = 0;
+  int poison = 0;            // poison events injected
+  int deadline_cancels = 0;  // orders cancelled by the fulfilment deadline
   std::string offending_order;
   std::uint64_t seed = 0;
   [[nodiscard]] std::string report() const;
