@@ -1,11 +1,13 @@
 // Shared helpers for the end-to-end tests of the HTTP gateway (`orderly up`).
 // Not a test file itself: node --test only runs *.test.mjs here.
 //
-// Everything here uses node built-ins only. Servers listen on 127.0.0.1 with a
-// port the OS picks (--port 0) and a fresh temporary data directory.
+// Everything here uses node built-ins only, except sqlite(), which runs
+// /usr/bin/python3 to read a data directory's SQLite files. Servers listen on
+// 127.0.0.1 with a port the OS picks (--port 0) and a fresh temporary data
+// directory.
 import { spawn, execFile } from 'node:child_process';
 import { createHmac, createPrivateKey, generateKeyPairSync, randomUUID, sign as cryptoSign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -174,6 +176,50 @@ export async function token({ dataDir, customer, admin = false, scopes, ttl } = 
   const lines = stdout.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   assert.ok(lines.length > 0, `orderly ${args.join(' ')} printed nothing`);
   return lines[lines.length - 1];
+}
+
+// ---------------------------------------------------------------- SQLite files
+
+// The data directory's SQLite files are read (and, to plant a poison message,
+// written) with Debian's python3 and its sqlite3 module: node 20 has no SQLite
+// built in. By full path, because a pyenv shim may shadow `python3` on PATH.
+// Write only while no server runs on that directory.
+export const PYTHON = process.env.ORDERLY_E2E_PYTHON || '/usr/bin/python3';
+
+const SQLITE_SCRIPT = `
+import json, sqlite3, sys
+spec = json.load(sys.stdin)
+db = sqlite3.connect(spec["file"], timeout=30)
+db.row_factory = sqlite3.Row
+out = []
+for sql, params in spec["statements"]:
+    out.append([dict(r) for r in db.execute(sql, params).fetchall()])
+db.commit()
+db.close()
+json.dump(out, sys.stdout)
+`;
+
+// Runs each [sql, params] on `file` in one transaction; resolves to one array
+// of row objects per statement. The file must exist (no store is created here).
+export function sqlite(file, statements) {
+  if (!existsSync(file)) return Promise.reject(new Error(`sqlite: no such file ${file}`));
+  return new Promise((res, rej) => {
+    const p = spawn(PYTHON, ['-c', SQLITE_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    p.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    p.once('error', (e) => rej(new Error(`sqlite: cannot run ${PYTHON}: ${e.message}`)));
+    p.once('close', (code) => {
+      if (code !== 0) return rej(new Error(`sqlite ${file}: ${PYTHON} exited ${code}\n${err}`));
+      try {
+        res(JSON.parse(out));
+      } catch (e) {
+        rej(new Error(`sqlite ${file}: unreadable output: ${e.message}\n${out.slice(0, 500)}`));
+      }
+    });
+    p.stdin.end(JSON.stringify({ file, statements: statements.map(([sql, params = []]) => [sql, params]) }));
+  });
 }
 
 // ---------------------------------------------------------------- HTTP

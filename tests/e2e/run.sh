@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the end-to-end tests of the HTTP gateway (node:test, node built-ins only)
-# against an `orderly` binary.
+# Runs the end-to-end tests of the HTTP gateway (node:test, node built-ins only;
+# the SQLite files are read with /usr/bin/python3, or $ORDERLY_E2E_PYTHON) against
+# an `orderly` binary.
 #
 #   tests/e2e/run.sh                      # build/bin/orderly
 #   tests/e2e/run.sh path/to/orderly      # relative to the caller's directory, or absolute
