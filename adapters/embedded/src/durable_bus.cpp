@@ -133,13 +133,69 @@ void DurableBus::wake() {
 
 // ---------------------------------------------------------------- relay
 
-Result<std::size_t> DurableBus::relay_outbox(OutboxSource& source) {
-  auto items = source.read_outbox(options_.relay_batch);
-  if (!items) return tl::unexpected(items.error());
-  if (items->empty()) return std::size_t{0};
-  // What leaves the source must be durable there first: a power loss must not
-  // keep the events and lose the order that emitted them.
-  if (auto s = source.sync(); !s) return tl::unexpected(s.error());
+// Publishes outbox items into the archive and the rules' queues; the caller
+// holds db_mu_ and a transaction.
+Status DurableBus::publish_locked(const std::vector<platform::Item>& items, std::int64_t now) {
+  for (const auto& item : items) {
+    auto entry = platform::outbox_entry_from_item(item);
+    if (!entry) {
+      // Unreadable: keep it, with the reason, where an operator will see it.
+      auto s = run(*db_,
+                   "INSERT INTO dlq(rule, event_id, type, body, receive_count, last_error, "
+                   "enqueued_at, dead_at) VALUES (?1, ?2, '?', ?3, 0, ?4, ?5, ?5)",
+                   std::string(kRelayDlq), item.sk, json::serialize(item.attrs),
+                   bounded(entry.error().message), now);
+      if (!s) return s;
+      continue;
+    }
+    const auto& stored = item.attrs.at("event");
+    const std::string body =
+        stored.is_string() ? std::string(stored.get_string()) : json::serialize(stored);
+    auto s = run(*db_,
+                 "INSERT OR IGNORE INTO archive(event_id, type, archived_at, body) "
+                 "VALUES (?1, ?2, ?3, ?4)",
+                 entry->event.id, entry->event.type, now, body);
+    if (!s) return s;
+    if (db_->changes() == 0) continue;  // relayed before: the event id makes this idempotent
+    const std::int64_t seq = db_->last_insert_rowid();
+    const std::int64_t visible = entry->deliver_at ? to_unix_ms(*entry->deliver_at) : now;
+    auto enqueue = [&](const std::string& rule) {
+      return run(*db_,
+                 "INSERT OR IGNORE INTO messages(rule, seq, event_id, type, visible_at, "
+                 "enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 rule, seq, entry->event.id, entry->event.type, visible, now);
+    };
+    if (entry->target_rule) {
+      if (auto e = enqueue(*entry->target_rule); !e) return e;
+    } else {
+      const auto event_json = platform::to_json_object(entry->event);
+      for (const auto& [name, rs] : rules_)
+        if (rs.rule.pattern.matches(event_json))
+          if (auto e = enqueue(name); !e) return e;
+    }
+  }
+  return {};
+}
+
+// One pass over every source: read each outbox, make those commits durable in
+// their source (a power loss must not keep the events and lose the order that
+// emitted them), publish all of them in one bus transaction, make that durable
+// (the outbox delete must not outlive the insert), then delete them from the
+// sources. A crash anywhere relays them again; the archive's unique event id
+// ignores a second copy. One fsync per dirty source and one for the bus per
+// pass, however many items.
+Result<std::size_t> DurableBus::relay_once() {
+  std::vector<std::pair<OutboxSource*, std::vector<platform::Item>>> batches;
+  std::size_t total = 0;
+  for (auto& o : outboxes_) {
+    auto items = o.source->read_outbox(options_.relay_batch);
+    if (!items) return tl::unexpected(items.error());
+    if (items->empty()) continue;
+    if (auto s = o.source->sync(); !s) return tl::unexpected(s.error());
+    total += items->size();
+    batches.emplace_back(o.source, std::move(*items));
+  }
+  if (batches.empty()) return std::size_t{0};
 
   hook("relay.before_publish");
   {
@@ -147,65 +203,16 @@ Result<std::size_t> DurableBus::relay_outbox(OutboxSource& source) {
     const std::int64_t now = to_unix_ms(clock_->now());
     auto tx = Transaction::begin(*db_);
     if (!tx) return tl::unexpected(tx.error());
-    for (const auto& item : *items) {
-      auto entry = platform::outbox_entry_from_item(item);
-      if (!entry) {
-        // Unreadable: keep it, with the reason, where an operator will see it.
-        auto s = run(*db_,
-                     "INSERT INTO dlq(rule, event_id, type, body, receive_count, last_error, "
-                     "enqueued_at, dead_at) VALUES (?1, ?2, '?', ?3, 0, ?4, ?5, ?5)",
-                     std::string(kRelayDlq), item.sk, json::serialize(item.attrs),
-                     bounded(entry.error().message), now);
-        if (!s) return tl::unexpected(s.error());
-        continue;
-      }
-      const auto& stored = item.attrs.at("event");
-      const std::string body =
-          stored.is_string() ? std::string(stored.get_string()) : json::serialize(stored);
-      auto s = run(*db_,
-                   "INSERT OR IGNORE INTO archive(event_id, type, archived_at, body) "
-                   "VALUES (?1, ?2, ?3, ?4)",
-                   entry->event.id, entry->event.type, now, body);
-      if (!s) return tl::unexpected(s.error());
-      if (db_->changes() == 0) continue;  // relayed before: the event id makes this idempotent
-      const std::int64_t seq = db_->last_insert_rowid();
-      const std::int64_t visible = entry->deliver_at ? to_unix_ms(*entry->deliver_at) : now;
-      auto enqueue = [&](const std::string& rule) {
-        return run(*db_,
-                   "INSERT OR IGNORE INTO messages(rule, seq, event_id, type, visible_at, "
-                   "enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                   rule, seq, entry->event.id, entry->event.type, visible, now);
-      };
-      if (entry->target_rule) {
-        if (auto e = enqueue(*entry->target_rule); !e) return tl::unexpected(e.error());
-      } else {
-        const auto event_json = platform::to_json_object(entry->event);
-        for (const auto& [name, rs] : rules_)
-          if (rs.rule.pattern.matches(event_json))
-            if (auto e = enqueue(name); !e) return tl::unexpected(e.error());
-      }
-    }
+    for (const auto& [source, items] : batches)
+      if (auto s = publish_locked(items, now); !s) return tl::unexpected(s.error());
     if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
-    // And the bus's copy must be durable before the source forgets them: under
-    // durability normal the outbox delete could otherwise outlive the insert.
     if (auto s = db_->sync(); !s) return tl::unexpected(s.error());
   }
   wake();
   hook("relay.after_publish");
 
-  // Now that the bus has them, drop them from the outbox. A crash before this
-  // point relays them again, and the archive's unique event id ignores them.
-  if (auto s = source.remove_outbox(*items); !s) return tl::unexpected(s.error());
-  return items->size();
-}
-
-Result<std::size_t> DurableBus::relay_once() {
-  std::size_t total = 0;
-  for (auto& o : outboxes_) {
-    auto n = relay_outbox(*o.source);
-    if (!n) return tl::unexpected(n.error());
-    total += *n;
-  }
+  for (const auto& [source, items] : batches)
+    if (auto s = source->remove_outbox(items); !s) return tl::unexpected(s.error());
   return total;
 }
 
@@ -280,9 +287,18 @@ Status DurableBus::settle(const RuleState& r, const std::vector<Settlement>& set
   const bool any_ok = std::any_of(settlements.begin(), settlements.end(), [](const Settlement& st) {
     return st.result.outcome == Outcome::ok;
   });
-  if (any_ok)
+  if (any_ok) {
+    // A rule's handlers write their owner's store ("payments.events": the
+    // source attached as "payments"); a rule named after no source may write
+    // any of them.
+    const std::string_view rule = r.rule.name;
+    const std::string_view owner = rule.substr(0, rule.find('.'));
+    const bool known = std::any_of(outboxes_.begin(), outboxes_.end(),
+                                   [&](const Outbox& o) { return o.name == owner; });
     for (auto& o : outboxes_)
-      if (auto s = o.source->sync(); !s) return s;
+      if (!known || o.name == owner)
+        if (auto s = o.source->sync(); !s) return s;
+  }
   std::lock_guard lk(db_mu_);
   const std::int64_t now = to_unix_ms(clock_->now());
   auto tx = Transaction::begin(*db_);

@@ -175,7 +175,7 @@ class DurableBus final : public platform::Bus {
   };
 
   explicit DurableBus(std::unique_ptr<Db> db, DurableBusOptions options);
-  Result<std::size_t> relay_outbox(OutboxSource& source);
+  Status publish_locked(const std::vector<platform::Item>& items, std::int64_t now);
   Result<std::vector<Received>> receive(const RuleState& r);
   Status settle(const RuleState& r, const std::vector<Settlement>& s);
   Status move_to_dlq(std::int64_t id, const std::string& error);
