@@ -436,17 +436,18 @@ test('race client: cancels racing the carrier, kill -9 restarts, every invariant
     if (!rest.ok) log(`not at rest after 120 s: ${JSON.stringify(rest.depth)}`);
     assert.equal(killLog.length, plan.kills.length, `only ${killLog.length} of ${plan.kills.length} planned kills happened (too few orders accepted?)`);
     assert.ok(accepted.length > 0, `no order was accepted: ${JSON.stringify(load.clientErrors.slice(0, 5))}`);
-    // Not vacuous: with enough orders some cancels must have reached confirmed
-    // orders, the requests that race the carrier (a slower system that cancels
-    // everything while PENDING would test nothing here).
-    if (params.orders >= 100)
-      assert.ok(result.stats.cancelRequests > 0, `no cancel reached a CONFIRMED order: the race under test never happened (${summary})`);
     if (result.violations.length > 0) {
       const msg = `${result.violations.length} invariant violation(s), seed ${params.seed}\nreplay: ${replay}\n` +
         `run directory kept: ${runDir}\n${formatViolations(result.violations)}`;
       log(msg);
       assert.fail(msg);
     }
+    // Not vacuous: with enough orders some cancels must have reached confirmed
+    // orders, the requests that race the carrier (a slower system that cancels
+    // everything while PENDING would test nothing here). Checked after the
+    // invariants, so a broken run reports its violations first.
+    if (params.orders >= 100)
+      assert.ok(result.stats.cancelRequests > 0, `no cancel reached a CONFIRMED order: the race under test never happened (${summary})`);
     failed = false;
   } finally {
     if (server) await server.stop().catch(() => {});
