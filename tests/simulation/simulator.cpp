@@ -454,12 +454,15 @@ void fault_step(World& w, int& placed) {
   w.trace("clock (idle)");
 }
 
+void check_safety(World& w);
+
 // Faults stop, concurrency does not: handlers, relays and customer cancels
 // still interleave at random (sagas reach the carrier here, and the cancel
 // races it), until the system is at rest or the step budget is spent.
 void calm(World& w, int max_steps) {
   w.trace("calm: faults off, interleaving on");
   for (int i = 0; i < max_steps; ++i, ++w.step) {
+    if (w.step % 25 == 0) check_safety(w);
     const bool tasks = !w.sched.live().empty();
     if (tasks && w.rng.chance(0.6)) {
       resume_one(w);
@@ -513,6 +516,34 @@ bool drain(World& w) {
 }
 
 // ---- invariants ----
+
+// What must hold at every moment, not only at rest, checked every few steps
+// (reads outside any task, so no fault is injected into them): goods never
+// leave for an order whose money was returned, and the provider never holds
+// more than an order's total.
+void check_safety(World& w) {
+  auto& shipping = w.service<services::shipping::ShippingService>("shipping");
+  auto& orders = w.service<services::orders::OrdersService>("orders");
+  const auto accounts = w.provider->ledger().accounts();
+  for (const auto& id : w.orders) {
+    auto ship = shipping.get_shipment(id);
+    if (!ship || !*ship) continue;
+    const bool left = (*ship)->status == services::shipping::ShipmentStatus::dispatched ||
+                      (*ship)->status == services::shipping::ShipmentStatus::delivered;
+    const auto it = accounts.find(services::payments::payment_id_for(id));
+    if (it == accounts.end()) continue;
+    const auto& acct = it->second;
+    if (left && (acct.refunded || (acct.voided && !acct.captured))) {
+      if (w.result.offending_order.empty()) w.result.offending_order = id;
+      w.result.violations.push_back(fmt::format(
+          "{}: goods (at step {}): the shipment left and the money was returned", id, w.step));
+    }
+    auto o = orders.get_order(id);
+    if (o && *o && acct.captured && acct.captured_amount.amount > (*o)->total.amount)
+      w.result.violations.push_back(
+          fmt::format("{}: money (at step {}): captured more than the total", id, w.step));
+  }
+}
 
 void check(World& w) {
   auto& orders = w.service<services::orders::OrdersService>("orders");
@@ -660,8 +691,10 @@ SimResult run_simulation(const SimOptions& options) {
   if (w.rng.chance(0.3)) w.stall_at = static_cast<int>(w.rng.between(50, options.fault_steps - 50));
   w.poison_run = w.rng.chance(options.poison_rate);
   int placed = 0;
-  for (w.step = 0; w.step < options.fault_steps || placed < options.orders; ++w.step)
+  for (w.step = 0; w.step < options.fault_steps || placed < options.orders; ++w.step) {
     fault_step(w, placed);
+    if (w.step % 25 == 0) check_safety(w);
+  }
   w.faults = false;
   calm(w, 4000);
   while (!w.cancel_planned.empty()) cancel_order(w, *w.cancel_planned.begin());
