@@ -1,5 +1,7 @@
 // Bus, archive, rules, queues, DLQs, event source mappings and the outbox pipes.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import {
   BUS_NAME,
@@ -209,6 +211,11 @@ describe('outbox pipes', () => {
       assert.equal(PIPE_DETAIL_TYPE_PATH, '$.dynamodb.NewImage.type.S');
       assert.equal(PIPE_SOURCE_PATH, '$.dynamodb.NewImage.source.S');
       assert.equal(p.TargetParameters.InputTemplate, PIPE_INPUT_TEMPLATE);
+      // The C++ commit measures events as this template sends them (pipe_entry_bytes).
+      const eventHpp = fs.readFileSync(path.join(__dirname, '../../platform/include/orderly/platform/event.hpp'), 'utf8');
+      const cxx = /kPipeInputTemplate = R"\((.*)\)";/.exec(eventHpp);
+      assert.ok(cxx, 'kPipeInputTemplate not found in platform/include/orderly/platform/event.hpp');
+      assert.equal(cxx![1], PIPE_INPUT_TEMPLATE, 'the C++ size check assumes another pipe template');
 
       // Role: exactly stream read (this table), ListStreams, kms:Decrypt (this table's key),
       // PutEvents (the bus), SendMessage (its DLQ), and the DLQ key.

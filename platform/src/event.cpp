@@ -192,6 +192,14 @@ Result<CloudEvent> event_from_json(const json::value& v) {
   return e;
 }
 
+std::size_t pipe_entry_bytes(const CloudEvent& e) {
+  const std::string escaped = json::serialize(json::value(json::string(to_json(e))));
+  // {"event": {"S": <escaped>}}: what PIPE_INPUT_TEMPLATE makes of the NewImage.
+  constexpr std::string_view kDetailFrame = R"({"event": {"S": }})";
+  constexpr std::size_t kTimeBytes = 14;
+  return kTimeBytes + e.source.size() + e.type.size() + kDetailFrame.size() + escaped.size();
+}
+
 Result<CloudEvent> parse_event(std::string_view text) {
   if (text.size() > kMaxEventBytes)
     return fail(ErrorKind::invalid_input, "event: {} bytes is over the {}-byte limit", text.size(),

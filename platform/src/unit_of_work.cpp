@@ -78,9 +78,14 @@ void UnitOfWork::mark_processed(const CloudEvent& event, std::string_view consum
 
 Status UnitOfWork::commit(ItemStore& store) {
   for (const auto& e : emitted_) {
-    const auto size = to_json(e).size();
+    // Checked as the outbox pipe on AWS will send it (escaped inside the
+    // EventBridge entry), the larger of the two forms: an event that fits
+    // here fits everywhere, and none passes the commit only to die in a DLQ.
+    const auto size = pipe_entry_bytes(e);
     if (size > kMaxEventBytes)
-      return fail(ErrorKind::invalid_input, "event {} of type {} is {} bytes; the limit is {}",
+      return fail(ErrorKind::invalid_input,
+                  "event {} of type {} is {} bytes as the outbox pipe sends it to EventBridge; "
+                  "the limit is {}",
                   e.id, e.type, size, kMaxEventBytes);
   }
   if (ops_.empty()) return {};

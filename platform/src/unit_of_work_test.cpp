@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+
 #include "orderly/platform/bus.hpp"
 
 namespace orderly::platform {
@@ -56,6 +58,57 @@ TEST(UnitOfWork, MalformedOutboxItemIsAPermanentError) {
   EXPECT_EQ(outbox_entry_from_item(it).error().kind, ErrorKind::permanent);
   it.attrs["event"] = "not an event";
   EXPECT_EQ(outbox_entry_from_item(it).error().kind, ErrorKind::permanent);
+}
+
+// The size that counts is the EventBridge entry the outbox pipe makes, where
+// the event is an escaped string: an event whose own JSON fits (the old check)
+// can be over the limit there, and would have died in the pipe's DLQ.
+TEST(UnitOfWork, AnEventIsMeasuredAsThePipeSendsIt) {
+  ManualClock clock;
+  auto e = make_event("orderly.test", "orderly.test.Big.v1", "s", {}, clock.now());
+  // A quote is 2 bytes in the event's JSON (\") and 4 in the entry (\\\").
+  const std::size_t base = to_json(e).size();
+  e.data["blob"] = std::string(kMaxEventBytes - base - 32, 'x');
+  EXPECT_LE(to_json(e).size(), kMaxEventBytes);
+  EXPECT_LE(pipe_entry_bytes(e), kMaxEventBytes + 200) << "plain text barely grows";
+  e.data["blob"] = std::string(100 * 1024, '"');  // 200 KiB as JSON, 400 KiB in the entry
+  ASSERT_LE(to_json(e).size(), kMaxEventBytes) << "fits as its own JSON";
+  ASSERT_GT(pipe_entry_bytes(e), kMaxEventBytes) << "but not escaped in the entry";
+  // Refused before the store commits it.
+  struct NoStore final : ItemStore {
+    Result<std::optional<Item>> get(const std::string&, const std::string&) override {
+      return fail(ErrorKind::permanent, "touched");
+    }
+    Result<std::int64_t> put(const Item&, Condition) override {
+      return fail(ErrorKind::permanent, "touched");
+    }
+    Result<std::int64_t> update(const Update&) override {
+      return fail(ErrorKind::permanent, "touched");
+    }
+    Status remove(const std::string&, const std::string&, Condition) override {
+      return fail(ErrorKind::permanent, "touched");
+    }
+    Result<Page> query(const std::string&, const QueryOptions&) override {
+      return fail(ErrorKind::permanent, "touched");
+    }
+    Status transact_write(const std::vector<WriteOp>&) override {
+      return {};  // a commit that got this far would succeed here, and die in the pipe
+    }
+  } store;
+  UnitOfWork uow{clock};
+  uow.emit(e);
+  auto s = uow.commit(store);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(s.error().message.find("as the outbox pipe sends it"), std::string::npos)
+      << s.error().message;
+  // The entry's size, computed by hand for a small event.
+  auto small =
+      make_event("orderly.test", "orderly.test.Small.v1", "s", {{"q", "a\"b"}}, clock.now());
+  const std::string escaped = boost::json::serialize(boost::json::value(to_json(small)));
+  EXPECT_EQ(pipe_entry_bytes(small), 14 + small.source.size() + small.type.size() +
+                                         std::string_view(R"({"event": {"S": }})").size() +
+                                         escaped.size());
 }
 
 TEST(ItemStoreValidation, TransactionLimitsAndDuplicateKeys) {

@@ -25,6 +25,13 @@ namespace orderly::platform {
 
 inline constexpr std::size_t kMaxEventBytes = 256 * 1024;
 
+// How the outbox pipe on AWS turns a stream record into an EventBridge entry
+// (infra/lib/orderly-stack.ts PIPE_INPUT_TEMPLATE; an infra test compares the
+// two). The event is stored as a string attribute, so the entry's detail is
+// {"event": {"S": "<the event's JSON, escaped as a string>"}}.
+inline constexpr std::string_view kPipeInputTemplate = R"({"event": <$.dynamodb.NewImage.event>})";
+
+
 struct CloudEvent {
   std::string id;
   std::string source;
@@ -52,6 +59,11 @@ void caused_by(CloudEvent& next, const CloudEvent& cause);
 
 boost::json::object to_json_object(const CloudEvent& e);
 std::string to_json(const CloudEvent& e);
+
+// The size EventBridge counts for the entry the pipe sends (its 256 KiB
+// PutEvents limit): Time (14 bytes), Source, DetailType and Detail. Escaping
+// makes it larger than the event's own JSON: every quote and backslash doubles.
+std::size_t pipe_entry_bytes(const CloudEvent& e);
 
 Result<CloudEvent> parse_event(std::string_view json);
 Result<CloudEvent> event_from_json(const boost::json::value& v);
