@@ -18,8 +18,8 @@ ORDERLY="${ORDERLY:-build/bin/orderly}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 echo '{"Records":[]}' > "$work/sqs-empty.json"
-cp ../shared/fixtures/aws-events/lambda-go.apigw-v2-request-no-authorizer.json "$work/apigw.json" 2>/dev/null ||
-  echo '{"version":"2.0","routeKey":"GET /healthz","rawPath":"/healthz","requestContext":{"http":{"method":"GET","path":"/healthz"}}}' > "$work/apigw.json"
+# An anonymous HTTP API request (payload format 2.0), the repository's own fixture.
+cp tests/fixtures/aws-events/apigw-v2-no-authorizer.json "$work/apigw.json"
 
 declare -a names cmds
 names+=("orderly orders (api)");       cmds+=("$ORDERLY invoke orders --handler api --event $work/apigw.json --data-dir $work/data --timing")

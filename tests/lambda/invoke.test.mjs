@@ -1,7 +1,10 @@
 // The Lambda bootstraps, run by `orderly invoke` under the project's local
 // Runtime API (the documented protocol) on real events:
-// - every API Gateway v2 sample in ../shared/fixtures/aws-events gets a v2
-//   answer (problem+json 404 for the sample's routes, which are not ours);
+// - every API Gateway v2 event in tests/fixtures/aws-events (the repository's
+//   own, written from AWS's documented formats) gets a v2 answer (problem+json
+//   404 for the events' routes, which are not ours); so does every one of AWS's
+//   published samples in ORDERLY_SHARED_FIXTURES_DIR (../shared/fixtures/aws-events)
+//   when that folder is there, and the test says why it skips when it is not;
 // - a whole flow through the handlers: a ProductUpdated event fed to the orders
 //   events handler as SQS delivers it (EventBridge envelope, outbox-pipe
 //   shape), then POST /v1/orders and GET /v1/orders/{id} through the api
@@ -11,11 +14,11 @@
 //   unknown _HANDLER is an init error. None of them crashes.
 //
 //   ORDERLY_BIN=build/bin/orderly ORDERLY_CONTRACT_DUMP=build/tests/contract_dump \
-//   ORDERLY_FIXTURES_DIR=../shared/fixtures/aws-events node --test tests/lambda/
+//   ORDERLY_SHARED_FIXTURES_DIR=../shared/fixtures/aws-events node --test tests/lambda/
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +27,9 @@ import { randomUUID } from 'node:crypto';
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.ORDERLY_BIN;
 const DUMP = process.env.ORDERLY_CONTRACT_DUMP;
-const FIXTURES = process.env.ORDERLY_FIXTURES_DIR ?? join(here, '../../../shared/fixtures/aws-events');
+const FIXTURES = process.env.ORDERLY_FIXTURES_DIR ?? join(here, '../fixtures/aws-events');
+// AWS's published samples, an extra oracle: only where the environment names them.
+const SHARED = process.env.ORDERLY_SHARED_FIXTURES_DIR;
 assert.ok(BIN, 'ORDERLY_BIN must name build/bin/orderly');
 assert.ok(DUMP, 'ORDERLY_CONTRACT_DUMP must name build/tests/contract_dump');
 
@@ -75,7 +80,7 @@ const viaBus = (ce) =>
     time: ce.time, region: 'us-east-1', resources: [], detail: { event: { S: JSON.stringify(ce) } } });
 
 function apiEvent(method, path, { body, sub = 'alice', scope = 'orderly/orders:read orderly/orders:write', headers = {} } = {}) {
-  const sample = JSON.parse(readFileSync(join(FIXTURES, 'lambda-go.apigw-v2-request-jwt-authorizer.json'), 'utf8'));
+  const sample = JSON.parse(readFileSync(join(FIXTURES, 'apigw-v2-jwt-authorizer.json'), 'utf8'));
   sample.routeKey = `${method} ${path}`;
   sample.rawPath = path;
   sample.rawQueryString = '';
@@ -91,11 +96,11 @@ function apiEvent(method, path, { body, sub = 'alice', scope = 'orderly/orders:r
   return sample;
 }
 
-test('every API Gateway v2 sample gets a v2 answer with problem+json', () => {
-  const samples = readdirSync(FIXTURES).filter((f) => /apigw-v2|ApiGatewayProxyV2/i.test(f));
+function everyApiGatewaySample(dir) {
+  const samples = readdirSync(dir).filter((f) => /apigw-v2|ApiGatewayProxyV2/i.test(f));
   assert.ok(samples.length >= 3, `found ${samples}`);
   for (const f of samples) {
-    const a = answer(invoke('orders', 'api', readFileSync(join(FIXTURES, f), 'utf8'), ['--data-dir', join(work, 'samples')]));
+    const a = answer(invoke('orders', 'api', readFileSync(join(dir, f), 'utf8'), ['--data-dir', join(work, 'samples')]));
     assert.equal(typeof a.statusCode, 'number', f);
     assert.equal(a.isBase64Encoded, false, f);
     assert.ok(a.statusCode === 404 || a.statusCode === 405, `${f}: ${a.statusCode}`);
@@ -103,6 +108,22 @@ test('every API Gateway v2 sample gets a v2 answer with problem+json', () => {
     const problem = JSON.parse(a.body);
     assert.equal(problem.status, a.statusCode, f);
   }
+}
+
+test('every API Gateway v2 event of the repository gets a v2 answer with problem+json', () => {
+  everyApiGatewaySample(FIXTURES);
+});
+
+test("every one of AWS's published API Gateway v2 samples gets a v2 answer with problem+json", (t) => {
+  if (!SHARED) {
+    t.skip('ORDERLY_SHARED_FIXTURES_DIR is not set, so there are no AWS published samples to run; the repository\'s own events ran');
+    return;
+  }
+  if (!existsSync(SHARED)) {
+    t.skip(`AWS's published samples are not present at ${SHARED} (a clone without the sibling ../shared folder); the repository's own events ran`);
+    return;
+  }
+  everyApiGatewaySample(SHARED);
 });
 
 function wholeFlow(storeArgs, dataDir) {
