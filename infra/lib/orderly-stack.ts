@@ -465,6 +465,9 @@ export class OrderlyStack extends Stack {
         ORDERLY_TABLE: table.tableName,
         ORDERLY_LOG_LEVEL: 'info',
         ORDERLY_METRICS_NAMESPACE: 'Orderly',
+        // The bootstraps link Debian's OpenSSL, whose default trust paths (/usr/lib/ssl) do not
+        // exist on provided.al2023: point it at AL2023's bundle (the client also looks there).
+        SSL_CERT_FILE: '/etc/pki/tls/certs/ca-bundle.crt',
       },
       ...(wantsSecrets
         ? {

@@ -48,6 +48,8 @@ describe('Lambda functions', () => {
       assert.equal(R[tableId].Type, 'AWS::DynamoDB::Table');
       assert.equal(env.ORDERLY_LOG_LEVEL, 'info');
       assert.equal(env.ORDERLY_METRICS_NAMESPACE, 'Orderly');
+      // Debian's OpenSSL in the bootstraps knows only /usr/lib/ssl: AL2023 keeps its CAs here.
+      assert.equal(env.SSL_CERT_FILE, '/etc/pki/tls/certs/ca-bundle.crt');
       assert.equal(env._HANDLER, undefined, '_HANDLER is reserved: Lambda sets it');
 
       // Its role: no managed policy; DynamoDB only on its own table; logs only to its group.

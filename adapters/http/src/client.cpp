@@ -2,15 +2,23 @@
 // completion per call, so that tcp_stream's timeouts apply.
 #include "orderly/adapters/http/client.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <mutex>
+#include <vector>
 
 namespace orderly::adapters::http {
 
@@ -21,6 +29,62 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using platform::ErrorKind;
 using platform::fail;
+
+namespace {
+
+// Where the common distributions keep their CA bundle. The Lambda bootstraps
+// link Debian's OpenSSL, whose compiled-in default (/usr/lib/ssl/cert.pem and
+// /usr/lib/ssl/certs) does not exist on provided.al2023: Amazon Linux keeps its
+// bundle under /etc/pki.
+constexpr std::array<const char*, 3> kCaBundles = {
+    "/etc/pki/tls/certs/ca-bundle.crt",                   // Amazon Linux, RHEL, Fedora
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // what the above links to
+    "/etc/ssl/certs/ca-certificates.crt",                 // Debian, Ubuntu, Alpine
+};
+
+// The system trust store: OpenSSL's defaults (SSL_CERT_FILE and SSL_CERT_DIR
+// when set, else its compiled-in paths), plus each bundle above that exists
+// and is not a file already loaded. Returns the CA files in use, for error
+// messages. A bundle that does not load is skipped: with no trust anchor at
+// all, every handshake fails verification (never verify_none).
+std::vector<std::string> load_system_trust(SSL_CTX* ctx) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files, loaded;  // as named; canonical
+  auto seen = [&](const std::string& canonical) {
+    for (const auto& l : loaded)
+      if (l == canonical) return true;
+    return false;
+  };
+  SSL_CTX_set_default_verify_paths(ctx);  // silently skips paths that do not exist
+  ERR_clear_error();
+  const char* env_file = std::getenv(X509_get_default_cert_file_env());
+  const std::string default_file =
+      env_file && *env_file ? std::string(env_file) : std::string(X509_get_default_cert_file());
+  std::error_code ec;
+  if (auto c = fs::canonical(default_file, ec); !ec && fs::is_regular_file(c, ec)) {
+    files.push_back(default_file);
+    loaded.push_back(c.string());
+  }
+  for (const char* bundle : kCaBundles) {
+    const auto c = fs::canonical(bundle, ec);
+    if (ec || !fs::is_regular_file(c, ec) || seen(c.string())) continue;
+    if (SSL_CTX_load_verify_locations(ctx, bundle, nullptr) == 1) {
+      files.emplace_back(bundle);
+      loaded.push_back(c.string());
+    }
+    ERR_clear_error();
+  }
+  return files;
+}
+
+std::string describe_trust(const std::vector<std::string>& files) {
+  if (files.empty())
+    return fmt::format("no CA bundle found: set SSL_CERT_FILE (looked in {}, {})",
+                       X509_get_default_cert_file(), fmt::join(kCaBundles, ", "));
+  return fmt::format("CA files: {}", fmt::join(files, ", "));
+}
+
+}  // namespace
 
 std::optional<std::string> ClientResponse::header(std::string_view name) const {
   for (const auto& [k, v] : headers)
@@ -72,6 +136,7 @@ struct HttpClient::Impl {
   ClientOptions options;
   asio::io_context io;
   ssl::context tls_ctx{ssl::context::tls_client};
+  std::vector<std::string> ca_files;  // the trust anchors' files, for error messages
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
@@ -133,8 +198,10 @@ struct HttpClient::Impl {
         drop();
         // A certificate that does not verify will not verify on a retry either.
         const bool verify = ec.category() == asio::error::get_ssl_category();
-        return fail(verify ? ErrorKind::failed_precondition : ErrorKind::transient,
-                    "TLS handshake with {}: {}", origin.host, ec.message());
+        if (verify)
+          return fail(ErrorKind::failed_precondition, "TLS handshake with {}: {} ({})", origin.host,
+                      ec.message(), describe_trust(ca_files));
+        return fail(ErrorKind::transient, "TLS handshake with {}: {}", origin.host, ec.message());
       }
     }
     ++opened;
@@ -201,12 +268,13 @@ platform::Result<std::unique_ptr<HttpClient>> HttpClient::create(std::string_vie
   if (impl->origin.tls) {
     beast::error_code ec;
     SSL_CTX_set_min_proto_version(impl->tls_ctx.native_handle(), TLS1_2_VERSION);
-    impl->tls_ctx.set_default_verify_paths(ec);
+    impl->ca_files = load_system_trust(impl->tls_ctx.native_handle());
     if (!impl->options.ca_file.empty()) {
       impl->tls_ctx.load_verify_file(impl->options.ca_file, ec);
       if (ec)
         return fail(ErrorKind::invalid_input, "CA file {}: {}", impl->options.ca_file,
                     ec.message());
+      impl->ca_files.push_back(impl->options.ca_file);
     }
     impl->tls_ctx.set_verify_mode(ssl::verify_peer);
   }
