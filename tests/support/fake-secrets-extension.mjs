@@ -4,6 +4,11 @@
 // X-Aws-Parameters-Secrets-Token header against $EXPECTED_TOKEN.
 //
 //   node tests/support/fake-secrets-extension.mjs --secret-id ARN --value V [--status 403]
+//        [--not-ready-ms N] [--fail-first K]
+// --not-ready-ms: for N ms after start it answers 400 "not ready to serve
+// traffic, please wait", as the real extension does while it initialises;
+// --fail-first: the first K requests get 502 (it could not reach Secrets Manager).
+// Every request is counted; GET /count (no token) answers the count.
 // Prints "listening <port>"; exits on SIGTERM or when stdin closes.
 import { createServer } from 'node:http';
 
@@ -12,9 +17,24 @@ const opt = (n) => {
   const i = args.indexOf(`--${n}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
+const started = Date.now();
+let requests = 0;
 const server = createServer((req, res) => {
   const url = new URL(req.url, 'http://localhost');
   const status = Number(opt('status') ?? 200);
+  if (url.pathname === '/count') {
+    res.writeHead(200).end(String(requests));
+    return;
+  }
+  requests += 1;
+  if (Date.now() - started < Number(opt('not-ready-ms') ?? 0)) {
+    res.writeHead(400).end('{"message":"not ready to serve traffic, please wait"}');
+    return;
+  }
+  if (requests <= Number(opt('fail-first') ?? 0)) {
+    res.writeHead(502, { 'x-amzn-errortype': 'ConnectionError' }).end('{"message":"could not reach Secrets Manager"}');
+    return;
+  }
   if (req.method !== 'GET' || url.pathname !== '/secretsmanager/get') {
     res.writeHead(404).end();
     return;

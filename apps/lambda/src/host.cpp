@@ -116,18 +116,45 @@ platform::Result<std::string> read_secret(const std::string& secret_id) {
       {.connect_timeout = std::chrono::seconds(1), .request_timeout = std::chrono::seconds(5)});
   if (!client) return tl::unexpected(client.error());
   platform::Error last{ErrorKind::transient, "not tried"};
-  // The extension starts before the runtime's init, but may still be warming up.
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+  // Lambda starts the runtime's init once the extension has registered, not
+  // once it is ready: until then it refuses connections, or answers 400 "not
+  // ready to serve traffic". Those, throttling (429) and 5xx are retried with
+  // backoff until the bound (ORDERLY_SECRET_WAIT_MS, default 8 s, inside the
+  // 10 s init phase); any other answer is final.
+  const auto wait_ms = [] {
+    const std::string v = env("ORDERLY_SECRET_WAIT_MS");
+    char* end = nullptr;
+    const long n = v.empty() ? 8'000 : std::strtol(v.c_str(), &end, 10);
+    return n > 0 && n <= 60'000 ? n : 8'000;
+  }();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  int attempts = 0;
+  for (auto pause = std::chrono::milliseconds(50);;
+       pause = std::min(pause * 2, std::chrono::milliseconds(1'000))) {
+    ++attempts;
     auto r = (*client)->send("GET", "/secretsmanager/get?secretId=" + encoded,
                              {{"X-Aws-Parameters-Secrets-Token", token}}, "");
+    bool again = false;
     if (!r) {
       last = r.error();
+      again = true;
+    } else if (r->status != 200) {
+      const bool not_ready = r->status == 400 && r->body.find("not ready") != std::string::npos;
+      again = not_ready || r->status == 429 || r->status >= 500;
+      last = {again ? ErrorKind::transient : ErrorKind::forbidden,
+              fmt::format("secrets extension answered HTTP {} for {}", r->status, secret_id)};
+      if (!again) return tl::unexpected(last);
+    }
+    if (again) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline)
+        return fail(last.kind,
+                    "secrets extension not ready after {} attempts in {} ms (port {}): {}",
+                    attempts, wait_ms, port, last.message);
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
       continue;
     }
-    if (r->status != 200)
-      return fail(r->status >= 500 ? ErrorKind::transient : ErrorKind::forbidden,
-                  "secrets extension answered HTTP {} for {}", r->status, secret_id);
     boost::system::error_code ec;
     auto doc = json::parse(r->body, ec);
     const auto* value =
@@ -136,7 +163,6 @@ platform::Result<std::string> read_secret(const std::string& secret_id) {
       return fail(ErrorKind::permanent, "secret {} has no SecretString", secret_id);
     return std::string(value->get_string());
   }
-  return fail(last.kind, "secrets extension unreachable on port {}: {}", port, last.message);
 }
 
 platform::BatchHandler route_by_rule(std::vector<platform::Rule> rules) {
