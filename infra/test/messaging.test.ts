@@ -213,7 +213,7 @@ describe('outbox pipes', () => {
       assert.equal(p.TargetParameters.InputTemplate, PIPE_INPUT_TEMPLATE);
       // The C++ commit measures events as this template sends them (pipe_entry_bytes).
       const eventHpp = fs.readFileSync(path.join(__dirname, '../../platform/include/orderly/platform/event.hpp'), 'utf8');
-      const cxx = /kPipeInputTemplate = R"\((.*)\)";/.exec(eventHpp);
+      const cxx = /kPipeInputTemplate\s*=\s*R"\((.*)\)";/.exec(eventHpp);
       assert.ok(cxx, 'kPipeInputTemplate not found in platform/include/orderly/platform/event.hpp');
       assert.equal(cxx![1], PIPE_INPUT_TEMPLATE, 'the C++ size check assumes another pipe template');
 

@@ -31,7 +31,6 @@ inline constexpr std::size_t kMaxEventBytes = 256 * 1024;
 // {"event": {"S": "<the event's JSON, escaped as a string>"}}.
 inline constexpr std::string_view kPipeInputTemplate = R"({"event": <$.dynamodb.NewImage.event>})";
 
-
 struct CloudEvent {
   std::string id;
   std::string source;
