@@ -371,7 +371,9 @@ export function generate(inputs = loadInputs()) {
     '[`platform/include/orderly/platform/event.hpp`](../platform/include/orderly/platform/event.hpp) builds and strictly parses',
     'it: exactly the attributes below, nothing else, at most 256 KB (the EventBridge limit). On AWS the outbox pipe wraps the',
     'event text unchanged in the EventBridge `detail` as `{"event":{"S":"<CloudEvent JSON>"}}`',
-    '([ADR 0005](adr/0005-outbox-to-eventbridge-with-pipes.md)); the SQS mapper unwraps it.',
+    '([ADR 0005](adr/0005-outbox-to-eventbridge-with-pipes.md)); the SQS mapper unwraps it. The limit is checked at commit on',
+    "that entry, where the event is an escaped string (every quote and backslash doubles), not on the event's own JSON",
+    '(`pipe_entry_bytes`): an event that commits also fits the pipe.',
     '',
     table(
       ['attribute', 'kind', 'required', 'constraint', 'what Orderly puts in it'],
