@@ -133,17 +133,18 @@ class EncryptedQueueTarget implements events.IRuleTarget {
 
   bind(rule: events.IRuleRef): events.RuleTargetConfig {
     const ruleArn = events.CfnRule.arnForRule(rule);
-    for (const q of [this.queue, this.deadLetterQueue]) {
-      q.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: `From${rule.node.id}`,
-          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
-          actions: ['sqs:SendMessage'],
-          resources: [q.queueArn],
-          conditions: { ArnEquals: { 'aws:SourceArn': ruleArn } },
-        }),
-      );
-    }
+    // The rule's own queue names this rule. The shared DLQ gets one statement for every
+    // rule of the bus (OrderlyStack), not one per rule: a queue policy holds at most 10
+    // conditions' worth, and the 10th rule would have broken the deploy.
+    this.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: `From${rule.node.id}`,
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
+        conditions: { ArnEquals: { 'aws:SourceArn': ruleArn } },
+      }),
+    );
     return {
       arn: this.queue.queueArn,
       targetResource: this.queue,
@@ -222,6 +223,20 @@ export class OrderlyStack extends Stack {
       redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.DENY_ALL },
     });
     acknowledge(deliveryDlq, 'AwsSolutions-SQS3', 'This queue is the dead-letter queue of the EventBridge rule targets; a DLQ has no DLQ of its own.');
+    // Any rule of this account's Orderly bus may dead-letter here: one statement, however
+    // many rules (rules on a custom bus have ARNs rule/<bus>/<name>; ours are orderly-*).
+    deliveryDlq.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'FromOrderlyBusRules',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [deliveryDlq.queueArn],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'events', resource: 'rule', resourceName: `${BUS_NAME}/orderly-*` }) },
+          StringEquals: { 'aws:SourceAccount': this.account },
+        },
+      }),
+    );
     this.deadLetterQueues['orderly-event-delivery-dlq'] = deliveryDlq;
 
     // ---- per service: key, table, functions, outbox pipe --------------------------------

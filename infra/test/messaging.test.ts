@@ -135,6 +135,7 @@ describe('rules: one EventBridge rule + queue + event source mapping per topolog
       assert.equal(allow[0].Action, 'sqs:SendMessage');
       assert.equal(refId(allow[0].Condition.ArnEquals['aws:SourceArn']), found[0][0]);
 
+      // The shared delivery DLQ is not given a statement per rule (see below).
       const mapping = esms.filter(([, m]) => refId(m.Properties!.EventSourceArn) === queue!.id);
       assert.equal(mapping.length, 1, 'one event source mapping');
       const m = mapping[0][1].Properties!;
@@ -149,6 +150,20 @@ describe('rules: one EventBridge rule + queue + event source mapping per topolog
       else assert.equal(queue!.q.Properties!.DelaySeconds, undefined);
     });
   }
+
+  it('the shared delivery DLQ lets every rule of the bus send with one statement, however many rules', () => {
+    const dlq = queueByName.get('orderly-event-delivery-dlq');
+    assert.ok(dlq);
+    const allow = queuePolicyStatements(dlq!.id).filter((st) => st.Effect === 'Allow');
+    // Before: one statement per rule (8 of them), and a policy that broke at the 10th rule.
+    assert.equal(allow.length, 1, JSON.stringify(allow));
+    assert.deepEqual(allow[0].Principal, { Service: 'events.amazonaws.com' });
+    assert.equal(allow[0].Action, 'sqs:SendMessage');
+    assert.match(JSON.stringify(allow[0].Condition.ArnLike['aws:SourceArn']), /:rule\/orderly\/orderly-\*"/);
+    assert.ok(allow[0].Condition.StringEquals['aws:SourceAccount']);
+    // And every rule's name falls under that pattern.
+    for (const [, r] of rules) assert.match(r.Properties!.Name as string, /^orderly-/);
+  });
 
   it('the key of the rule queues lets EventBridge encrypt (GenerateDataKey, Decrypt)', () => {
     const keyIds = new Set(all.map(({ rule }) => refId(queueByName.get(`orderly-${ruleSlug(rule.name)}`)!.q.Properties!.KmsMasterKeyId)));
