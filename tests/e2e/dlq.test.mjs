@@ -132,6 +132,8 @@ describe('admin DLQ with real dead letters', () => {
     assert.ok(seen, 'the first step did not run');
     for (const rule of ALL_RULES)
       assert.equal(await metric('orderly_dlq_depth', { rule }), CONSUMERS.includes(rule) ? 1 : 0, `orderly_dlq_depth{rule="${rule}"}`);
+    // The unreadable outbox item is a dead letter too, under $relay (it was not counted before).
+    assert.equal(await metric('orderly_dlq_depth', { rule: '$relay' }), 1, 'orderly_dlq_depth{rule="$relay"}');
     for (const rule of CONSUMERS)
       assert.equal(await metric('orderly_events_consumed_total', { rule, type: CANCELLED, outcome: 'fail' }), 1,
         `${rule}: the handler rejected the poison once`);

@@ -94,6 +94,12 @@ platform::Status EmbeddedHost::start() {
         age.with({rule}).set(static_cast<double>(q->oldest_age_ms) / 1000.0);
         dlq.with({rule}).set(static_cast<double>(q->dead));
       }
+      // Outbox items the relay could not read have no rule of their own: they are
+      // dead letters all the same, and the DLQ alert must see them.
+      constexpr std::size_t kCountUpTo = 10'000;
+      if (auto relay = bus_->dead_letters(std::string(adapters::embedded::kRelayDlq), kCountUpTo))
+        dlq.with({std::string(adapters::embedded::kRelayDlq)})
+            .set(static_cast<double>(relay->size()));
     });
   }
   return bus_->start();
