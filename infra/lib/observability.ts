@@ -15,6 +15,7 @@
 // docs/operations.md#<anchor> (RUNBOOK_ANCHORS).
 import { ArnFormat, Duration } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -68,6 +69,8 @@ export const RUNBOOK_ANCHORS = {
   apiLatency: 'api-latency',
   sagaTimeouts: 'saga-timeouts',
   ordersEscalated: 'orders-stalled',
+  pipeFailures: 'pipe-failures',
+  dynamoThrottles: 'dynamodb-throttling',
 } as const;
 
 export const THRESHOLDS = {
@@ -87,6 +90,10 @@ export const THRESHOLDS = {
   sagaTimeouts: 5,
   /** saga_deadlines_total{outcome=escalated}: any order given up by its fulfilment deadline. */
   ordersEscalated: 1,
+  /** Pipe ExecutionFailed + TargetStageFailed: any. A pipe that stays down loses stream records after 24 h. */
+  pipeFailures: 1,
+  /** DynamoDB ReadThrottleEvents + WriteThrottleEvents per table: any (on-demand tables should not throttle). */
+  dynamoThrottles: 1,
 } as const;
 export const ALARM_PERIOD = Duration.minutes(5);
 /** DLQ and queue-age alarms look at the 1-minute SQS metrics. */
@@ -169,6 +176,10 @@ export interface ObservabilityProps {
   readonly logGroups: readonly logs.ILogGroup[];
   /** Optional e-mail address subscribed to the alarm topic. */
   readonly alarmEmail?: string;
+  /** Service -> its table (throttling alarms). */
+  readonly tables?: Readonly<Record<string, dynamodb.ITable>>;
+  /** Service -> the name of its outbox pipe (failure alarms). */
+  readonly pipeNames?: Readonly<Record<string, string>>;
 }
 
 export class Observability extends Construct {
@@ -345,6 +356,50 @@ export class Observability extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
     });
+
+    // Outbox pipes: a pipe that keeps failing holds the saga's events back, and a stream
+    // keeps records for 24 h only: after that they are lost.
+    for (const [svc, pipeName] of Object.entries(props.pipeNames ?? {})) {
+      const m = (metricName: string) =>
+        new cloudwatch.Metric({ namespace: 'AWS/EventBridge/Pipes', metricName, dimensionsMap: { PipeName: pipeName }, statistic: 'Sum', period: ALARM_PERIOD });
+      this.alarm(`PipeFailures${pascal(svc)}`, {
+        alarmName: `orderly-pipe-failures-${svc}`,
+        alarmDescription: runbook(
+          'pipeFailures',
+          `Pipe ${pipeName} failed to move outbox events to the bus. First look at its DLQ (orderly-${svc}-outbox-pipe-dlq) and the pipe's state: records older than 24 h leave the stream.`,
+        ),
+        metric: new cloudwatch.MathExpression({
+          expression: 'failed + target',
+          usingMetrics: { failed: m('ExecutionFailed'), target: m('TargetStageFailed') },
+          label: `${pipeName} failures`,
+          period: ALARM_PERIOD,
+        }),
+        threshold: THRESHOLDS.pipeFailures,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+    }
+    // DynamoDB throttling: on-demand tables throttle only past their account or partition
+    // limits; every throttled unit of work is a retry (API 503 or a redelivery).
+    for (const [svc, table] of Object.entries(props.tables ?? {})) {
+      const m = (metricName: string) => table.metric(metricName, { statistic: 'Sum', period: ALARM_PERIOD });
+      this.alarm(`DynamoThrottles${pascal(svc)}`, {
+        alarmName: `orderly-dynamodb-throttles-${svc}`,
+        alarmDescription: runbook(
+          'dynamoThrottles',
+          `Table of ${svc} throttled reads or writes. First check the table's consumed capacity and hot keys (a hot SKU or order), then the account's on-demand limits.`,
+        ),
+        metric: new cloudwatch.MathExpression({
+          expression: 'r + w',
+          usingMetrics: { r: m('ReadThrottleEvents'), w: m('WriteThrottleEvents') },
+          label: `${svc} throttle events`,
+          period: ALARM_PERIOD,
+        }),
+        threshold: THRESHOLDS.dynamoThrottles,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+    }
 
     // ---- dashboard ---------------------------------------------------------------------
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {

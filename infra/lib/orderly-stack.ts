@@ -430,6 +430,8 @@ export class OrderlyStack extends Stack {
       apiStage: stage,
       logGroups: Object.values(this.logGroups),
       alarmEmail: props.alarmEmail,
+      tables: this.tables,
+      pipeNames: Object.fromEntries(topology.services.map((s) => [s.name, `orderly-${s.name}-outbox`])),
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn, description: 'SNS topic of every Orderly alarm' });
     new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });

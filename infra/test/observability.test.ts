@@ -103,7 +103,28 @@ describe('alarms', () => {
   });
 
   it('there is exactly one alarm per DLQ, per rule queue, two per function, and the three API/saga alarms', () => {
-    assert.equal(alarms.length, DLQS.size + SOURCE_QUEUES.length + 2 * functions.length + 4);
+    assert.equal(alarms.length, DLQS.size + SOURCE_QUEUES.length + 2 * functions.length + 4 + 2 * topology.services.length);
+  });
+
+  it('every outbox pipe alarms on ExecutionFailed + TargetStageFailed, every table on throttle events', () => {
+    const pipesByName = new Set(resourcesOfType(json, 'AWS::Pipes::Pipe').map(([, p]) => p.Properties!.Name as string));
+    for (const svc of topology.services.map((s) => s.name)) {
+      const [[, pa]] = alarmsWhere((p) => p.AlarmName === `orderly-pipe-failures-${svc}`);
+      const metrics = asArray<any>(pa.Properties!.Metrics);
+      const named = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric);
+      assert.deepEqual(named.map((m) => m.MetricName).sort(), ['ExecutionFailed', 'TargetStageFailed']);
+      for (const m of named) {
+        assert.equal(m.Namespace, 'AWS/EventBridge/Pipes');
+        assert.ok(pipesByName.has(m.Dimensions[0].Value), `${m.Dimensions[0].Value} is a pipe of the stack`);
+      }
+      assert.equal(pa.Properties!.Threshold, 1);
+      assert.match(pa.Properties!.AlarmDescription, /#pipe-failures$/);
+      const [[, ta]] = alarmsWhere((p) => p.AlarmName === `orderly-dynamodb-throttles-${svc}`);
+      const tm = asArray<any>(ta.Properties!.Metrics).filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric);
+      assert.deepEqual(tm.map((m) => m.MetricName).sort(), ['ReadThrottleEvents', 'WriteThrottleEvents']);
+      for (const m of tm) assert.equal(m.Namespace, 'AWS/DynamoDB');
+      assert.match(ta.Properties!.AlarmDescription, /#dynamodb-throttling$/);
+    }
   });
 
   it('every DLQ (rule, pipe and event-delivery DLQs) alarms on ApproximateNumberOfMessagesVisible >= 1', () => {
