@@ -118,6 +118,7 @@ describe('admin DLQ with real dead letters', () => {
     const r = seen.$relay;
     assert.equal(r.eventId, unreadableId);
     assert.match(r.lastError, new RegExp(`outbox item ${unreadableId}: no event`), r.lastError);
+    assert.equal(r.type, CANCELLED, 'listed under the type its outbox item names (it was "?")');
     assert.match(r.deadAt, RFC3339);
   });
 

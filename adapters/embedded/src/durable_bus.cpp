@@ -139,12 +139,17 @@ Status DurableBus::publish_locked(const std::vector<platform::Item>& items, std:
   for (const auto& item : items) {
     auto entry = platform::outbox_entry_from_item(item);
     if (!entry) {
-      // Unreadable: keep it, with the reason, where an operator will see it.
+      // Unreadable: keep it, with the reason, where an operator will see it, under
+      // the type the item names, if it names one.
+      const auto* t = item.attrs.if_contains("type");
+      const std::string type = t && t->is_string() && !t->get_string().empty()
+                                   ? std::string(t->get_string())
+                                   : std::string("?");
       auto s = run(*db_,
                    "INSERT INTO dlq(rule, event_id, type, body, receive_count, last_error, "
-                   "enqueued_at, dead_at) VALUES (?1, ?2, '?', ?3, 0, ?4, ?5, ?5)",
+                   "enqueued_at, dead_at) VALUES (?1, ?2, ?6, ?3, 0, ?4, ?5, ?5)",
                    std::string(kRelayDlq), item.sk, json::serialize(item.attrs),
-                   bounded(entry.error().message), now);
+                   bounded(entry.error().message), now, type);
       if (!s) return s;
       continue;
     }

@@ -346,7 +346,21 @@ TEST_F(BusTest, UnreadableOutboxItemsAreKeptInTheDlqNotLostOrLooping) {
   ASSERT_EQ(dead->size(), 1u);
   EXPECT_EQ((*dead)[0].event_id, "bad-1");
   EXPECT_NE((*dead)[0].last_error.find("field"), std::string::npos) << (*dead)[0].last_error;
+  EXPECT_EQ((*dead)[0].event_type, "?") << "the item names no type";
   EXPECT_TRUE(store_->query(std::string(kOutboxPk), {})->items.empty());
+  // An item that names its type is listed under it (it was "?" for every item).
+  Item typed{std::string(kOutboxPk),
+             "bad-2",
+             0,
+             {{"event", "{not json"}, {"type", "orderly.test.Thing.v1"}},
+             std::nullopt};
+  ASSERT_TRUE(store_->put(typed, Condition::not_exists()));
+  drain();
+  dead = bus_->dead_letters("$relay");
+  ASSERT_EQ(dead->size(), 2u);
+  std::set<std::string> types;
+  for (const auto& d : *dead) types.insert(d.event_type);
+  EXPECT_EQ(types, (std::set<std::string>{"?", "orderly.test.Thing.v1"}));
 }
 
 TEST_F(BusTest, AStaleAckAfterTheVisibilityTimeoutIsIgnored) {
