@@ -11,6 +11,7 @@ APT_PACKAGES := build-essential cmake pkg-config git \
   libssl-dev libsqlite3-dev sqlite3 libfmt-dev libcli11-dev libjwt-dev libexpected-dev \
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev \
   nats-server libnats-dev zip python3-botocore openssl \
+  openjdk-17-jre-headless iproute2 \
   chromium fonts-liberation
 
 # Only the benchmarks' side-by-side peers.

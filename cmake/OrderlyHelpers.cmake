@@ -30,9 +30,10 @@ function(orderly_library PATH_NAME)
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endfunction()
 
-# A GoogleTest executable; every TEST() becomes one ctest entry carrying LABELS.
+# A GoogleTest executable; every TEST() becomes one ctest entry carrying LABELS
+# (and any further ctest PROPERTIES, e.g. FIXTURES_REQUIRED).
 function(orderly_test NAME)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SRCS;DEPS;LABELS;PROPERTIES" ${ARGN})
   if(NOT ORDERLY_BUILD_TESTS)
     return()
   endif()
@@ -45,7 +46,7 @@ function(orderly_test NAME)
   set_target_properties(${NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   gtest_discover_tests(${NAME}
     DISCOVERY_MODE PRE_TEST
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} ${ARG_PROPERTIES})
 endfunction()
 
 # A Google Benchmark executable in build/bench/.

@@ -29,7 +29,7 @@ void add_invoke_command(CLI::App& app, const char* argv0) {
       ->required();
   invoke
       ->add_option("--store", o->store_spec,
-                   "sqlite (in --data-dir), or dynamodb-endpoint URL (e.g. dynalite)")
+                   "sqlite (in --data-dir), or dynamodb-endpoint URL (e.g. DynamoDB Local)")
       ->expected(1, 2);
   invoke->add_option("--table", o->invoke.table, "DynamoDB table (default orderly-SERVICE)");
   invoke->add_option("--data-dir", o->invoke.data_dir, "Where the sqlite store lives")

@@ -45,7 +45,7 @@ std::string default_bootstrap(const char* argv0, const std::string& service) {
   return (self.parent_path().parent_path() / "lambda" / service / "bootstrap").string();
 }
 
-// A local DynamoDB (dynalite, DynamoDB Local) starts empty: create the
+// A local DynamoDB (DynamoDB Local) starts empty: create the
 // service's table there, as the CDK app does on AWS. Never on a real endpoint.
 bool ensure_local_table(const std::string& endpoint, const std::string& table) {
   const bool loopback = endpoint.find("://127.0.0.1") != std::string::npos ||

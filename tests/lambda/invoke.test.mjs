@@ -8,7 +8,7 @@
 // - a whole flow through the handlers: a ProductUpdated event fed to the orders
 //   events handler as SQS delivers it (EventBridge envelope, outbox-pipe
 //   shape), then POST /v1/orders and GET /v1/orders/{id} through the api
-//   handler with the JWT authorizer's claims, on SQLite and on dynalite;
+//   handler with the JWT authorizer's claims, on SQLite and on DynamoDB Local;
 // - bad input: a malformed SQS message is listed in batchItemFailures and the
 //   good one beside it is not; a non-JSON event is a function error; an
 //   unknown _HANDLER is an init error. None of them crashes.
@@ -158,31 +158,48 @@ test('a whole flow through the handlers on SQLite', () => {
   wholeFlow(['--data-dir', dir], dir);
 });
 
-// dynalite has no TransactWriteItems, and every handler commits its state,
-// outbox and inbox marker in one transaction: on dynalite the bootstrap's
-// reads work end to end, and a write is refused cleanly, its message kept.
-test('the bootstraps on dynalite (--store dynamodb-endpoint): reads work, a refused write loses nothing', async () => {
-  const child = spawn('node', [join(here, '../support/dynalite.mjs'), '--port', '0'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  try {
-    const port = await new Promise((resolve, reject) => {
-      child.stdout.on('data', (d) => {
-        const m = /listening (\d+)/.exec(d.toString());
-        if (m) resolve(Number(m[1]));
-      });
-      child.on('exit', (c) => reject(new Error(`dynalite exited ${c}`)));
+// DynamoDB Local (AWS's own engine): the run's shared one (the ctest fixture,
+// ORDERLY_DYNAMODB_LOCAL_DIR), else one started for this file.
+async function dynamodbLocal() {
+  const shared = process.env.ORDERLY_DYNAMODB_LOCAL_DIR;
+  if (shared && existsSync(join(shared, 'state'))) {
+    const [port] = readFileSync(join(shared, 'state'), 'utf8').trim().split(' ');
+    return { port: Number(port), stop: () => {} };
+  }
+  const child = spawn('node', [join(here, '../support/dynamodb-local.mjs'), '--port', '0'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      const m = /listening (\d+)/.exec(d.toString());
+      if (m) resolve(Number(m[1]));
     });
-    // dynalite runs in its own process, so these synchronous invocations do not starve it.
-    const args = ['--store', 'dynamodb-endpoint', `http://127.0.0.1:${port}`, '--table', 'orders-invoke-test'];
-    const list = answer(invoke('orders', 'api', apiEvent('GET', '/v1/orders'), args));
-    assert.equal(list.statusCode, 200, list.body);
-    assert.deepEqual(JSON.parse(list.body).items, []);
-    const missing = answer(invoke('orders', 'api', apiEvent('GET', `/v1/orders/${randomUUID()}`), args));
-    assert.equal(missing.statusCode, 404, missing.body);
-    assert.equal(missing.headers['Content-Type'], 'application/problem+json');
-    const fed = answer(invoke('orders', 'events', sqsEvent([viaBus(productUpdated)]), args));
-    assert.deepEqual(fed, { batchItemFailures: [{ itemIdentifier: 'msg-0' }] });
+    child.on('exit', (c) => reject(new Error(`DynamoDB Local exited ${c}`)));
+  });
+  return { port, stop: () => child.stdin.end() };
+}
+
+// Every handler commits its state, outbox and inbox marker in one
+// TransactWriteItems: on DynamoDB Local the same whole flow as on SQLite, and
+// the order's OrderPlaced is in the table's outbox, where the pipe reads it.
+test('a whole flow through the handlers on DynamoDB Local (--store dynamodb-endpoint)', async () => {
+  const ddb = await dynamodbLocal();
+  try {
+    const table = `orders-invoke-${randomUUID().slice(0, 8)}`;
+    const url = `http://127.0.0.1:${ddb.port}`;
+    // DynamoDB Local runs in its own process, so these synchronous invocations do not starve it.
+    wholeFlow(['--store', 'dynamodb-endpoint', url, '--table', table], null);
+    const scan = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': 'DynamoDB_20120810.Query',
+        authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+      },
+      body: JSON.stringify({ TableName: table, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'OUTBOX' } } }),
+    }).then((r) => r.json());
+    const types = (scan.Items ?? []).map((i) => JSON.parse(i.event.S).type);
+    assert.ok(types.includes('orderly.orders.OrderPlaced.v1'), JSON.stringify(scan).slice(0, 500));
   } finally {
-    child.kill('SIGTERM');
+    ddb.stop();
   }
 });
 

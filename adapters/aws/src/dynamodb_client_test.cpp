@@ -1,7 +1,7 @@
 // DynamoDbClient without a DynamoDB: the error mapping on the bodies DynamoDB
 // documents, and the retry policy against a local HTTP server answering as
 // DynamoDB does under load (a test double: no real DynamoDB throttles on
-// demand). The client against dynalite is in dynamodb_test.cpp.
+// demand). The client against DynamoDB Local is in dynamodb_test.cpp.
 #include "orderly/adapters/aws/dynamodb_client.hpp"
 
 #include <fmt/format.h>

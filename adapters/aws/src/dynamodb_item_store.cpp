@@ -197,6 +197,11 @@ json::object DynamoDbItemStore::create_table_request(const std::string& table) {
            json::object{{"StreamEnabled", true}, {"StreamViewType", "NEW_IMAGE"}}}};
 }
 
+json::object DynamoDbItemStore::update_ttl_request(const std::string& table) {
+  return {{"TableName", table},
+          {"TimeToLiveSpecification", json::object{{"Enabled", true}, {"AttributeName", kTtl}}}};
+}
+
 namespace {
 
 // The full item as DynamoDB attribute values, with the given version.

@@ -1,11 +1,10 @@
 // DynamoDB client and DynamoDbItemStore.
 //
-// Against dynalite (a real DynamoDB implementation, started here on a free
-// port over HTTP and over HTTPS with a certificate made for the test): the
-// ItemStore conformance suite, the same as SQLite's; transactions are
-// excluded because dynalite has no TransactWriteItems. Every request the store
-// built on the way is then validated against botocore's DynamoDB service
-// model (ParamValidator), TransactWriteItems included. The error mapping and
+// Against DynamoDB Local (AWS's own DynamoDB engine, on a free loopback port,
+// over HTTP and over HTTPS with a certificate made for the run): the ItemStore
+// conformance suite, the same as SQLite's, transactions included, with no
+// skips. Every request the store built on the way is then validated against
+// botocore's DynamoDB service model (ParamValidator). The error mapping and
 // the retry policy are in dynamodb_client_test.cpp, the AttributeValue mapping
 // in attribute_value_test.cpp.
 #include "orderly/adapters/aws/dynamodb.hpp"
@@ -37,53 +36,53 @@ using platform::Condition;
 using platform::ErrorKind;
 using platform::Item;
 
-// A dynalite child process; stopped (SIGTERM, then reaped) on destruction.
-class Dynalite {
+// DynamoDB Local (AWS's own DynamoDB engine, tests/support/dynamodb-local.mjs),
+// plain HTTP on one port and TLS (a certificate made for the run) on another.
+// Under ctest it is the run's shared server (the DynamoDBLocal fixture, whose
+// state is in ORDERLY_DYNAMODB_LOCAL_DIR); a binary run by hand starts its own
+// and stops it on exit.
+class DynamoDbLocal {
  public:
-  explicit Dynalite(const std::string& key = {}, const std::string& cert = {}) {
-    int out[2], in[2];
-    if (pipe(out) != 0 || pipe(in) != 0) throw std::runtime_error("pipe");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      dup2(in[0], 0);
-      close(out[0]);
-      close(in[1]);
-      std::vector<std::string> args{"node", ORDERLY_SOURCE_DIR "/tests/support/dynalite.mjs",
-                                    "--port", "0"};
-      if (!key.empty()) args.insert(args.end(), {"--key", key, "--cert", cert});
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execvp("node", argv.data());
-      _exit(127);
+  DynamoDbLocal() {
+    dir_ = ORDERLY_DYNAMODB_LOCAL_DIR;
+    if (!read_state()) {
+      own_ = std::make_unique<orderly::testing::TempDir>();
+      dir_ = own_->path().string();
+      if (std::system(script("start").c_str()) != 0 || !read_state())
+        throw std::runtime_error(
+            "DynamoDB Local did not start (is node_modules installed, and Java 17? npm ci)");
     }
-    close(out[1]);
-    close(in[0]);
-    stdin_ = in[1];
-    FILE* f = fdopen(out[0], "r");
-    char line[128] = {};
-    if (!f || !std::fgets(line, sizeof line, f) || std::sscanf(line, "listening %d", &port_) != 1)
-      throw std::runtime_error("dynalite did not start (is node_modules installed? npm ci)");
-    out_ = f;
   }
-  ~Dynalite() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
+  ~DynamoDbLocal() {
+    if (own_) {
+      const int rc = std::system(script("stop").c_str());
+      (void)rc;  // nothing more to do at exit
     }
-    if (out_) std::fclose(out_);
-    if (stdin_ >= 0) close(stdin_);
   }
   [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] int tls_port() const { return tls_port_; }
+  [[nodiscard]] std::string cert() const { return dir_ + "/cert.pem"; }
 
  private:
-  pid_t pid_ = -1;
+  std::string script(const char* verb) const {
+    return fmt::format("{}/tests/support/dynamodb-local-fixture.sh {} '{}' >/dev/null",
+                       ORDERLY_SOURCE_DIR, verb, dir_);
+  }
+  bool read_state() {
+    std::ifstream in(dir_ + "/state");
+    long pid = 0;
+    return static_cast<bool>(in >> port_ >> pid >> tls_port_) && port_ > 0 && tls_port_ > 0;
+  }
+  std::unique_ptr<orderly::testing::TempDir> own_;
+  std::string dir_;
   int port_ = 0;
-  int stdin_ = -1;
-  FILE* out_ = nullptr;
+  int tls_port_ = 0;
 };
+
+DynamoDbLocal& dynamodb_local() {
+  static DynamoDbLocal d;
+  return d;
+}
 
 // Every request the stores under test built, for the model check at the end.
 struct Recorder {
@@ -99,32 +98,6 @@ Recorder& recorder() {
   return r;
 }
 
-// A certificate for "localhost", made for this process.
-struct TestCertificate {
-  orderly::testing::TempDir dir;
-  std::string key = dir.file("key.pem"), cert = dir.file("cert.pem");
-  TestCertificate() {
-    const std::string cmd =
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-        "-addext subjectAltName=DNS:localhost -keyout " +
-        key + " -out " + cert + " >/dev/null 2>&1";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl req failed");
-  }
-};
-TestCertificate& certificate() {
-  static TestCertificate c;
-  return c;
-}
-// One dynalite per protocol, per test process, started on first use.
-Dynalite& plain_dynalite() {
-  static Dynalite d;
-  return d;
-}
-Dynalite& tls_dynalite() {
-  static Dynalite d(certificate().key, certificate().cert);
-  return d;
-}
-
 DynamoDbOptions options_for(const std::string& endpoint, const std::string& ca = {}) {
   DynamoDbOptions o;
   o.endpoint = endpoint;
@@ -137,10 +110,12 @@ DynamoDbOptions options_for(const std::string& endpoint, const std::string& ca =
 
 StoreUnderTest make_store(bool tls) {
   static std::atomic<int> tables{0};
-  const std::string endpoint = tls ? fmt::format("https://localhost:{}", tls_dynalite().port())
-                                   : fmt::format("http://127.0.0.1:{}", plain_dynalite().port());
-  const std::string ca = tls ? certificate().cert : std::string();
-  const std::string table = fmt::format("conformance-{}", tables++);
+  auto& ddb = dynamodb_local();
+  const std::string endpoint = tls ? fmt::format("https://localhost:{}", ddb.tls_port())
+                                   : fmt::format("http://127.0.0.1:{}", ddb.port());
+  const std::string ca = tls ? ddb.cert() : std::string();
+  // One shared server for the whole run: every store gets a table of its own.
+  const std::string table = fmt::format("conformance-{}-{}", getpid(), tables++);
   auto client = std::shared_ptr<DynamoDbClient>(*DynamoDbClient::create(options_for(endpoint, ca)));
   auto created = client->call("CreateTable", DynamoDbItemStore::create_table_request(table));
   if (!created) throw std::runtime_error(created.error().message);
@@ -151,6 +126,8 @@ StoreUnderTest make_store(bool tls) {
     if (i > 500) throw std::runtime_error("table never became ACTIVE");
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  auto ttl = client->call("UpdateTimeToLive", DynamoDbItemStore::update_ttl_request(table));
+  if (!ttl) throw std::runtime_error(ttl.error().message);
   auto clock = std::make_shared<platform::ManualClock>(platform::from_unix_ms(1'750'000'000'000));
   // The store keeps its client alive.
   auto make = [=](std::shared_ptr<DynamoDbClient> c) -> std::shared_ptr<platform::ItemStore> {
@@ -160,6 +137,30 @@ StoreUnderTest make_store(bool tls) {
   StoreUnderTest sut;
   sut.store = make(client);
   sut.clock = clock;
+  // DynamoDB's TTL process deletes expired items (within days, on AWS; DynamoDB
+  // Local does not run it): what it needs is TTL enabled on the attribute the
+  // store writes, holding the expiry in epoch seconds, and no such attribute on
+  // an item that never expires.
+  sut.check_ttl_deletion = [client, table](const Item& expiring, const Item& forever) {
+    auto d = client->call("DescribeTimeToLive", {{"TableName", table}});
+    ASSERT_TRUE(d) << d.error().message;
+    const auto& spec = d->at("TimeToLiveDescription").as_object();
+    EXPECT_EQ(spec.at("TimeToLiveStatus"), "ENABLED");
+    const std::string attr(spec.at("AttributeName").as_string());
+    auto raw = [&](const Item& it) {
+      auto r = client->call("GetItem", {{"TableName", table},
+                                        {"ConsistentRead", true},
+                                        {"Key", {{"pk", {{"S", it.pk}}}, {"sk", {{"S", it.sk}}}}}});
+      EXPECT_TRUE(r) << r.error().message;
+      return r && r->contains("Item") ? r->at("Item").as_object() : json::object{};
+    };
+    const auto expiring_raw = raw(expiring);
+    ASSERT_TRUE(expiring_raw.contains(attr)) << "the item is gone or has no " << attr;
+    EXPECT_EQ(expiring_raw.at(attr), (json::object{{"N", std::to_string(*expiring.ttl)}}));
+    const auto forever_raw = raw(forever);
+    ASSERT_FALSE(forever_raw.empty());
+    EXPECT_FALSE(forever_raw.contains(attr));
+  };
   sut.second_handle = [=] {
     return make(
         std::shared_ptr<DynamoDbClient>(*DynamoDbClient::create(options_for(endpoint, ca))));
@@ -167,20 +168,14 @@ StoreUnderTest make_store(bool tls) {
   return sut;
 }
 
-constexpr const char* kNoTransactions =
-    "dynalite has no TransactWriteItems; the transaction request shapes are checked against "
-    "botocore's model instead (DynamoDbModel.EveryRequestShapeIsValid)";
-
 }  // namespace
 }  // namespace orderly::adapters::aws
 
 namespace orderly::conformance {
 INSTANTIATE_TEST_SUITE_P(
-    Dynalite, ItemStoreConformance,
-    ::testing::Values(StoreFactory{"dynalite_http", [] { return adapters::aws::make_store(false); },
-                                   adapters::aws::kNoTransactions},
-                      StoreFactory{"dynalite_https", [] { return adapters::aws::make_store(true); },
-                                   adapters::aws::kNoTransactions}),
+    DynamoDBLocal, ItemStoreConformance,
+    ::testing::Values(StoreFactory{"http", [] { return adapters::aws::make_store(false); }},
+                      StoreFactory{"https", [] { return adapters::aws::make_store(true); }}),
     [](const auto& p) { return p.param.name; });
 }  // namespace orderly::conformance
 
@@ -189,7 +184,7 @@ namespace {
 
 // ---- the model check: every request shape the store can build ----
 
-TEST(DynamoDbModel, EveryRequestShapeIsValidAgainstBotocore) {
+TEST(DynamoDBLocalModel, EveryRequestShapeIsValidAgainstBotocore) {
   recorder().requests.clear();
   auto sut = make_store(false);
   auto& st = *sut.store;
@@ -223,7 +218,6 @@ TEST(DynamoDbModel, EveryRequestShapeIsValidAgainstBotocore) {
   ASSERT_TRUE(page && page->next_cursor);
   ASSERT_TRUE(st.query("Q", {platform::SkRange::between("k1", "k3"), 2, page->next_cursor, false}));
   ASSERT_TRUE(st.query("Q", {}));
-  // dynalite refuses TransactWriteItems, but the request is built and recorded first.
   auto tx = st.transact_write({
       platform::Put{Item{"T", "p1", 0, {{"x", 1}}, std::nullopt}, Condition::not_exists()},
       platform::Put{Item{"T", "p2", 0, {}, now_s + 5}, Condition::none()},
@@ -231,8 +225,9 @@ TEST(DynamoDbModel, EveryRequestShapeIsValidAgainstBotocore) {
       platform::Delete{"T", "d", Condition::exists()},
       platform::Check{"T", "c", Condition::not_exists()},
   });
+  // DynamoDB Local checks the conditions: "u" is not at version 3, "d" does not exist.
   ASSERT_FALSE(tx);
-  EXPECT_NE(tx.error().message.find("UnknownOperation"), std::string::npos) << tx.error().message;
+  EXPECT_EQ(tx.error().kind, ErrorKind::conflict) << tx.error().message;
 
   orderly::testing::TempDir dir;
   const auto file = dir.file("requests.jsonl");
@@ -262,7 +257,7 @@ TEST(DynamoDbModel, EveryRequestShapeIsValidAgainstBotocore) {
 }
 
 // The model check can fail: a request botocore would refuse is reported.
-TEST(DynamoDbModel, TheCheckRejectsABadShape) {
+TEST(DynamoDBLocalModel, TheCheckRejectsABadShape) {
   orderly::testing::TempDir dir;
   const auto file = dir.file("bad.jsonl");
   std::ofstream(file) << R"({"op":"PutItem","request":{"TableName":"t","Item":{"pk":{"S":1}}}})"
@@ -273,9 +268,9 @@ TEST(DynamoDbModel, TheCheckRejectsABadShape) {
   EXPECT_NE(std::system(cmd.c_str()), 0);
 }
 
-// ---- adapter behaviour against dynalite ----
+// ---- adapter behaviour against DynamoDB Local ----
 
-TEST(DynamoDbItemStore, NativeAttributesAndReservedNames) {
+TEST(DynamoDBLocalItemStore, NativeAttributesAndReservedNames) {
   auto sut = make_store(false);
   auto& st = *sut.store;
   EXPECT_EQ(st.put(Item{"R", "1", 0, {{"_secret", 1}}, std::nullopt}, {}).error().kind,
@@ -294,7 +289,7 @@ TEST(DynamoDbItemStore, NativeAttributesAndReservedNames) {
   EXPECT_FALSE((*st.get("R", "plain"))->ttl);
 }
 
-TEST(DynamoDbItemStore, UpsertOntoAnExpiredItemStartsAfresh) {
+TEST(DynamoDBLocalItemStore, UpsertOntoAnExpiredItemStartsAfresh) {
   auto sut = make_store(false);
   auto& st = *sut.store;
   const auto now_s = platform::to_unix_ms(sut.clock->now()) / 1000;
@@ -312,8 +307,8 @@ TEST(DynamoDbItemStore, UpsertOntoAnExpiredItemStartsAfresh) {
   EXPECT_EQ(got->attrs, (json::object{{"fresh", 1}}));
 }
 
-TEST(DynamoDbClient, TlsRefusesACertificateItDoesNotTrust) {
-  auto o = options_for(fmt::format("https://localhost:{}", tls_dynalite().port()));  // no CA
+TEST(DynamoDBLocalClient, TlsRefusesACertificateItDoesNotTrust) {
+  auto o = options_for(fmt::format("https://localhost:{}", dynamodb_local().tls_port()));  // no CA
   auto client = DynamoDbClient::create(o);
   ASSERT_TRUE(client);
   auto r = (*client)->call("ListTables", {});
@@ -322,9 +317,9 @@ TEST(DynamoDbClient, TlsRefusesACertificateItDoesNotTrust) {
   EXPECT_EQ((*client)->stats().attempts, 1u);  // not retried: it would not verify next time
 }
 
-TEST(DynamoDbClient, KeepsOneConnectionAlive) {
+TEST(DynamoDBLocalClient, KeepsOneConnectionAlive) {
   auto client = *DynamoDbClient::create(
-      options_for(fmt::format("http://127.0.0.1:{}", plain_dynalite().port())));
+      options_for(fmt::format("http://127.0.0.1:{}", dynamodb_local().port())));
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(client->call("ListTables", {}));
   EXPECT_EQ(client->stats().attempts, 20u);
 }

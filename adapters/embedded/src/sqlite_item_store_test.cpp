@@ -26,7 +26,16 @@ StoreUnderTest make_sqlite() {
     return std::shared_ptr<SqliteItemStore>(s->release(), [dir](SqliteItemStore* p) { delete p; });
   };
   auto store = open();
-  return StoreUnderTest{store, clock, [store] { return store->sweep_expired(); }, open};
+  // SQLite has no TTL process: the store sweeps expired rows itself.
+  auto check = [store](const Item& expiring, const Item& forever) {
+    auto swept = store->sweep_expired();
+    ASSERT_TRUE(swept) << swept.error().message;
+    EXPECT_EQ(*swept, 1u);  // the expiring item; the one without a TTL stays
+    EXPECT_EQ(*store->sweep_expired(), 0u);
+    EXPECT_FALSE(*store->get(expiring.pk, expiring.sk));
+    EXPECT_TRUE(*store->get(forever.pk, forever.sk));
+  };
+  return StoreUnderTest{store, clock, check, open};
 }
 
 using conformance::ItemStoreConformance;

@@ -52,6 +52,9 @@ class DynamoDbItemStore final : public platform::ItemStore {
 
   // The CreateTable request for this layout (tests, and `orderly` against a local endpoint).
   static boost::json::object create_table_request(const std::string& table);
+  // The UpdateTimeToLive request that lets DynamoDB's TTL process delete
+  // expired items (the attribute the CDK app names as timeToLiveAttribute).
+  static boost::json::object update_ttl_request(const std::string& table);
 
  private:
   platform::Result<std::optional<std::int64_t>> raw_version(const std::string& pk,
