@@ -120,3 +120,42 @@ TEST_F(ServiceTableTest, TerminalTypesAreProducedAndNeverConsumed) {
 
 }  // namespace
 }  // namespace orderly::hosts
+
+namespace orderly::hosts {
+namespace {
+
+// The saga's deadlines outlast every retry (issue 10): a message that fails
+// transiently is retried, with the bus's backoff, here and on AWS, and all its
+// retries end before the PENDING timeout could cancel the order it carries.
+TEST(ServiceTableDeadlines, EveryRuleRetriesEndBeforeTheSagaTimeout) {
+  const Settings settings;
+  for (const ServiceSpec* spec : service_table())
+    for (const auto& rule : spec->rules) {
+      platform::RuleOptions o;
+      o.max_receive_count = rule.max_receive_count;
+      const auto budget = o.retry_budget();
+      EXPECT_GT(budget.count(), 0) << rule.name;
+      // 10 s left for the handlers themselves and the queues' polling.
+      EXPECT_LE(budget + platform::Millis{10'000}, settings.saga_timeout)
+          << rule.name << ": " << budget.count() << " ms of retries";
+      EXPECT_LT(budget, settings.fulfilment_timeout) << rule.name;
+    }
+}
+
+TEST(ServiceTableDeadlines, TheBudgetCountsWholeSecondsAsSqsDoes) {
+  platform::RuleOptions o;
+  o.backoff_base = platform::Millis{200};
+  o.backoff_cap = platform::Millis{3'000};
+  o.max_receive_count = 10;
+  // Ceilings 0.2, 0.4, 0.8, 1.6, 3, 3, 3, 3, 3 s -> 1+1+1+2+3+3+3+3+3.
+  EXPECT_EQ(o.retry_budget(), platform::Millis{20'000});
+  o.max_receive_count = 1;
+  EXPECT_EQ(o.retry_budget(), platform::Millis{0});
+  // The old cap (60 s) would not fit inside a 30 s saga timeout.
+  o.backoff_cap = platform::Millis{60'000};
+  o.max_receive_count = 10;
+  EXPECT_EQ(o.retry_budget(), platform::Millis{(1 + 1 + 1 + 2 + 4 + 7 + 13 + 26 + 52) * 1000});
+}
+
+}  // namespace
+}  // namespace orderly::hosts

@@ -447,7 +447,7 @@ export function generate(inputs = loadInputs()) {
     '- **Retries and dead letters.** A handler answers each message ok, retry (`transient`, `conflict`) or fail (every other',
     '  error kind); one bad message never fails its batch.',
     '  - Embedded ([`adapters/embedded/src/durable_bus.cpp`](../adapters/embedded/src/durable_bus.cpp)): a retry becomes visible',
-    '    after full-jitter backoff (base 200 ms, cap 60 s); after 10 receives, or at once on fail, the message moves to the DLQ with',
+    '    after full-jitter backoff (base 200 ms, cap 3 s; on AWS set per message with ChangeMessageVisibility); after 10 receives, or at once on fail, the message moves to the DLQ with',
     '    its last error; `orderly dlq list` / `orderly dlq redrive RULE` inspect and redrive.',
     '  - AWS: a failed item is reported in `batchItemFailures` and reappears after the queue\'s visibility timeout (180 s); after 10',
     '    receives SQS moves it to `orderly-<rule>-dlq` (14 days); redrive with `aws sqs start-message-move-task`. Permanent',

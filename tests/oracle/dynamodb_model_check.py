@@ -3,7 +3,8 @@
 
     /usr/bin/python3 tests/oracle/dynamodb_model_check.py requests.jsonl
 
-Each line is {"op": "PutItem", "request": {...}} as the C++ client sent it.
+Each line is {"op": "PutItem", "request": {...}} as the C++ client sent it,
+with "service": "sqs" for a request to another service of the JSON protocol.
 Uses botocore.validate.ParamValidator on the operation's input shape (the same
 check boto3 makes before sending). Prints one line per problem; exit 1 if any.
 """
@@ -15,15 +16,19 @@ from botocore.validate import ParamValidator
 
 
 def main(path):
-    model = botocore.session.get_session().get_service_model("dynamodb")
+    session = botocore.session.get_session()
+    models = {}
     validator = ParamValidator()
     seen, problems = {}, 0
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             entry = json.loads(line)
             op = entry["op"]
+            service = entry.get("service", "dynamodb")
             try:
-                shape = model.operation_model(op).input_shape
+                if service not in models:
+                    models[service] = session.get_service_model(service)
+                shape = models[service].operation_model(op).input_shape
             except Exception as e:  # an operation the model does not know
                 print(f"line {n}: {op}: {e}")
                 problems += 1

@@ -134,6 +134,19 @@ Result<DynamoDbOptions> dynamodb_options_from_env() {
   return o;
 }
 
+Result<DynamoDbOptions> sqs_options_from_env() {
+  auto o = dynamodb_options_from_env();
+  if (!o) return o;
+  o->service = "sqs";
+  o->target_prefix = "AmazonSQS";
+  o->endpoint =
+      env_or("AWS_ENDPOINT_URL_SQS", fmt::format("https://sqs.{}.amazonaws.com", o->region));
+  o->max_attempts = 2;
+  o->http.connect_timeout = std::chrono::seconds(1);
+  o->http.request_timeout = std::chrono::seconds(2);
+  return o;
+}
+
 DynamoDbClient::DynamoDbClient(DynamoDbOptions options, std::unique_ptr<http::HttpClient> http)
     : options_(std::move(options)), http_(std::move(http)) {}
 DynamoDbClient::~DynamoDbClient() = default;
@@ -156,7 +169,7 @@ Result<json::object> DynamoDbClient::call(std::string_view operation, const json
   ++calls_;
   if (options_.on_request) options_.on_request(operation, request);
   const std::string body = json::serialize(request);
-  const std::string target = fmt::format("DynamoDB_20120810.{}", operation);
+  const std::string target = fmt::format("{}.{}", options_.target_prefix, operation);
   thread_local std::minstd_rand rng{std::random_device{}()};
   const platform::Clock& clock =
       options_.clock ? *options_.clock : platform::SystemClock::instance();
@@ -166,7 +179,7 @@ Result<json::object> DynamoDbClient::call(std::string_view operation, const json
                       options_.endpoint + "/",
                       {{"Content-Type", "application/x-amz-json-1.0"}, {"X-Amz-Target", target}},
                       body};
-    sign_v4(req, options_.credentials, options_.region, "dynamodb", clock.now());
+    sign_v4(req, options_.credentials, options_.region, options_.service, clock.now());
     auto res = http_->send("POST", "/", req.headers, body);
     Error err;
     if (!res) {
@@ -175,8 +188,8 @@ Result<json::object> DynamoDbClient::call(std::string_view operation, const json
       boost::system::error_code ec;
       auto v = json::parse(res->body, ec);
       if (!ec && v.is_object()) return std::move(v.as_object());
-      err = Error{ErrorKind::transient, fmt::format("dynamodb {}: unreadable answer ({} bytes)",
-                                                    operation, res->body.size())};
+      err = Error{ErrorKind::transient, fmt::format("{} {}: unreadable answer ({} bytes)",
+                                                    options_.service, operation, res->body.size())};
     } else {
       err = dynamodb_error(res->status, res->body);
     }

@@ -1,8 +1,12 @@
 // API Gateway v2 and SQS mappers.
 #include "orderly/adapters/aws/mappers.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdlib>
+#include <unordered_map>
 
 #include "orderly/platform/base64.hpp"
 #include "orderly/platform/id.hpp"
@@ -118,19 +122,48 @@ json::object handle_apigw_v2(const json::value& event,
   return apigw_v2_response(res);
 }
 
+std::string queue_url_of(std::string_view arn) {
+  // arn:aws:sqs:<region>:<account>:<name>
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0;;) {
+    const auto colon = arn.find(':', start);
+    parts.push_back(arn.substr(start, colon == std::string_view::npos ? colon : colon - start));
+    if (colon == std::string_view::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() != 6 || parts[0] != "arn" || parts[2] != "sqs" || parts[3].empty() ||
+      parts[4].empty() || parts[5].empty())
+    return {};
+  const std::string_view suffix = parts[1] == "aws-cn" ? ".amazonaws.com.cn" : ".amazonaws.com";
+  return fmt::format("https://sqs.{}{}/{}/{}", parts[3], suffix, parts[4], parts[5]);
+}
+
 platform::Result<json::object> handle_sqs_batch(const json::value& event,
-                                                const platform::BatchHandler& handler) {
+                                                const platform::BatchHandler& handler,
+                                                std::vector<FailedRecord>* failed) {
   const auto* records = at_path(event, {"Records"});
   if (!records || !records->is_array())
     return platform::fail(ErrorKind::invalid_input, "SQS event: no Records array");
   json::array failures;
-  auto fail_item = [&](const std::string& id) {
+  struct Source {
+    std::string receipt_handle, arn;
+    int receives = 1;
+  };
+  std::unordered_map<std::string, Source> sources;  // by message id
+  auto fail_item = [&](const std::string& id, bool poison) {
     failures.push_back(json::object{{"itemIdentifier", id}});
+    if (!failed) return;
+    const auto& src = sources[id];
+    failed->push_back({id, src.receipt_handle, src.arn, src.receives, poison});
   };
   std::vector<platform::Delivery> batch;
   for (const auto& rec : records->as_array()) {
     const auto id = str(at_path(rec, {"messageId"}));
     if (id.empty()) continue;  // nothing SQS could be told about; the batch result cannot name it
+    const int receives =
+        std::atoi(str(at_path(rec, {"attributes", "ApproximateReceiveCount"})).c_str());
+    sources[id] = {str(at_path(rec, {"receiptHandle"})), str(at_path(rec, {"eventSourceARN"})),
+                   receives > 0 ? receives : 1};
     boost::system::error_code ec;
     auto body = json::parse(str(at_path(rec, {"body"})), ec);
     // A bare CloudEvent; or an EventBridge event whose detail is the CloudEvent,
@@ -147,11 +180,10 @@ platform::Result<json::object> handle_sqs_batch(const json::value& event,
              : ce->is_string() ? platform::parse_event(ce->get_string())
                                : platform::event_from_json(*ce);
     if (!e) {
-      fail_item(id);  // redelivered, then dead-lettered by the queue's redrive policy, with the
-                      // body intact
+      fail_item(id, true);  // redelivered, then dead-lettered by the queue's redrive policy,
+                            // with the body intact
       continue;
     }
-    int receives = std::atoi(str(at_path(rec, {"attributes", "ApproximateReceiveCount"})).c_str());
     batch.push_back({std::move(*e), id, receives > 0 ? receives : 1});
   }
   if (!batch.empty()) {
@@ -163,7 +195,8 @@ platform::Result<json::object> handle_sqs_batch(const json::value& event,
     }
     for (std::size_t i = 0; i < batch.size(); ++i)
       if (i >= results.size() || results[i].outcome != platform::Outcome::ok)
-        fail_item(batch[i].message_id);
+        fail_item(batch[i].message_id,
+                  i < results.size() && results[i].outcome == platform::Outcome::fail);
   }
   return json::object{{"batchItemFailures", std::move(failures)}};
 }

@@ -10,6 +10,8 @@
 #include <boost/json/serialize.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -221,6 +223,58 @@ TEST(SqsBatch, OnlyTheFailedMessagesAreListed) {
   for (const auto& f : out->at("batchItemFailures").as_array())
     failed.insert(std::string(f.at("itemIdentifier").as_string()));
   EXPECT_EQ(failed, (std::set<std::string>{"m3", "m4"}));
+}
+
+// What the Lambda host needs to set each failed record's visibility: its
+// receipt handle, queue and receive count, and whether it is poison.
+TEST(SqsBatch, FailedRecordsCarryTheirReceiptHandleQueueAndKind) {
+  const std::string arn = "arn:aws:sqs:eu-west-1:123456789012:orderly-dev-payments-saga";
+  auto record = [&](const char* id, std::string body, const char* receives) {
+    return json::object{{"messageId", id},
+                        {"receiptHandle", std::string("rh-") + id},
+                        {"eventSourceARN", arn},
+                        {"body", std::move(body)},
+                        {"attributes", {{"ApproximateReceiveCount", receives}}}};
+  };
+  json::array records{record("ok", cloud_event(1), "1"), record("again", cloud_event(2), "4"),
+                      record("bad", cloud_event(3), "2"), record("junk", "not json", "7")};
+  std::vector<FailedRecord> failed;
+  auto out = handle_sqs_batch(
+      json::object{{"Records", records}},
+      [](const std::vector<platform::Delivery>& b) {
+        std::vector<platform::DeliveryResult> r;
+        for (const auto& d : b) {
+          const auto n = d.event.data.at("n").as_int64();
+          r.push_back(n == 1   ? platform::DeliveryResult::ok()
+                      : n == 2 ? platform::DeliveryResult::retry("store busy")
+                               : platform::DeliveryResult::fail("refused"));
+        }
+        return r;
+      },
+      &failed);
+  ASSERT_TRUE(out);
+  ASSERT_EQ(failed.size(), 3u);
+  ASSERT_EQ(out->at("batchItemFailures").as_array().size(), 3u);
+  std::map<std::string, FailedRecord> by_id;
+  for (const auto& f : failed) by_id[f.message_id] = f;
+  EXPECT_EQ(by_id.at("again").receipt_handle, "rh-again");
+  EXPECT_EQ(by_id.at("again").event_source_arn, arn);
+  EXPECT_EQ(by_id.at("again").receive_count, 4);
+  EXPECT_FALSE(by_id.at("again").poison);
+  EXPECT_TRUE(by_id.at("bad").poison);
+  EXPECT_TRUE(by_id.at("junk").poison);
+  EXPECT_EQ(by_id.at("junk").receive_count, 7);
+  EXPECT_FALSE(by_id.count("ok"));
+}
+
+TEST(SqsBatch, QueueUrlOfAnArn) {
+  EXPECT_EQ(queue_url_of("arn:aws:sqs:eu-west-1:123456789012:q-1"),
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/q-1");
+  EXPECT_EQ(queue_url_of("arn:aws-cn:sqs:cn-north-1:123456789012:q"),
+            "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q");
+  for (const char* bad : {"", "arn:aws:sns:eu-west-1:1:t", "arn:aws:sqs:eu-west-1:1",
+                          "arn:aws:sqs::1:q", "arn:aws:sqs:eu-west-1:1:q:extra"})
+    EXPECT_EQ(queue_url_of(bad), "") << bad;
 }
 
 }  // namespace

@@ -14,7 +14,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <random>
 #include <thread>
 
 #include "orderly/adapters/aws/dynamodb.hpp"
@@ -214,14 +216,95 @@ adapters::aws::InvocationHandler api(
   };
 }
 
+std::vector<VisibilityChange> retry_visibility(
+    const std::vector<adapters::aws::FailedRecord>& failed, const platform::Backoff& backoff,
+    std::minstd_rand& rng) {
+  std::vector<VisibilityChange> out;
+  for (const auto& f : failed) {
+    if (f.receipt_handle.empty()) continue;
+    const auto url = adapters::aws::queue_url_of(f.event_source_arn);
+    if (url.empty()) continue;
+    // Poison will fail again: let it come back at once and reach the DLQ in
+    // maxReceiveCount quick receives. Anything else waits out the backoff, in
+    // whole seconds as SQS counts them (0 is "visible now").
+    const auto ms = f.poison ? 0 : backoff.delay(f.receive_count, rng).count();
+    out.push_back({url, f.message_id, f.receipt_handle, static_cast<int>((ms + 999) / 1000)});
+  }
+  return out;
+}
+
+std::vector<json::object> visibility_batch_requests(const std::vector<VisibilityChange>& changes) {
+  std::map<std::string, std::vector<const VisibilityChange*>> by_queue;
+  for (const auto& c : changes) by_queue[c.queue_url].push_back(&c);
+  std::vector<json::object> out;
+  for (const auto& [url, all] : by_queue) {
+    for (std::size_t from = 0; from < all.size(); from += 10) {
+      json::array entries;
+      for (std::size_t i = from; i < std::min(all.size(), from + 10); ++i)
+        entries.push_back(json::object{{"Id", fmt::format("m{}", i)},
+                                       {"ReceiptHandle", all[i]->receipt_handle},
+                                       {"VisibilityTimeout", all[i]->seconds}});
+      out.push_back({{"QueueUrl", url}, {"Entries", std::move(entries)}});
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// A failure is logged, never fatal: the message then comes back after the
+// queue's visibility timeout instead.
+void change_visibility(adapters::aws::DynamoDbClient& sqs,
+                       const std::vector<VisibilityChange>& changes) {
+  for (const auto& request : visibility_batch_requests(changes)) {
+    const auto url = request.at("QueueUrl");
+    const auto n = request.at("Entries").as_array().size();
+    auto r = sqs.call("ChangeMessageVisibilityBatch", request);
+    if (!r) {
+      platform::log::warn("retry backoff not set; the queue's visibility timeout applies",
+                          {{"queue", url}, {"messages", n}, {"error", r.error().message}});
+      continue;
+    }
+    if (const auto* bad = r->if_contains("Failed");
+        bad && bad->is_array() && !bad->as_array().empty())
+      platform::log::warn("retry backoff not set for some messages",
+                          {{"queue", url}, {"failed", json::serialize(*bad)}});
+  }
+}
+
+}  // namespace
+
 adapters::aws::InvocationHandler events(std::vector<platform::Rule> rules) {
   auto handler = route_by_rule(std::move(rules));
-  return [handler](const adapters::aws::Invocation& inv) -> platform::Result<std::string> {
+  // ORDERLY_SQS_RETRY_BACKOFF=1 (the CDK app sets it): a failed record comes
+  // back after the embedded bus's backoff (platform::RuleOptions), set with
+  // ChangeMessageVisibility, instead of after the queue's visibility timeout.
+  std::shared_ptr<adapters::aws::DynamoDbClient> sqs;
+  if (env("ORDERLY_SQS_RETRY_BACKOFF") == "1") {
+    auto o = adapters::aws::sqs_options_from_env();
+    auto c = o ? adapters::aws::DynamoDbClient::create(std::move(*o))
+               : platform::Result<std::unique_ptr<adapters::aws::DynamoDbClient>>(
+                     tl::unexpected(o.error()));
+    if (c)
+      sqs = std::move(*c);
+    else
+      platform::log::warn("no SQS client: failed messages wait out the visibility timeout",
+                          {{"error", c.error().message}});
+  }
+  const platform::RuleOptions defaults;
+  const platform::Backoff backoff{defaults.backoff_base, defaults.backoff_cap};
+  return [handler, sqs,
+          backoff](const adapters::aws::Invocation& inv) -> platform::Result<std::string> {
     boost::system::error_code ec;
     auto event = json::parse(inv.payload, ec);
     if (ec) return fail(ErrorKind::invalid_input, "the event is not JSON: {}", ec.message());
-    auto answer = adapters::aws::handle_sqs_batch(event, handler);
+    std::vector<adapters::aws::FailedRecord> failed;
+    auto answer = adapters::aws::handle_sqs_batch(event, handler, &failed);
     if (!answer) return tl::unexpected(answer.error());
+    if (sqs && !failed.empty()) {
+      thread_local std::minstd_rand rng{std::random_device{}()};
+      change_visibility(*sqs, retry_visibility(failed, backoff, rng));
+    }
     return json::serialize(*answer);
   };
 }

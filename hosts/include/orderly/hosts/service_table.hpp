@@ -36,14 +36,18 @@ using platform::Result;
 
 // What a deployment configures about the services; both runtimes fill it.
 struct Settings {
-  platform::Millis saga_timeout{30'000};  // a PENDING order is cancelled after this
+  // A PENDING order is cancelled after this. It must outlast every message's
+  // retries (platform::RuleOptions::retry_budget(), 20 s), here and on AWS,
+  // where the Lambda host gives a failed message the same backoff.
+  platform::Millis saga_timeout{30'000};
   // A CONFIRMED order not shipped this long after confirmation is cancelled
   // through the pivot (docs/architecture.md#fulfilment-deadline). It must
   // outlast the retries of the steps it waits for, or a transient fault would
   // cancel an order that was going to ship: on AWS a failed SQS message comes
   // back after the queue's visibility timeout, so 10 receives of 180 s take 30
-  // minutes (infra/test checks the deployed numbers against this one); the
-  // embedded bus's backoff is capped at 60 s per retry.
+  // minutes when a function fails before it can set the backoff (infra/test
+  // checks the deployed numbers against this one); otherwise the bus's backoff,
+  // 3 s at most per retry, applies on both.
   platform::Millis fulfilment_timeout{3'600'000};
   platform::Millis carrier_delay{5'000};  // between a shipment's carrier steps
   std::optional<std::vector<services::inventory::Product>> catalogue;  // default: the seed

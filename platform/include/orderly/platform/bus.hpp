@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "orderly/platform/backoff.hpp"
 #include "orderly/platform/clock.hpp"
 #include "orderly/platform/error.hpp"
 #include "orderly/platform/event.hpp"
@@ -61,8 +62,23 @@ struct RuleOptions {
   // permanently goes at once; a handler that crashes the process, after ten.
   // infra/topology.json carries this number to the SQS redrive policies.
   int max_receive_count = 10;
+  // Between receives, a full-jitter backoff, here and on AWS (the Lambda host
+  // sets each failed SQS message's visibility to it). Capped at 3 s so that
+  // every retry ends well inside the saga's 30 s timeout (retry_budget(),
+  // checked against hosts::Settings in hosts/ and in the CDK app): a transient
+  // fault must not cancel an order that was going to succeed.
   Millis backoff_base{200};
-  Millis backoff_cap{60'000};
+  Millis backoff_cap{3'000};
+
+  // The longest time all retries of one message can wait: the backoff
+  // ceilings of receives 1 .. max_receive_count - 1, each rounded up to whole
+  // seconds as SQS counts a visibility timeout.
+  [[nodiscard]] Millis retry_budget() const noexcept {
+    const Backoff b{backoff_base, backoff_cap};
+    std::int64_t seconds = 0;
+    for (int n = 1; n < max_receive_count; ++n) seconds += (b.ceiling(n).count() + 999) / 1000;
+    return Millis{seconds * 1000};
+  }
 };
 
 struct Rule {

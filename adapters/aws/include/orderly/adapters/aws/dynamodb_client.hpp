@@ -37,6 +37,10 @@ namespace orderly::adapters::aws {
 struct DynamoDbOptions {
   std::string endpoint;  // https://dynamodb.<region>.amazonaws.com, or a local one
   std::string region;
+  // The same JSON 1.0 protocol carries SQS (service "sqs", target "AmazonSQS"):
+  // see sqs_options_from_env().
+  std::string service = "dynamodb";                 // the SigV4 signing name
+  std::string target_prefix = "DynamoDB_20120810";  // X-Amz-Target: <prefix>.<Op>
   Credentials credentials;
   int max_attempts = 6;  // the first try and five retries
   platform::Backoff backoff{platform::Millis{25}, platform::Millis{2'000}};
@@ -50,6 +54,12 @@ struct DynamoDbOptions {
 // AWS_REGION (or AWS_DEFAULT_REGION), the credentials of Credentials::from_env(),
 // and ORDERLY_DYNAMODB_ENDPOINT, else the regional endpoint.
 platform::Result<DynamoDbOptions> dynamodb_options_from_env();
+
+// SQS over its JSON 1.0 protocol: AWS_REGION, the credentials, and
+// AWS_ENDPOINT_URL_SQS (the SDKs' variable), else the regional endpoint. Two
+// attempts and short timeouts: its one use, setting a failed message's
+// visibility, falls back to the queue's own timeout when it fails.
+platform::Result<DynamoDbOptions> sqs_options_from_env();
 
 // The platform error for a DynamoDB error answer (status and JSON body).
 platform::Error dynamodb_error(unsigned status, std::string_view body);

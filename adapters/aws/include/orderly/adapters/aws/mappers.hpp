@@ -17,6 +17,9 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "orderly/platform/bus.hpp"
 #include "orderly/platform/http.hpp"
@@ -30,9 +33,25 @@ boost::json::object handle_apigw_v2(
     const boost::json::value& event,
     const std::function<platform::http::Response(platform::http::Request&)>& handler);
 
+// A record the batch answer lists as failed, with what SQS needs to be told
+// when it should come back (ChangeMessageVisibility on its receipt handle).
+struct FailedRecord {
+  std::string message_id;
+  std::string receipt_handle;    // empty when the record had none
+  std::string event_source_arn;  // arn:aws:sqs:<region>:<account>:<queue>
+  int receive_count = 1;         // ApproximateReceiveCount, 1 on the first delivery
+  bool poison = false;           // unreadable, or its handler failed permanently
+};
+
 // A malformed batch (no Records array) is an error: the runtime reports it and
-// SQS redelivers the whole batch.
+// SQS redelivers the whole batch. `failed`, when given, receives one entry per
+// item of batchItemFailures.
 platform::Result<boost::json::object> handle_sqs_batch(const boost::json::value& event,
-                                                       const platform::BatchHandler& handler);
+                                                       const platform::BatchHandler& handler,
+                                                       std::vector<FailedRecord>* failed = nullptr);
+
+// The QueueUrl of a queue ARN (arn:aws:sqs:eu-west-1:123:q ->
+// https://sqs.eu-west-1.amazonaws.com/123/q); empty if it is not a queue ARN.
+std::string queue_url_of(std::string_view queue_arn);
 
 }  // namespace orderly::adapters::aws

@@ -11,12 +11,16 @@
 // /init/error, as the protocol asks.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "orderly/adapters/aws/mappers.hpp"
 #include "orderly/adapters/aws/runtime.hpp"
 #include "orderly/hosts/service_table.hpp"
+#include "orderly/platform/backoff.hpp"
 #include "orderly/platform/bus.hpp"
 #include "orderly/platform/clock.hpp"
 #include "orderly/platform/http.hpp"
@@ -40,6 +44,25 @@ adapters::aws::InvocationHandler api(
 // pattern matches its event (a service's rules receive disjoint types); the
 // answer lists exactly the messages that did not settle ok.
 adapters::aws::InvocationHandler events(std::vector<platform::Rule> rules);
+
+// When a failed SQS record should come back: ChangeMessageVisibility's
+// VisibilityTimeout, in seconds, on its receipt handle. A retry waits the
+// embedded bus's backoff for its receive count (full jitter, rounded up to
+// whole seconds); poison comes back at once, so that it reaches the DLQ after
+// maxReceiveCount quick receives. Records with no receipt handle or queue ARN
+// are left to the queue's visibility timeout.
+struct VisibilityChange {
+  std::string queue_url, message_id, receipt_handle;
+  int seconds = 0;
+};
+std::vector<VisibilityChange> retry_visibility(
+    const std::vector<adapters::aws::FailedRecord>& failed, const platform::Backoff& backoff,
+    std::minstd_rand& rng);
+
+// The ChangeMessageVisibilityBatch requests for these changes: one per queue
+// and 10 entries (SQS's limit per call).
+std::vector<boost::json::object> visibility_batch_requests(
+    const std::vector<VisibilityChange>& changes);
 
 // The rules as one batch handler (exposed for tests).
 platform::BatchHandler route_by_rule(std::vector<platform::Rule> rules);
