@@ -3,15 +3,26 @@
 // unless -c account=... -c region=... are given.
 //
 // Context:
+//   stage                   which copy of Orderly (default: dev). Lowercase letters, digits and
+//                           single hyphens, at most 20 characters; the stack is Orderly-<stage>
+//                           and every physical name carries the stage (lib/naming.ts)
 //   lambdaDir               directory with <service>.zip (default: ../build/lambda, from `make lambda`)
 //   account, region         pin the stack to an environment (default: env-agnostic)
-//   cognitoDomainPrefix     hosted-domain prefix of the token endpoint (default: orderly-<account id>)
+//   cognitoDomainPrefix     hosted-domain prefix of the hosted UI and token endpoint
+//                           (default: orderly-<stage>-<account id>)
+//   customerCallbackUrls    comma-separated redirect URLs of the customer client after sign-in
+//                           (default: http://localhost:3000/callback)
+//   customerLogoutUrls      comma-separated redirect URLs after sign-out (default: http://localhost:3000/)
+//   selfSignUp              true (default): customers register on the hosted UI; false: only
+//                           operators create users (aws cognito-idp admin-create-user)
 //   paramsSecretsLayerArn   override the Parameters and Secrets Extension layer ARN
 //   alarmEmail              e-mail address subscribed to the alarm topic (optional)
 import * as path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { splitList } from '../lib/identity';
 import { DEFAULT_LAMBDA_DIR } from '../lib/lambda-code';
+import { DEFAULT_STAGE, stackIdFor, validateStage } from '../lib/naming';
 import { loadApiSpec } from '../lib/openapi';
 import { OrderlyStack } from '../lib/orderly-stack';
 import { loadTopology } from '../lib/topology';
@@ -21,18 +32,36 @@ const ctx = (key: string): string | undefined => {
   const v = app.node.tryGetContext(key);
   return v === undefined || v === '' ? undefined : String(v);
 };
+const flag = (key: string): boolean | undefined => {
+  const v = ctx(key);
+  if (v === undefined) return undefined;
+  if (v !== 'true' && v !== 'false') throw new Error(`-c ${key}=${v}: expected true or false`);
+  return v === 'true';
+};
 
+let stage: string;
+try {
+  stage = validateStage(ctx('stage') ?? DEFAULT_STAGE);
+} catch (e) {
+  // Before any construct exists, so the message is all the user sees.
+  process.stderr.write(`orderly: -c stage: ${(e as Error).message}\n`);
+  process.exit(1);
+}
 const lambdaDir = ctx('lambdaDir');
 const account = ctx('account');
 const region = ctx('region');
 
-new OrderlyStack(app, 'Orderly', {
-  description: 'Orderly: event-driven order fulfilment (five services on Lambda, DynamoDB, EventBridge, SQS)',
+new OrderlyStack(app, stackIdFor(stage), {
+  description: `Orderly (stage ${stage}): event-driven order fulfilment (five services on Lambda, DynamoDB, EventBridge, SQS)`,
   env: account || region ? { account, region } : undefined,
+  stage,
   topology: loadTopology(),
   api: loadApiSpec(),
   lambdaDir: lambdaDir ? path.resolve(lambdaDir) : DEFAULT_LAMBDA_DIR,
   cognitoDomainPrefix: ctx('cognitoDomainPrefix'),
+  customerCallbackUrls: splitList(ctx('customerCallbackUrls')),
+  customerLogoutUrls: splitList(ctx('customerLogoutUrls')),
+  selfSignUp: flag('selfSignUp'),
   paramsSecretsLayerArn: ctx('paramsSecretsLayerArn'),
   alarmEmail: ctx('alarmEmail'),
 });

@@ -4,7 +4,7 @@
 // here lists a function, a queue or a rule by hand.
 //
 // The Orderly metrics are CloudWatch Embedded Metric Format records written by the C++
-// functions (namespace = env ORDERLY_METRICS_NAMESPACE). CloudWatch matches a metric only
+// functions (namespace = env ORDERLY_METRICS_NAMESPACE, `Orderly/<stage>` on AWS). CloudWatch matches a metric only
 // when *all* its dimensions are given, so every Orderly metric below names the exact
 // dimension set of the contract (see METRIC_DIMENSIONS). Closed enumerations (order status,
 // cancel reason, saga outcome, consume outcome) are listed here and drawn one metric per
@@ -26,10 +26,12 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { orderlyKey } from './kms';
+import { StageNames } from './naming';
 import { pascal, RuleSpec, ruleSlug, Topology } from './topology';
 
 // ---- the metric contract ---------------------------------------------------------------
 
+/** The C++ default namespace (local runs); on AWS each stage has its own, StageNames.metricsNamespace. */
 export const METRICS_NAMESPACE = 'Orderly';
 /** The service that emits the order and saga metrics. Synth fails if the topology lacks it. */
 export const ORDERS_SERVICE = 'orders';
@@ -56,9 +58,8 @@ export type OrderlyMetricName = keyof typeof METRIC_DIMENSIONS;
 
 // ---- alarms ----------------------------------------------------------------------------
 
-export const ALARM_TOPIC_NAME = 'orderly-alarms';
-/** Every alarm is named `orderly-<what>-<resource>`; the topic policy admits only these. */
-export const ALARM_NAME_PREFIX = 'orderly-';
+// The topic is StageNames.alarmTopicName (`orderly-<stage>-alarms`); every alarm is named
+// `orderly-<stage>-<what>-<resource>` (StageNames.alarmName) and the topic admits only these.
 export const RUNBOOK_DOC = 'docs/operations.md';
 export const RUNBOOK_ANCHORS = {
   dlq: 'dlq-growing',
@@ -105,8 +106,7 @@ export function queueAgeThreshold(rule: RuleSpec): number {
 }
 
 // ---- dashboard and queries ---------------------------------------------------------------
-
-export const DASHBOARD_NAME = 'Orderly';
+// Dashboard `Orderly-<stage>`, saved queries `Orderly/<stage>/<name>` (StageNames).
 const ALARMS_PER_WIDGET = 100;
 export const WIDGET_TITLES = {
   alarms: 'Alarms',
@@ -130,7 +130,6 @@ export const WIDGET_TITLES = {
   revenue: 'Revenue by currency (minor units)',
 } as const;
 
-export const QUERY_PREFIX = 'Orderly/';
 /** Saved queries cannot take parameters: replace the placeholder before running. */
 export const CORRELATION_ID_PLACEHOLDER = 'REPLACE-WITH-CORRELATION-ID';
 export const ORDER_ID_PLACEHOLDER = 'REPLACE-WITH-ORDER-ID';
@@ -165,7 +164,9 @@ export const SAVED_QUERIES: Readonly<Record<string, logs.QueryStringProps>> = {
 
 export interface ObservabilityProps {
   readonly topology: Topology;
-  /** `<service>-<handler>` -> function (its name is `orderly-<service>-<handler>`). */
+  /** The stage's names: topic, alarms, dashboard, queries, metrics namespace. */
+  readonly names: StageNames;
+  /** `<service>-<handler>` -> function (its name is `orderly-<stage>-<service>-<handler>`). */
   readonly functions: Readonly<Record<string, lambda.Function>>;
   /** Rule name -> its queue. */
   readonly ruleQueues: Readonly<Record<string, sqs.IQueue>>;
@@ -187,11 +188,18 @@ export class Observability extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
   readonly queries: Record<string, logs.QueryDefinition> = {};
+  /** CloudWatch namespace of the Orderly EMF metrics of this stage. */
+  readonly namespace: string;
   private readonly action: SnsAction;
+  private readonly names: StageNames;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
-    const { topology } = props;
+    const { topology, names } = props;
+    this.names = names;
+    this.namespace = names.metricsNamespace;
+    const metric = (metricName: OrderlyMetricName, dimensions: Record<string, string>, statistic: string, period: Duration, label?: string) =>
+      orderlyMetric(metricName, dimensions, statistic, period, label, this.namespace);
     const orders = topology.services.find((s) => s.name === ORDERS_SERVICE);
     if (!orders) throw new Error(`the order and saga metrics come from service ${ORDERS_SERVICE}, which is not in the topology`);
     const rules = topology.services.flatMap((s) => s.rules.map((rule) => ({ owner: s.name, rule })));
@@ -200,7 +208,7 @@ export class Observability extends Construct {
     // ---- topic -------------------------------------------------------------------------
     // A customer managed key: CloudWatch cannot publish to a topic encrypted with the
     // AWS managed key alias/aws/sns (its policy cannot be changed to admit CloudWatch).
-    const key = orderlyKey(this, 'AlarmTopicKey', { description: 'Orderly: the alarm topic', alias: 'alias/orderly/alarms' });
+    const key = orderlyKey(this, 'AlarmTopicKey', { description: 'Orderly: the alarm topic', alias: names.kmsAlias('alarms') });
     key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
@@ -210,13 +218,13 @@ export class Observability extends Construct {
       }),
     );
     this.topic = new sns.Topic(this, 'AlarmTopic', {
-      topicName: ALARM_TOPIC_NAME,
-      displayName: 'Orderly alarms',
+      topicName: names.alarmTopicName,
+      displayName: `Orderly alarms (${names.stage})`,
       masterKey: key,
       enforceSSL: true,
     });
     // The topic policy replaces SNS's default one, so CloudWatch must be admitted
-    // explicitly: only alarms of this account whose names carry the Orderly prefix.
+    // explicitly: only alarms of this account whose names carry this stage's prefix.
     const stack = this.topic.stack;
     this.topic.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -225,7 +233,7 @@ export class Observability extends Construct {
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],
         conditions: {
-          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${ALARM_NAME_PREFIX}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${names.alarmNamePrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
           StringEquals: { 'aws:SourceAccount': stack.account },
         },
       }),
@@ -236,7 +244,7 @@ export class Observability extends Construct {
     // ---- alarms ------------------------------------------------------------------------
     for (const [queueName, dlq] of Object.entries(props.deadLetterQueues)) {
       this.alarm(`DlqDepth${pascal(queueName)}`, {
-        alarmName: `orderly-dlq-depth-${short(queueName)}`,
+        alarmName: names.alarmName(`dlq-depth-${names.withoutPrefix(queueName)}`),
         alarmDescription: runbook(
           'dlq',
           `${queueName} holds messages that could not be delivered or processed. First read one message (aws sqs receive-message) and the owner's errors query, fix the cause, then redrive.`,
@@ -249,11 +257,11 @@ export class Observability extends Construct {
     }
 
     for (const { rule } of rules) {
-      const queueName = `orderly-${ruleSlug(rule.name)}`;
+      const queueName = names.ruleQueueName(ruleSlug(rule.name));
       const threshold = queueAgeThreshold(rule);
       const delay = rule.timerDelaySeconds;
       this.alarm(`QueueAge${pascal(rule.name)}`, {
-        alarmName: `orderly-queue-age-${ruleSlug(rule.name)}`,
+        alarmName: names.alarmName(`queue-age-${ruleSlug(rule.name)}`),
         alarmDescription: runbook(
           'queueAge',
           `${queueName}: the oldest message is older than ${threshold} s${delay !== undefined ? ` (${THRESHOLDS.queueAgeSeconds} s + the ${delay} s timer delay)` : ''}. First check the consuming function's errors, throttles and event source mapping state.`,
@@ -267,7 +275,7 @@ export class Observability extends Construct {
     }
 
     for (const [key, fn] of Object.entries(props.functions)) {
-      const functionName = `orderly-${key}`;
+      const functionName = `${names.prefix}-${key}`;
       const rate = new cloudwatch.MathExpression({
         expression: '100 * errors / invocations',
         usingMetrics: {
@@ -278,7 +286,7 @@ export class Observability extends Construct {
         period: ALARM_PERIOD,
       });
       this.alarm(`ErrorRate${pascal(key)}`, {
-        alarmName: `orderly-error-rate-${key}`,
+        alarmName: names.alarmName(`error-rate-${key}`),
         alarmDescription: runbook(
           'errorRate',
           `${functionName}: more than ${THRESHOLDS.errorRatePercent}% of invocations failed over ${ALARM_PERIOD.toMinutes()} min. First run the Orderly/errors saved query for this function's log group.`,
@@ -289,7 +297,7 @@ export class Observability extends Construct {
         evaluationPeriods: 1,
       });
       this.alarm(`Throttles${pascal(key)}`, {
-        alarmName: `orderly-throttles-${key}`,
+        alarmName: names.alarmName(`throttles-${key}`),
         alarmDescription: runbook(
           'throttles',
           `${functionName} was throttled. First compare the account's ConcurrentExecutions with its concurrency quota (aws lambda get-account-settings).`,
@@ -303,7 +311,7 @@ export class Observability extends Construct {
 
     const stage = props.apiStage;
     this.alarm('Api5xxRate', {
-      alarmName: 'orderly-5xx-rate-api',
+      alarmName: names.alarmName('5xx-rate-api'),
       alarmDescription: runbook(
         'api5xx',
         `HTTP API: more than ${THRESHOLDS.api5xxRatePercent}% of requests ended in 5xx over ${ALARM_PERIOD.toMinutes()} min. First check the api functions' error-rate alarms and the access log's integrationError field.`,
@@ -322,10 +330,10 @@ export class Observability extends Construct {
       evaluationPeriods: 1,
     });
     this.alarm('ApiP99Latency', {
-      alarmName: 'orderly-p99-latency-api',
+      alarmName: names.alarmName('p99-latency-api'),
       alarmDescription: runbook(
         'apiLatency',
-        `HTTP API: p99 latency above ${THRESHOLDS.apiP99LatencyMs} ms in 2 of 3 ${ALARM_PERIOD.toMinutes()}-min periods. First compare Latency with IntegrationLatency, then run Orderly/slowest-requests.`,
+        `HTTP API: p99 latency above ${THRESHOLDS.apiP99LatencyMs} ms in 2 of 3 ${ALARM_PERIOD.toMinutes()}-min periods. First compare Latency with IntegrationLatency, then run ${names.queryName('slowest-requests')}.`,
       ),
       metric: stage.metricLatency({ statistic: 'p99', period: ALARM_PERIOD }),
       threshold: THRESHOLDS.apiP99LatencyMs,
@@ -334,24 +342,24 @@ export class Observability extends Construct {
       datapointsToAlarm: 2,
     });
     this.alarm('SagaTimeouts', {
-      alarmName: `orderly-saga-timeouts-${ORDERS_SERVICE}`,
+      alarmName: names.alarmName(`saga-timeouts-${ORDERS_SERVICE}`),
       alarmDescription: runbook(
         'sagaTimeouts',
         `More than ${THRESHOLDS.sagaTimeouts} orders were cancelled by the saga timeout in ${ALARM_PERIOD.toMinutes()} min. First check the inventory and payments queues and DLQs: a participant is not answering.`,
       ),
-      metric: orderlyMetric('orders_total', { service: ORDERS_SERVICE, status: 'cancelled', reason: 'timeout' }, 'Sum', ALARM_PERIOD),
+      metric: metric('orders_total', { service: ORDERS_SERVICE, status: 'cancelled', reason: 'timeout' }, 'Sum', ALARM_PERIOD),
       threshold: THRESHOLDS.sagaTimeouts,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
     });
 
     this.alarm('OrdersEscalated', {
-      alarmName: `orderly-orders-escalated-${ORDERS_SERVICE}`,
+      alarmName: names.alarmName(`orders-escalated-${ORDERS_SERVICE}`),
       alarmDescription: runbook(
         'ordersEscalated',
         `An order passed its fulfilment deadline and shipping answered none of its cancellation requests: it is CONFIRMED and waits for an operator. First check the shipping.events queue and DLQ.`,
       ),
-      metric: orderlyMetric('saga_deadlines_total', { service: ORDERS_SERVICE, outcome: 'escalated' }, 'Sum', ALARM_PERIOD),
+      metric: metric('saga_deadlines_total', { service: ORDERS_SERVICE, outcome: 'escalated' }, 'Sum', ALARM_PERIOD),
       threshold: THRESHOLDS.ordersEscalated,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
@@ -363,10 +371,10 @@ export class Observability extends Construct {
       const m = (metricName: string) =>
         new cloudwatch.Metric({ namespace: 'AWS/EventBridge/Pipes', metricName, dimensionsMap: { PipeName: pipeName }, statistic: 'Sum', period: ALARM_PERIOD });
       this.alarm(`PipeFailures${pascal(svc)}`, {
-        alarmName: `orderly-pipe-failures-${svc}`,
+        alarmName: names.alarmName(`pipe-failures-${svc}`),
         alarmDescription: runbook(
           'pipeFailures',
-          `Pipe ${pipeName} failed to move outbox events to the bus. First look at its DLQ (orderly-${svc}-outbox-pipe-dlq) and the pipe's state: records older than 24 h leave the stream.`,
+          `Pipe ${pipeName} failed to move outbox events to the bus. First look at its DLQ (${names.pipeDlqName(svc)}) and the pipe's state: records older than 24 h leave the stream.`,
         ),
         metric: new cloudwatch.MathExpression({
           expression: 'failed + target',
@@ -384,7 +392,7 @@ export class Observability extends Construct {
     for (const [svc, table] of Object.entries(props.tables ?? {})) {
       const m = (metricName: string) => table.metric(metricName, { statistic: 'Sum', period: ALARM_PERIOD });
       this.alarm(`DynamoThrottles${pascal(svc)}`, {
-        alarmName: `orderly-dynamodb-throttles-${svc}`,
+        alarmName: names.alarmName(`dynamodb-throttles-${svc}`),
         alarmDescription: runbook(
           'dynamoThrottles',
           `Table of ${svc} throttled reads or writes. First check the table's consumed capacity and hot keys (a hot SKU or order), then the account's on-demand limits.`,
@@ -403,15 +411,15 @@ export class Observability extends Construct {
 
     // ---- dashboard ---------------------------------------------------------------------
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: DASHBOARD_NAME,
+      dashboardName: names.dashboardName,
       defaultInterval: Duration.hours(3),
     });
-    const fns = Object.entries(props.functions).map(([k, fn]) => ({ name: `orderly-${k}`, fn }));
+    const fns = Object.entries(props.functions).map(([k, fn]) => ({ name: `${names.prefix}-${k}`, fn }));
     const graph = (title: string, left: cloudwatch.IMetric[], extra: Partial<cloudwatch.GraphWidgetProps> = {}) =>
       new cloudwatch.GraphWidget({ title, left, width: 12, height: 6, period: ALARM_PERIOD, ...extra });
     const search = (metric: OrderlyMetricName, filter: string, statistic: string, label: string) =>
       new cloudwatch.MathExpression({
-        expression: `SEARCH('{${METRICS_NAMESPACE},${[...METRIC_DIMENSIONS[metric]].sort().join(',')}} MetricName="${metric}"${filter ? ` ${filter}` : ''}', '${statistic}', ${ALARM_PERIOD.toSeconds()})`,
+        expression: `SEARCH('{${this.namespace},${[...METRIC_DIMENSIONS[metric]].sort().join(',')}} MetricName="${metric}"${filter ? ` ${filter}` : ''}', '${statistic}', ${ALARM_PERIOD.toSeconds()})`,
         label,
         period: ALARM_PERIOD,
       });
@@ -442,7 +450,7 @@ export class Observability extends Construct {
     );
     this.dashboard.addWidgets(
       graph(WIDGET_TITLES.httpDuration, [search('http_request_duration_seconds', '', 'p99', '')]),
-      graph(WIDGET_TITLES.coldStarts, topology.services.map((s) => orderlyMetric('cold_starts_total', { service: s.name }, 'Sum', ALARM_PERIOD, s.name))),
+      graph(WIDGET_TITLES.coldStarts, topology.services.map((s) => metric('cold_starts_total', { service: s.name }, 'Sum', ALARM_PERIOD, s.name))),
     );
     this.dashboard.addWidgets(
       graph(WIDGET_TITLES.lambdaErrors, fns.map(({ name, fn }) => fn.metricErrors({ statistic: 'Sum', label: name }))),
@@ -465,16 +473,16 @@ export class Observability extends Construct {
       graph(
         WIDGET_TITLES.eventsConsumed,
         rules.flatMap(({ owner, rule }) =>
-          CONSUME_OUTCOMES.map((outcome) => orderlyMetric('events_consumed_total', { service: owner, rule: rule.name, outcome }, 'Sum', ALARM_PERIOD, `${rule.name} ${outcome}`)),
+          CONSUME_OUTCOMES.map((outcome) => metric('events_consumed_total', { service: owner, rule: rule.name, outcome }, 'Sum', ALARM_PERIOD, `${rule.name} ${outcome}`)),
         ),
       ),
     );
     this.dashboard.addWidgets(
-      graph(WIDGET_TITLES.handlerDuration, rules.map(({ owner, rule }) => orderlyMetric('event_handler_duration_seconds', { service: owner, rule: rule.name }, 'p99', ALARM_PERIOD, rule.name))),
-      graph(WIDGET_TITLES.retries, rules.map(({ owner, rule }) => orderlyMetric('retries_total', { service: owner, rule: rule.name }, 'Sum', ALARM_PERIOD, rule.name))),
+      graph(WIDGET_TITLES.handlerDuration, rules.map(({ owner, rule }) => metric('event_handler_duration_seconds', { service: owner, rule: rule.name }, 'p99', ALARM_PERIOD, rule.name))),
+      graph(WIDGET_TITLES.retries, rules.map(({ owner, rule }) => metric('retries_total', { service: owner, rule: rule.name }, 'Sum', ALARM_PERIOD, rule.name))),
     );
     const ordersTotal = (status: string, reason: string, label: string) =>
-      orderlyMetric('orders_total', { service: ORDERS_SERVICE, status, reason }, 'Sum', ALARM_PERIOD, label);
+      metric('orders_total', { service: ORDERS_SERVICE, status, reason }, 'Sum', ALARM_PERIOD, label);
     this.dashboard.addWidgets(
       graph(WIDGET_TITLES.sagaOutcomes, [
         ordersTotal('confirmed', NO_REASON, 'confirmed'),
@@ -483,7 +491,7 @@ export class Observability extends Construct {
       graph(
         WIDGET_TITLES.sagaDuration,
         SAGA_OUTCOMES.flatMap((outcome) =>
-          ['p50', 'p99'].map((stat) => orderlyMetric('saga_duration_seconds', { service: ORDERS_SERVICE, outcome }, stat, ALARM_PERIOD, `${outcome} ${stat}`)),
+          ['p50', 'p99'].map((stat) => metric('saga_duration_seconds', { service: ORDERS_SERVICE, outcome }, stat, ALARM_PERIOD, `${outcome} ${stat}`)),
         ),
       ),
     );
@@ -510,7 +518,7 @@ export class Observability extends Construct {
     // ---- Logs Insights saved queries ----------------------------------------------------
     for (const [name, q] of Object.entries(SAVED_QUERIES)) {
       this.queries[name] = new logs.QueryDefinition(this, `Query${pascal(name)}`, {
-        queryDefinitionName: `${QUERY_PREFIX}${name}`,
+        queryDefinitionName: names.queryName(name),
         queryString: new logs.QueryString(q),
         logGroups: [...props.logGroups],
       });
@@ -518,7 +526,8 @@ export class Observability extends Construct {
   }
 
   private alarm(id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
-    if (!props.alarmName?.startsWith(ALARM_NAME_PREFIX)) throw new Error(`alarm ${id}: its name must start with ${ALARM_NAME_PREFIX}`);
+    const prefix = this.names.alarmNamePrefix;
+    if (!props.alarmName?.startsWith(prefix)) throw new Error(`alarm ${id}: its name must start with ${prefix}`);
     const alarm = new cloudwatch.Alarm(this, id, {
       // Counts and rates: no data means nothing happened (no traffic, empty queue).
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -538,20 +547,16 @@ export function orderlyMetric(
   statistic: string,
   period: Duration,
   label?: string,
+  namespace: string = METRICS_NAMESPACE,
 ): cloudwatch.Metric {
   const expected = [...METRIC_DIMENSIONS[metricName]].sort();
   const given = Object.keys(dimensions).sort();
   if (expected.join(',') !== given.join(',')) {
     throw new Error(`${metricName}: dimensions ${given.join(',')} differ from the contract's ${expected.join(',')}`);
   }
-  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: dimensions, statistic, period, label });
+  return new cloudwatch.Metric({ namespace, metricName, dimensionsMap: dimensions, statistic, period, label });
 }
 
 function runbook(what: keyof typeof RUNBOOK_ANCHORS, text: string): string {
   return `${text} Runbook: ${RUNBOOK_DOC}#${RUNBOOK_ANCHORS[what]}`;
-}
-
-/** `orderly-orders-saga-dlq` -> `orders-saga-dlq` (alarm names carry the prefix once). */
-function short(queueName: string): string {
-  return queueName.replace(/^orderly-/, '');
 }

@@ -14,7 +14,6 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -26,16 +25,17 @@ import * as pipes from 'aws-cdk-lib/aws-pipes';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
+import { Identity, RESOURCE_SERVER_ID } from './identity';
 import { orderlyKey } from './kms';
 import { lambdaCode } from './lambda-code';
+import { StageNames } from './naming';
 import { Observability } from './observability';
 import { ApiSpec } from './openapi';
 import { HandlerKind, pascal, RuleSpec, ruleSlug, ServiceSpec, SQS_MAX_DELAY_SECONDS, Topology } from './topology';
 
 // ---- settings -------------------------------------------------------------------------
 
-export const BUS_NAME = 'orderly';
-export const RESOURCE_SERVER_ID = 'orderly';
+export { RESOURCE_SERVER_ID };
 export const LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
 export const MEMORY_MB = 256;
 export const TIMEOUT: Record<HandlerKind, Duration> = { api: Duration.seconds(10), events: Duration.seconds(30) };
@@ -84,7 +84,8 @@ export const TABLE_KEY_ACTIONS = [
 ];
 
 interface SecretSpec {
-  readonly secretName: string;
+  /** Under the stage: the secret is `orderly/<stage>/<path>` (StageNames.secretName). */
+  readonly path: string;
   readonly envVar: string;
   readonly handler: HandlerKind;
   readonly description: string;
@@ -92,7 +93,7 @@ interface SecretSpec {
 /** Per-service secrets, read through the Parameters and Secrets Lambda Extension. */
 export const SERVICE_SECRETS: Readonly<Record<string, SecretSpec>> = {
   payments: {
-    secretName: 'orderly/payments/provider-key',
+    path: 'payments/provider-key',
     envVar: 'ORDERLY_PAYMENT_SECRET_ARN',
     handler: 'events',
     description: 'API key of the payment provider. Set the real value after the first deploy.',
@@ -100,12 +101,20 @@ export const SERVICE_SECRETS: Readonly<Record<string, SecretSpec>> = {
 };
 
 export interface OrderlyStackProps extends StackProps {
+  /** The stage (`-c stage=...`): qualifies every physical name (lib/naming.ts). */
+  readonly stage: string;
   readonly topology: Topology;
   readonly api: ApiSpec;
   /** Directory with `<service>.zip` (or `<service>/bootstrap`). */
   readonly lambdaDir: string;
-  /** Cognito hosted domain prefix (globally unique per Region). Default: orderly-<account id>. */
+  /** Cognito hosted domain prefix (globally unique per Region). Default: orderly-<stage>-<account id>. */
   readonly cognitoDomainPrefix?: string;
+  /** Redirect URLs of the customer client after sign-in. Default: http://localhost:3000/callback. */
+  readonly customerCallbackUrls?: readonly string[];
+  /** Redirect URLs of the customer client after sign-out. Default: http://localhost:3000/. */
+  readonly customerLogoutUrls?: readonly string[];
+  /** Customers may register themselves (default true); false: operators create every user. */
+  readonly selfSignUp?: boolean;
   /** Override for the Parameters and Secrets Extension layer ARN (else CDK's per-Region mapping). */
   readonly paramsSecretsLayerArn?: string;
   /** Optional e-mail address subscribed to the alarm topic. */
@@ -166,12 +175,16 @@ export class OrderlyStack extends Stack {
   readonly httpApi: apigwv2.HttpApi;
   readonly apiStage: apigwv2.HttpStage;
   readonly observability: Observability;
-  readonly userPool: cognito.UserPool;
+  readonly names: StageNames;
+  readonly identity: Identity;
   readonly secrets: Record<string, secretsmanager.Secret> = {};
 
   constructor(scope: Construct, id: string, props: OrderlyStackProps) {
+    const names = new StageNames(props.stage);
     super(scope, id, props);
+    this.names = names;
     Tags.of(this).add('project', 'orderly');
+    Tags.of(this).add('stage', names.stage);
     const { topology, api } = props;
     const serviceNames = new Set(topology.services.map((s) => s.name));
     // The fulfilment deadline cancels a CONFIRMED order that has not shipped. A failed SQS
@@ -194,7 +207,7 @@ export class OrderlyStack extends Stack {
     // ---- shared: messaging key, bus, archive -------------------------------------------
     const messagingKey = orderlyKey(this, 'MessagingKey', {
       description: 'Orderly: SQS rule queues, their DLQs and the pipe DLQs',
-      alias: 'alias/orderly/messaging',
+      alias: names.kmsAlias('messaging'),
     });
     // EventBridge encrypts what it sends to the queues (EventBridge user guide, "targets":
     // exactly these two actions for events.amazonaws.com). SQS queue policies restrict
@@ -208,9 +221,9 @@ export class OrderlyStack extends Stack {
       }),
     );
 
-    this.bus = new events.EventBus(this, 'Bus', { eventBusName: BUS_NAME, description: 'Orderly domain events (CloudEvents from the outboxes)' });
+    this.bus = new events.EventBus(this, 'Bus', { eventBusName: names.busName, description: `Orderly domain events (CloudEvents from the outboxes), stage ${names.stage}` });
     this.bus.archive('Archive', {
-      archiveName: `${BUS_NAME}-all`,
+      archiveName: names.archiveName,
       description: 'Every Orderly event, for replay',
       eventPattern: { source: events.Match.prefix('orderly.') },
       retention: ARCHIVE_RETENTION,
@@ -218,13 +231,13 @@ export class OrderlyStack extends Stack {
 
     // One DLQ for deliveries EventBridge could not make to any rule queue (after 185
     // retries / 24 h). It is a DLQ of EventBridge, not of a queue: nothing may redrive into it.
-    const deliveryDlq = this.queue('EventDeliveryDlq', 'orderly-event-delivery-dlq', messagingKey, {
+    const deliveryDlq = this.queue('EventDeliveryDlq', names.deliveryDlqName, messagingKey, {
       retentionPeriod: DLQ_RETENTION,
       redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.DENY_ALL },
     });
     acknowledge(deliveryDlq, 'AwsSolutions-SQS3', 'This queue is the dead-letter queue of the EventBridge rule targets; a DLQ has no DLQ of its own.');
     // Any rule of this account's Orderly bus may dead-letter here: one statement, however
-    // many rules (rules on a custom bus have ARNs rule/<bus>/<name>; ours are orderly-*).
+    // many rules (rules on a custom bus have ARNs rule/<bus>/<name>; ours are orderly-<stage>-*).
     deliveryDlq.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'FromOrderlyBusRules',
@@ -232,12 +245,12 @@ export class OrderlyStack extends Stack {
         actions: ['sqs:SendMessage'],
         resources: [deliveryDlq.queueArn],
         conditions: {
-          ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'events', resource: 'rule', resourceName: `${BUS_NAME}/orderly-*` }) },
+          ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'events', resource: 'rule', resourceName: `${names.busName}/${names.ruleNamePattern}` }) },
           StringEquals: { 'aws:SourceAccount': this.account },
         },
       }),
     );
-    this.deadLetterQueues['orderly-event-delivery-dlq'] = deliveryDlq;
+    this.deadLetterQueues[names.deliveryDlqName] = deliveryDlq;
 
     // ---- per service: key, table, functions, outbox pipe --------------------------------
     const eventsFns: Record<string, lambda.Function> = {};
@@ -246,7 +259,7 @@ export class OrderlyStack extends Stack {
       const P = pascal(svc.name);
       const tableKey = orderlyKey(this, `${P}TableKey`, {
         description: `Orderly: the ${svc.name} table and its stream`,
-        alias: `alias/orderly/${svc.name}-table`,
+        alias: names.kmsAlias(`${svc.name}-table`),
       });
       const table = new dynamodb.Table(this, `${P}Table`, {
         partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -278,10 +291,10 @@ export class OrderlyStack extends Stack {
     }
 
     // ---- secrets ------------------------------------------------------------------------
-    const secretsKey = orderlyKey(this, 'SecretsKey', { description: 'Orderly: Secrets Manager secrets', alias: 'alias/orderly/secrets' });
+    const secretsKey = orderlyKey(this, 'SecretsKey', { description: 'Orderly: Secrets Manager secrets', alias: names.kmsAlias('secrets') });
     for (const [svc, spec] of Object.entries(SERVICE_SECRETS)) {
       const secret = new secretsmanager.Secret(this, `${pascal(svc)}Secret`, {
-        secretName: spec.secretName,
+        secretName: names.secretName(spec.path),
         description: spec.description,
         encryptionKey: secretsKey,
         removalPolicy: RemovalPolicy.RETAIN,
@@ -300,62 +313,33 @@ export class OrderlyStack extends Stack {
       fn.addEnvironment(spec.envVar, secret.secretArn);
     }
 
-    // ---- Cognito: machine clients, client-credentials flow -------------------------------
-    this.userPool = new cognito.UserPool(this, 'UserPool', {
-      userPoolName: 'orderly',
-      selfSignUpEnabled: false,
-      signInAliases: { username: true },
-      passwordPolicy: {
-        minLength: 14,
-        requireDigits: true,
-        requireLowercase: true,
-        requireUppercase: true,
-        requireSymbols: true,
-        tempPasswordValidity: Duration.days(1),
-      },
-      // The pool has no human users (client credentials only); MFA is required anyway so a
-      // user created by hand later cannot sign in with a password alone.
-      mfa: cognito.Mfa.REQUIRED,
-      mfaSecondFactor: { otp: true, sms: false },
-      accountRecovery: cognito.AccountRecovery.NONE,
-      featurePlan: cognito.FeaturePlan.ESSENTIALS,
-      removalPolicy: RemovalPolicy.RETAIN,
+    // ---- Cognito: customer (code + PKCE), machine and admin clients (lib/identity.ts) ------
+    this.identity = new Identity(this, 'Identity', {
+      names,
+      api,
+      domainPrefix: props.cognitoDomainPrefix,
+      callbackUrls: props.customerCallbackUrls,
+      logoutUrls: props.customerLogoutUrls,
+      selfSignUp: props.selfSignUp,
     });
+    const { customerClient, machineClient, adminClient, domain } = this.identity;
     acknowledge(
-      this.userPool,
+      this.identity.userPool,
       'AwsSolutions-COG8',
-      'Threat protection (Plus plan) protects user sign-ins; this pool only issues client-credentials tokens to machine clients, which it does not cover.',
+      'Threat protection needs the Plus feature plan (billed per monthly active user, no free tier). Every user must pass TOTP MFA, which already stops password-only account takeover; the machine and admin clients use client credentials, which threat protection does not cover.',
     );
-    const scopes = Object.entries(api.scopes).map(
-      ([scopeName, scopeDescription]) => new cognito.ResourceServerScope({ scopeName, scopeDescription: scopeDescription.slice(0, 256) }),
-    );
-    const resourceServer = this.userPool.addResourceServer('ResourceServer', {
-      identifier: RESOURCE_SERVER_ID,
-      userPoolResourceServerName: 'Orderly API',
-      scopes,
-    });
-    const client = this.userPool.addClient('MachineClient', {
-      userPoolClientName: 'orderly-machine',
-      generateSecret: true,
-      authFlows: {},
-      oAuth: {
-        flows: { clientCredentials: true },
-        scopes: scopes.map((s) => cognito.OAuthScope.resourceServer(resourceServer, s)),
-      },
-      accessTokenValidity: Duration.hours(1),
-      enableTokenRevocation: true,
-      preventUserExistenceErrors: true,
-    });
-    const domainPrefix = props.cognitoDomainPrefix ?? `orderly-${this.account}`;
-    const domain = this.userPool.addDomain('Domain', { cognitoDomain: { domainPrefix } });
 
     // ---- HTTP API --------------------------------------------------------------------------
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
-      apiName: 'orderly',
+      apiName: names.httpApiName,
       description: 'Orderly REST API (routes from schemas/openapi.yaml)',
       createDefaultStage: false,
     });
-    const accessLogs = new logs.LogGroup(this, 'HttpApiAccessLogs', { retention: LOG_RETENTION, removalPolicy: RemovalPolicy.DESTROY });
+    const accessLogs = new logs.LogGroup(this, 'HttpApiAccessLogs', {
+      logGroupName: names.httpApiAccessLogGroup,
+      retention: LOG_RETENTION,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     const stage = (this.apiStage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       stageName: '$default',
@@ -384,9 +368,10 @@ export class OrderlyStack extends Stack {
         ),
       },
     }));
-    const authorizer = new HttpUserPoolAuthorizer('CognitoAuthorizer', this.userPool, {
+    // Audience: every client of the pool (the authorizer checks an access token's client_id).
+    const authorizer = new HttpUserPoolAuthorizer('CognitoAuthorizer', this.identity.userPool, {
       authorizerName: 'cognito',
-      userPoolClients: [client],
+      userPoolClients: this.identity.clients,
     });
     const integrations: Record<string, HttpLambdaIntegration> = {};
     for (const route of api.routes) {
@@ -413,10 +398,14 @@ export class OrderlyStack extends Stack {
     }
 
     // ---- outputs ------------------------------------------------------------------------------
+    new CfnOutput(this, 'Stage', { value: names.stage, description: 'The stage (-c stage=...) this stack belongs to' });
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL of the HTTP API' });
-    new CfnOutput(this, 'TokenUrl', { value: `${domain.baseUrl()}/oauth2/token`, description: 'Cognito token endpoint (client credentials)' });
-    new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
-    new CfnOutput(this, 'ClientId', { value: client.userPoolClientId, description: 'Machine client; its secret: aws cognito-idp describe-user-pool-client' });
+    new CfnOutput(this, 'AuthBaseUrl', { value: domain.baseUrl(), description: 'Cognito hosted UI: /oauth2/authorize, /login, /logout' });
+    new CfnOutput(this, 'TokenUrl', { value: `${domain.baseUrl()}/oauth2/token`, description: 'Cognito token endpoint (code exchange, client credentials, refresh)' });
+    new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
+    new CfnOutput(this, 'CustomerClientId', { value: customerClient.userPoolClientId, description: 'Customer client: authorization code + PKCE, no secret' });
+    new CfnOutput(this, 'MachineClientId', { value: machineClient.userPoolClientId, description: 'Machine client (customer scopes); its secret: aws cognito-idp describe-user-pool-client' });
+    new CfnOutput(this, 'AdminClientId', { value: adminClient.userPoolClientId, description: 'Admin client (admin scope only); its secret: aws cognito-idp describe-user-pool-client' });
     new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName });
     for (const [svc, secret] of Object.entries(this.secrets)) new CfnOutput(this, `${pascal(svc)}SecretArn`, { value: secret.secretArn });
     for (const [svc, table] of Object.entries(this.tables)) new CfnOutput(this, `${pascal(svc)}TableName`, { value: table.tableName });
@@ -431,7 +420,8 @@ export class OrderlyStack extends Stack {
       logGroups: Object.values(this.logGroups),
       alarmEmail: props.alarmEmail,
       tables: this.tables,
-      pipeNames: Object.fromEntries(topology.services.map((s) => [s.name, `orderly-${s.name}-outbox`])),
+      pipeNames: Object.fromEntries(topology.services.map((s) => [s.name, names.pipeName(s.name)])),
+      names,
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.topic.topicArn, description: 'SNS topic of every Orderly alarm' });
     new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
@@ -451,12 +441,16 @@ export class OrderlyStack extends Stack {
 
   private serviceFunction(svc: ServiceSpec, handler: HandlerKind, table: dynamodb.Table, tableKey: kms.IKey, props: OrderlyStackProps): lambda.Function {
     const id = `${pascal(svc.name)}${pascal(handler)}`;
-    const functionName = `orderly-${svc.name}-${handler}`;
+    const functionName = this.names.functionName(svc.name, handler);
     const role = new iam.Role(this, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `${functionName}: no managed policies, only the grants below`,
     });
-    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: LOG_RETENTION, removalPolicy: RemovalPolicy.DESTROY });
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      logGroupName: this.names.functionLogGroup(svc.name, handler),
+      retention: LOG_RETENTION,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     logGroup.grantWrite(role);
     this.logGroups[`${svc.name}-${handler}`] = logGroup;
 
@@ -481,10 +475,15 @@ export class OrderlyStack extends Stack {
         ORDERLY_SERVICE: svc.name,
         ORDERLY_TABLE: table.tableName,
         ORDERLY_LOG_LEVEL: 'info',
-        ORDERLY_METRICS_NAMESPACE: 'Orderly',
+        // Per stage (Orderly/<stage>): two stages in one account never mix their metrics.
+        ORDERLY_METRICS_NAMESPACE: this.names.metricsNamespace,
         // The bootstraps link Debian's OpenSSL, whose default trust paths (/usr/lib/ssl) do not
         // exist on provided.al2023: point it at AL2023's bundle (the client also looks there).
         SSL_CERT_FILE: '/etc/pki/tls/certs/ca-bundle.crt',
+        // A failed SQS message comes back after the bus's backoff (topology retryBackoff), set
+        // with ChangeMessageVisibilityBatch, not after the 180 s visibility timeout. The
+        // event source mapping's grant already holds sqs:ChangeMessageVisibility on the queue.
+        ...(handler === 'events' ? { ORDERLY_SQS_RETRY_BACKOFF: '1' } : {}),
       },
       ...(wantsSecrets
         ? {
@@ -527,18 +526,20 @@ export class OrderlyStack extends Stack {
     const P = pascal(svc.name);
     const streamArn = table.tableStreamArn;
     if (!streamArn) throw new Error(`${svc.name}: table has no stream`);
-    const dlq = this.queue(`${P}OutboxPipeDlq`, `orderly-${svc.name}-outbox-pipe-dlq`, messagingKey, {
+    const pipeName = this.names.pipeName(svc.name);
+    const dlqName = this.names.pipeDlqName(svc.name);
+    const dlq = this.queue(`${P}OutboxPipeDlq`, dlqName, messagingKey, {
       retentionPeriod: DLQ_RETENTION,
       redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.DENY_ALL },
     });
     acknowledge(dlq, 'AwsSolutions-SQS3', 'This queue is the dead-letter queue of the outbox pipe (records it failed to put on the bus); a DLQ has no DLQ of its own.');
-    this.deadLetterQueues[`orderly-${svc.name}-outbox-pipe-dlq`] = dlq;
+    this.deadLetterQueues[dlqName] = dlq;
 
     const role = new iam.Role(this, `${P}OutboxPipeRole`, {
       assumedBy: new iam.ServicePrincipal('pipes.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
       }),
-      description: `Pipe orderly-${svc.name}-outbox: read the ${svc.name} stream, put events on the bus`,
+      description: `Pipe ${pipeName}: read the ${svc.name} stream, put events on the bus`,
     });
     const allow = (sid: string, actions: string[], resources: string[]) =>
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources }));
@@ -555,8 +556,8 @@ export class OrderlyStack extends Stack {
     );
 
     const pipe = new pipes.CfnPipe(this, `${P}OutboxPipe`, {
-      name: `orderly-${svc.name}-outbox`,
-      description: `Outbox of ${svc.name}: new OUTBOX items to the ${BUS_NAME} bus (docs/adr/0005)`,
+      name: pipeName,
+      description: `Outbox of ${svc.name}: new OUTBOX items to the ${this.names.busName} bus (docs/adr/0005)`,
       roleArn: role.roleArn,
       source: streamArn,
       sourceParameters: {
@@ -584,23 +585,25 @@ export class OrderlyStack extends Stack {
   /** Rule on the bus -> encrypted queue (+ DLQ) -> the owner's events function. */
   private ruleDelivery(rule: RuleSpec, fn: lambda.Function, key: kms.IKey, deliveryDlq: sqs.IQueue): void {
     const R = pascal(rule.name);
-    const name = `orderly-${ruleSlug(rule.name)}`;
+    const name = this.names.ruleName(ruleSlug(rule.name));
+    const queueName = this.names.ruleQueueName(ruleSlug(rule.name));
+    const dlqName = this.names.ruleDlqName(ruleSlug(rule.name));
     const delay = rule.timerDelaySeconds;
     if (delay !== undefined && delay > SQS_MAX_DELAY_SECONDS) {
       throw new Error(`rule ${rule.name}: a ${delay} s timer exceeds the SQS maximum delay of ${SQS_MAX_DELAY_SECONDS} s`);
     }
     // The DLQ names its only allowed source queue by ARN; the ARN is built from the name,
     // because a GetAtt would make queue and DLQ depend on each other.
-    const sourceArn = this.formatArn({ service: 'sqs', resource: name });
-    const dlq = this.queue(`${R}Dlq`, `${name}-dlq`, key, {
+    const sourceArn = this.formatArn({ service: 'sqs', resource: queueName });
+    const dlq = this.queue(`${R}Dlq`, dlqName, key, {
       retentionPeriod: DLQ_RETENTION,
       redriveAllowPolicy: {
         redrivePermission: sqs.RedrivePermission.BY_QUEUE,
         sourceQueues: [sqs.Queue.fromQueueArn(this, `${R}SourceRef`, sourceArn)],
       },
     });
-    this.deadLetterQueues[`${name}-dlq`] = dlq;
-    const queue = this.queue(`${R}Queue`, name, key, {
+    this.deadLetterQueues[dlqName] = dlq;
+    const queue = this.queue(`${R}Queue`, queueName, key, {
       visibilityTimeout: QUEUE_VISIBILITY,
       deadLetterQueue: { queue: dlq, maxReceiveCount: rule.maxReceiveCount },
       // Timers: delivery is delayed by the queue (docs/adr/0001: SQS delay up to 15 min).

@@ -34,6 +34,13 @@ export interface Topology {
    * cancel it (hosts::Settings::fulfilment_timeout). The queues' retries must end before it.
    */
   readonly fulfilmentTimeoutSeconds: number;
+  /** A PENDING order is cancelled after this (hosts::Settings::saga_timeout). */
+  readonly sagaTimeoutSeconds: number;
+  /**
+   * The backoff between receives (platform::RuleOptions), which the Lambda host sets on a failed
+   * SQS message with ChangeMessageVisibility, and the longest all retries of one message take.
+   */
+  readonly retryBackoff: { readonly baseMs: number; readonly capMs: number; readonly budgetSeconds: number };
 }
 
 /** SQS caps DelaySeconds / DeliveryDelay at 15 minutes. */
@@ -128,7 +135,22 @@ export function validateTopology(raw: unknown, origin = 'topology'): Topology {
   if (typeof fts !== 'number' || !Number.isInteger(fts) || fts < 1) {
     fail(`fulfilmentTimeoutSeconds must be a positive integer, got ${JSON.stringify(fts)}`);
   }
-  return { services: out, fulfilmentTimeoutSeconds: fts as number };
+  const sts = (raw as { sagaTimeoutSeconds?: unknown }).sagaTimeoutSeconds;
+  if (typeof sts !== 'number' || !Number.isInteger(sts) || sts < 1) {
+    fail(`sagaTimeoutSeconds must be a positive integer, got ${JSON.stringify(sts)}`);
+  }
+  const rb = (raw as { retryBackoff?: Record<string, unknown> }).retryBackoff;
+  const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  if (!rb || !int(rb.baseMs) || !int(rb.capMs) || !int(rb.budgetSeconds) || (rb.capMs as number) < (rb.baseMs as number)) {
+    fail(`retryBackoff must be {baseMs, capMs >= baseMs, budgetSeconds}, got ${JSON.stringify(rb)}`);
+  }
+  const retryBackoff = rb as unknown as Topology['retryBackoff'];
+  // The saga's deadline outlasts every message's retries (issue 10): a transient fault on the
+  // saga path delays an order; it must not cancel it.
+  if (retryBackoff.budgetSeconds >= (sts as number)) {
+    fail(`retries take up to ${retryBackoff.budgetSeconds} s, not less than the ${sts} s saga timeout`);
+  }
+  return { services: out, fulfilmentTimeoutSeconds: fts as number, sagaTimeoutSeconds: sts as number, retryBackoff };
 }
 
 /** `orders.saga` -> `orders-saga` (SQS names allow [A-Za-z0-9_-]). */

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { DEFAULT_OPENAPI_FILE } from '../lib/openapi';
 import { RESOURCE_SERVER_ID } from '../lib/orderly-stack';
-import { asArray, refId, resourcesOfType, synthesized } from './support/synth';
+import { P, refId, resourcesOfType, synthesized } from './support/synth';
 
 const { json } = synthesized();
 const R = json.Resources;
@@ -38,7 +38,7 @@ describe('HTTP API routes', () => {
 
   const authorizers = resourcesOfType(json, 'AWS::ApiGatewayV2::Authorizer');
   for (const e of expected) {
-    it(`${e.key}: ${e.scopes ? `JWT, scopes ${e.scopes.join(' ')} (+admin)` : 'public'}, -> orderly-${e.service}-api`, () => {
+    it(`${e.key}: ${e.scopes ? `JWT, scopes ${e.scopes.join(' ')} (+admin)` : 'public'}, -> ${P}-${e.service}-api`, () => {
       const { p } = routeByKey.get(e.key)!;
       if (e.scopes === null) {
         assert.equal(p.AuthorizationType, 'NONE');
@@ -55,19 +55,20 @@ describe('HTTP API routes', () => {
       assert.equal(integration.IntegrationType, 'AWS_PROXY');
       assert.equal(integration.PayloadFormatVersion, '2.0');
       const fnId = refId(integration.IntegrationUri)!;
-      assert.equal(R[fnId].Properties!.FunctionName, `orderly-${e.service}-api`);
+      assert.equal(R[fnId].Properties!.FunctionName, `${P}-${e.service}-api`);
     });
   }
 
-  it('one JWT authorizer: the Cognito pool as issuer, the machine client as audience', () => {
+  it('one JWT authorizer: the Cognito pool as issuer, every app client of the pool as audience', () => {
     assert.equal(authorizers.length, 1);
     const a = authorizers[0][1].Properties!;
     assert.equal(a.AuthorizerType, 'JWT');
     assert.deepEqual(a.IdentitySource, ['$request.header.Authorization']);
     const pool = resourcesOfType(json, 'AWS::Cognito::UserPool')[0][0];
     assert.ok(JSON.stringify(a.JwtConfiguration.Issuer).includes(pool));
-    const client = resourcesOfType(json, 'AWS::Cognito::UserPoolClient')[0][0];
-    assert.deepEqual(a.JwtConfiguration.Audience.map(refId), [client]);
+    const clients = resourcesOfType(json, 'AWS::Cognito::UserPoolClient').map(([id]) => id);
+    assert.equal(clients.length, 3);
+    assert.deepEqual(a.JwtConfiguration.Audience.map(refId).sort(), clients.sort());
   });
 
   it('default stage: auto-deploy, throttling, JSON access logs to a log group with retention', () => {
@@ -84,49 +85,8 @@ describe('HTTP API routes', () => {
     const format = JSON.parse(s.AccessLogSettings.Format);
     assert.equal(format.requestId, '$context.requestId');
     assert.equal(format.status, '$context.status');
+    assert.equal(lg.Properties!.LogGroupName, `/aws/apigateway/${P}-http-api`);
   });
 });
 
-describe('Cognito', () => {
-  const pool = resourcesOfType(json, 'AWS::Cognito::UserPool')[0][1].Properties!;
-  const scopes = Object.keys(doc.components.securitySchemes.oauth2.flows.clientCredentials.scopes).sort();
-
-  it('user pool: no self sign-up, strong password policy, MFA required', () => {
-    assert.equal(pool.AdminCreateUserConfig.AllowAdminCreateUserOnly, true);
-    const pw = pool.Policies.PasswordPolicy;
-    assert.ok(pw.MinimumLength >= 12);
-    for (const k of ['RequireLowercase', 'RequireNumbers', 'RequireSymbols', 'RequireUppercase']) assert.equal(pw[k], true, k);
-    assert.equal(pool.MfaConfiguration, 'ON');
-  });
-
-  it(`resource server "${RESOURCE_SERVER_ID}" defines exactly the openapi scopes`, () => {
-    const rs = resourcesOfType(json, 'AWS::Cognito::UserPoolResourceServer');
-    assert.equal(rs.length, 1);
-    assert.equal(rs[0][1].Properties!.Identifier, RESOURCE_SERVER_ID);
-    assert.deepEqual(rs[0][1].Properties!.Scopes.map((s: any) => s.ScopeName).sort(), scopes);
-  });
-
-  it('machine client: secret, client-credentials only, all the scopes', () => {
-    const clients = resourcesOfType(json, 'AWS::Cognito::UserPoolClient');
-    assert.equal(clients.length, 1);
-    const c = clients[0][1].Properties!;
-    assert.equal(c.GenerateSecret, true);
-    assert.deepEqual(c.AllowedOAuthFlows, ['client_credentials']);
-    assert.equal(c.AllowedOAuthFlowsUserPoolClient, true);
-    // "<Ref resource server>/<scope>": the Ref of a resource server is its identifier.
-    const rsId = resourcesOfType(json, 'AWS::Cognito::UserPoolResourceServer')[0][0];
-    const named = c.AllowedOAuthScopes.map((x: any) => {
-      const [first, rest] = x['Fn::Join'][1];
-      assert.equal(refId(first), rsId);
-      return `${RESOURCE_SERVER_ID}${rest}`;
-    });
-    assert.deepEqual(named.sort(), scopes.map((s) => `${RESOURCE_SERVER_ID}/${s}`));
-  });
-
-  it('a hosted domain for the token endpoint', () => {
-    const d = resourcesOfType(json, 'AWS::Cognito::UserPoolDomain');
-    assert.equal(d.length, 1);
-    assert.ok(d[0][1].Properties!.Domain);
-    assert.ok(asArray(Object.keys(json.Outputs ?? {})).includes('TokenUrl'));
-  });
-});
+// Cognito (user pool, resource server, the customer, machine and admin clients): identity.test.ts.

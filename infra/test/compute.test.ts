@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ITEM_STORE_ACTIONS, SERVICE_SECRETS } from '../lib/orderly-stack';
-import { allStatements, asArray, refId, resourcesOfType, synthesized } from './support/synth';
+import { allStatements, asArray, P, refId, resourcesOfType, synthesized, TEST_STAGE } from './support/synth';
 
 const { json, topology } = synthesized();
 const R = json.Resources;
@@ -22,13 +22,13 @@ describe('Lambda functions', () => {
   it('one function per (service, handler) of topology.json, and no other', () => {
     assert.deepEqual(
       [...fnByName.keys()].sort(),
-      expected.map((e) => `orderly-${e.svc}-${e.handler}`).sort(),
+      expected.map((e) => `${P}-${e.svc}-${e.handler}`).sort(),
     );
   });
 
   for (const { svc, handler } of expected) {
-    it(`orderly-${svc}-${handler}`, () => {
-      const { p } = fnByName.get(`orderly-${svc}-${handler}`)!;
+    it(`${P}-${svc}-${handler}`, () => {
+      const { p } = fnByName.get(`${P}-${svc}-${handler}`)!;
       assert.equal(p.Runtime, 'provided.al2023');
       assert.deepEqual(p.Architectures, ['x86_64']);
       assert.equal(p.Handler, handler, 'Lambda sets _HANDLER from Handler');
@@ -41,13 +41,15 @@ describe('Lambda functions', () => {
       const logGroup = R[refId(p.LoggingConfig.LogGroup)!];
       assert.equal(logGroup.Type, 'AWS::Logs::LogGroup');
       assert.ok(logGroup.Properties!.RetentionInDays > 0, 'log group retention');
+      assert.equal(logGroup.Properties!.LogGroupName, `/aws/lambda/${P}-${svc}-${handler}`);
 
       const env = p.Environment.Variables;
       assert.equal(env.ORDERLY_SERVICE, svc);
       const tableId = refId(env.ORDERLY_TABLE)!;
       assert.equal(R[tableId].Type, 'AWS::DynamoDB::Table');
       assert.equal(env.ORDERLY_LOG_LEVEL, 'info');
-      assert.equal(env.ORDERLY_METRICS_NAMESPACE, 'Orderly');
+      // Per stage, so two stages in one account never add to each other's metrics.
+      assert.equal(env.ORDERLY_METRICS_NAMESPACE, `Orderly/${TEST_STAGE}`);
       // Debian's OpenSSL in the bootstraps knows only /usr/lib/ssl: AL2023 keeps its CAs here.
       assert.equal(env.SSL_CERT_FILE, '/etc/pki/tls/certs/ca-bundle.crt');
       assert.equal(env._HANDLER, undefined, '_HANDLER is reserved: Lambda sets it');
@@ -114,14 +116,15 @@ describe('payment provider secret', () => {
   const [svc, spec] = Object.entries(SERVICE_SECRETS)[0];
   const secrets = resourcesOfType(json, 'AWS::SecretsManager::Secret');
 
-  it(`${spec.secretName} exists, encrypted with a customer managed key`, () => {
+  const secretName = `orderly/${TEST_STAGE}/${spec.path}`;
+  it(`${secretName} exists, encrypted with a customer managed key`, () => {
     assert.equal(secrets.length, 1);
     const p = secrets[0][1].Properties!;
-    assert.equal(p.Name, spec.secretName);
+    assert.equal(p.Name, secretName);
     assert.equal(R[refId(p.KmsKeyId)!].Type, 'AWS::KMS::Key');
   });
 
-  it(`only orderly-${svc}-${spec.handler} can read it, and it gets the ARN and the extension layer`, () => {
+  it(`only ${P}-${svc}-${spec.handler} can read it, and it gets the ARN and the extension layer`, () => {
     const secretId = secrets[0][0];
     const readers = allStatements(json).filter(
       ({ statement: s }) =>
@@ -130,7 +133,7 @@ describe('payment provider secret', () => {
         JSON.stringify(s.Resource ?? '').includes(secretId),
     );
     assert.equal(readers.length, 1);
-    const reader = fnByName.get(`orderly-${svc}-${spec.handler}`)!;
+    const reader = fnByName.get(`${P}-${svc}-${spec.handler}`)!;
     const roleId = refId(reader.p.Role)!;
     const policy = R[readers[0].where];
     assert.deepEqual(asArray<any>(policy.Properties!.Roles).map(refId), [roleId]);
@@ -142,7 +145,7 @@ describe('payment provider secret', () => {
     assert.equal(refId(reader.p.Environment.Variables[spec.envVar]), secretId);
     for (const [name, f] of fnByName) {
       const layers = JSON.stringify(f.p.Layers ?? []);
-      if (name === `orderly-${svc}-${spec.handler}`) assert.ok(layers.includes('Paramsandsecrets'), 'extension layer');
+      if (name === `${P}-${svc}-${spec.handler}`) assert.ok(layers.includes('Paramsandsecrets'), 'extension layer');
       else {
         assert.equal(f.p.Layers, undefined, `${name} has no layer`);
         assert.equal(f.p.Environment.Variables[spec.envVar], undefined);

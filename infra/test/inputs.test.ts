@@ -12,7 +12,12 @@ import { build } from './support/synth';
 const topology = loadTopology();
 
 function withRules(rules: object[]): unknown {
-  return { services: [{ name: 'orders', handlers: ['api', 'events'], produces: [], rules }], fulfilmentTimeoutSeconds: 3600 };
+  return {
+    services: [{ name: 'orders', handlers: ['api', 'events'], produces: [], rules }],
+    fulfilmentTimeoutSeconds: 3600,
+    sagaTimeoutSeconds: 30,
+    retryBackoff: { baseMs: 200, capMs: 3000, budgetSeconds: 20 },
+  };
 }
 
 describe('topology.json', () => {
@@ -83,6 +88,17 @@ describe('topology.json', () => {
       /10 receives x 180 s = 1800 s of retries outlast the 1800 s fulfilment deadline/,
     );
     assert.throws(() => validateTopology({ services: topology.services }), /fulfilmentTimeoutSeconds must be a positive integer/);
+  });
+
+  it('the saga timeout comes after every message has run out of retries (the bus backoff on AWS too)', () => {
+    assert.equal(topology.sagaTimeoutSeconds, 30);
+    assert.deepEqual(topology.retryBackoff, { baseMs: 200, capMs: 3000, budgetSeconds: 20 });
+    assert.throws(
+      () => validateTopology({ ...topology, retryBackoff: { ...topology.retryBackoff, budgetSeconds: 30 } }),
+      /retries take up to 30 s, not less than the 30 s saga timeout/,
+    );
+    assert.throws(() => validateTopology({ ...topology, retryBackoff: { baseMs: 5, capMs: 1 } }), /retryBackoff must be/);
+    assert.throws(() => validateTopology({ ...topology, sagaTimeoutSeconds: 0 }), /sagaTimeoutSeconds must be a positive integer/);
   });
 });
 

@@ -4,14 +4,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import {
-  BUS_NAME,
   OUTBOX_FILTER,
   PIPE_DETAIL_TYPE_PATH,
   PIPE_INPUT_TEMPLATE,
   PIPE_SOURCE_PATH,
 } from '../lib/orderly-stack';
 import { ruleSlug } from '../lib/topology';
-import { asArray, CfnResource, dlqIds, refId, resourcesOfType, synthesized } from './support/synth';
+import { asArray, CfnResource, dlqIds, P, refId, resourcesOfType, synthesized } from './support/synth';
 
 const { json, topology } = synthesized();
 const R = json.Resources;
@@ -60,7 +59,7 @@ describe('SQS queues', () => {
       assert.ok(rp, `${id}: no RedrivePolicy`);
       const rule = topology.services
         .flatMap((s) => s.rules)
-        .find((r) => q.Properties!.QueueName === `orderly-${ruleSlug(r.name)}`);
+        .find((r) => q.Properties!.QueueName === `${P}-${ruleSlug(r.name)}`);
       assert.ok(rule, `${id}: no rule for queue ${q.Properties!.QueueName}`);
       assert.equal(rp.maxReceiveCount, rule.maxReceiveCount, id);
       assert.equal(rp.maxReceiveCount, 10, `${id}: the C++ bus's number (platform::RuleOptions)`);
@@ -113,8 +112,8 @@ describe('rules: one EventBridge rule + queue + event source mapping per topolog
   });
 
   for (const { owner, rule } of all) {
-    it(`${rule.name} -> queue -> orderly-${owner}-events`, () => {
-      const name = `orderly-${ruleSlug(rule.name)}`;
+    it(`${rule.name} -> queue -> ${P}-${owner}-events`, () => {
+      const name = `${P}-${ruleSlug(rule.name)}`;
       const found = rules.filter(([, r]) => r.Properties!.Name === name);
       assert.equal(found.length, 1, `rule ${name}`);
       const r = found[0][1].Properties!;
@@ -139,11 +138,26 @@ describe('rules: one EventBridge rule + queue + event source mapping per topolog
       const mapping = esms.filter(([, m]) => refId(m.Properties!.EventSourceArn) === queue!.id);
       assert.equal(mapping.length, 1, 'one event source mapping');
       const m = mapping[0][1].Properties!;
-      assert.equal(refId(m.FunctionName), fnIdByName.get(`orderly-${owner}-events`));
+      assert.equal(refId(m.FunctionName), fnIdByName.get(`${P}-${owner}-events`));
       assert.deepEqual(m.FunctionResponseTypes, ['ReportBatchItemFailures']);
       assert.equal(typeof m.MaximumBatchingWindowInSeconds, 'number');
       assert.ok(m.MaximumBatchingWindowInSeconds > 0);
       assert.equal(m.BatchSize, 10);
+
+      // Retries wait the bus's backoff, not the visibility timeout: the function sets each
+      // failed message's visibility (ORDERLY_SQS_RETRY_BACKOFF), and may, on this queue.
+      const fnId = refId(m.FunctionName)!;
+      const fnProps = json.Resources[fnId].Properties as any;
+      assert.equal(fnProps.Environment.Variables.ORDERLY_SQS_RETRY_BACKOFF, '1');
+      const roleId = refId(fnProps.Role);
+      const grants = resourcesOfType(json, 'AWS::IAM::Policy')
+        .filter(([, p]) => asArray<any>(p.Properties!.Roles).some((r) => refId(r) === roleId))
+        .flatMap(([, p]) => asArray<any>(p.Properties!.PolicyDocument.Statement))
+        .filter((st) => st.Effect === 'Allow' && asArray<string>(st.Action).includes('sqs:ChangeMessageVisibility'));
+      assert.ok(
+        grants.some((st) => asArray<any>(st.Resource).some((r) => refId(r) === queue!.id)),
+        'sqs:ChangeMessageVisibility on its queue',
+      );
 
       // Timers: the queue delays delivery by the topology's delay; other queues do not.
       if (rule.timerDelaySeconds !== undefined) assert.equal(queue!.q.Properties!.DelaySeconds, rule.timerDelaySeconds);
@@ -152,21 +166,22 @@ describe('rules: one EventBridge rule + queue + event source mapping per topolog
   }
 
   it('the shared delivery DLQ lets every rule of the bus send with one statement, however many rules', () => {
-    const dlq = queueByName.get('orderly-event-delivery-dlq');
+    const dlq = queueByName.get(`${P}-event-delivery-dlq`);
     assert.ok(dlq);
     const allow = queuePolicyStatements(dlq!.id).filter((st) => st.Effect === 'Allow');
     // Before: one statement per rule (8 of them), and a policy that broke at the 10th rule.
     assert.equal(allow.length, 1, JSON.stringify(allow));
     assert.deepEqual(allow[0].Principal, { Service: 'events.amazonaws.com' });
     assert.equal(allow[0].Action, 'sqs:SendMessage');
-    assert.match(JSON.stringify(allow[0].Condition.ArnLike['aws:SourceArn']), /:rule\/orderly\/orderly-\*"/);
+    // rule/<bus>/<rule>: the stage's bus, and the stage's rule names only.
+    assert.ok(JSON.stringify(allow[0].Condition.ArnLike['aws:SourceArn']).endsWith(`:rule/${P}/${P}-*"]]}`));
     assert.ok(allow[0].Condition.StringEquals['aws:SourceAccount']);
     // And every rule's name falls under that pattern.
-    for (const [, r] of rules) assert.match(r.Properties!.Name as string, /^orderly-/);
+    for (const [, r] of rules) assert.ok((r.Properties!.Name as string).startsWith(`${P}-`), r.Properties!.Name);
   });
 
   it('the key of the rule queues lets EventBridge encrypt (GenerateDataKey, Decrypt)', () => {
-    const keyIds = new Set(all.map(({ rule }) => refId(queueByName.get(`orderly-${ruleSlug(rule.name)}`)!.q.Properties!.KmsMasterKeyId)));
+    const keyIds = new Set(all.map(({ rule }) => refId(queueByName.get(`${P}-${ruleSlug(rule.name)}`)!.q.Properties!.KmsMasterKeyId)));
     for (const keyId of keyIds) {
       const s = asArray<any>(R[keyId!].Properties!.KeyPolicy.Statement).find((x) => x.Principal?.Service === 'events.amazonaws.com');
       assert.ok(s, `${keyId}: no statement for events.amazonaws.com`);
@@ -176,14 +191,15 @@ describe('rules: one EventBridge rule + queue + event source mapping per topolog
 });
 
 describe('bus and archive', () => {
-  it(`custom bus "${BUS_NAME}" with an archive of every orderly.* source`, () => {
+  it(`custom bus "${P}" with an archive "${P}-all" of every orderly.* source`, () => {
     const buses = resourcesOfType(json, 'AWS::Events::EventBus');
     assert.equal(buses.length, 1);
-    assert.equal(buses[0][1].Properties!.Name, BUS_NAME);
+    assert.equal(buses[0][1].Properties!.Name, P);
     const archives = resourcesOfType(json, 'AWS::Events::Archive');
     assert.equal(archives.length, 1);
     const a = archives[0][1].Properties!;
     assert.equal(refId(a.SourceArn), buses[0][0]);
+    assert.equal(a.ArchiveName, `${P}-all`);
     assert.deepEqual(a.EventPattern, { source: [{ prefix: 'orderly.' }] });
     assert.ok(a.RetentionDays > 0);
   });

@@ -1,6 +1,6 @@
 // Observability as code: the alarm topic, one alarm per DLQ / rule queue / function (counted
 // against the resources in the template, never hard-coded), the API and saga alarms, the
-// `Orderly` dashboard (its body parsed back to JSON) and the Logs Insights saved queries.
+// `Orderly-<stage>` dashboard (its body parsed back to JSON) and the Logs Insights saved queries.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Duration } from 'aws-cdk-lib';
@@ -15,7 +15,11 @@ import {
   SAGA_OUTCOMES,
   THRESHOLDS,
 } from '../lib/observability';
-import { asArray, build, CfnResource, dlqIds, refId, resourcesOfType, synthesized } from './support/synth';
+import { asArray, build, CfnResource, dlqIds, P, refId, resourcesOfType, synthesized, TEST_STAGE } from './support/synth';
+
+/** The stage's CloudWatch namespace of the Orderly EMF metrics. */
+const NS = `Orderly/${TEST_STAGE}`;
+const NS_RE = NS.replace('/', '\\/');
 
 const { json, topology } = synthesized();
 const R = json.Resources;
@@ -41,7 +45,7 @@ function alarmsWhere(pred: (p: Record<string, any>) => boolean): Array<[string, 
 
 describe('alarm topic', () => {
   it('is encrypted with a rotating customer managed key that lets CloudWatch publish', () => {
-    assert.equal(topic.Properties!.TopicName, 'orderly-alarms');
+    assert.equal(topic.Properties!.TopicName, `${P}-alarms`);
     const keyId = refId(topic.Properties!.KmsMasterKeyId)!;
     assert.equal(R[keyId].Type, 'AWS::KMS::Key');
     assert.equal(R[keyId].Properties!.EnableKeyRotation, true);
@@ -62,14 +66,14 @@ describe('alarm topic', () => {
     assert.equal(refId(deny.Resource), topicId);
   });
 
-  it('admits CloudWatch only for orderly-* alarms of this account', () => {
+  it(`admits CloudWatch only for ${P}-* alarms of this account`, () => {
     const [[, policy]] = resourcesOfType(json, 'AWS::SNS::TopicPolicy');
     const allow = asArray<any>(policy.Properties!.PolicyDocument.Statement).filter((s) => s.Effect === 'Allow');
     assert.equal(allow.length, 1);
     assert.deepEqual(allow[0].Principal, { Service: 'cloudwatch.amazonaws.com' });
     assert.equal(allow[0].Action, 'sns:Publish');
     assert.deepEqual(allow[0].Condition.StringEquals, { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
-    assert.ok(JSON.stringify(allow[0].Condition.ArnLike['aws:SourceArn']).endsWith(':alarm:orderly-*"]]}'));
+    assert.ok(JSON.stringify(allow[0].Condition.ArnLike['aws:SourceArn']).endsWith(`:alarm:${P}-*"]]}`));
   });
 
   it('its ARN is a stack output', () => {
@@ -85,13 +89,14 @@ describe('alarm topic', () => {
 });
 
 describe('alarms', () => {
-  it('every alarm notifies the topic on ALARM and OK, has a stable orderly-<what>-<resource> name and a runbook link', () => {
+  it(`every alarm notifies the topic on ALARM and OK, has a stable ${P}-<what>-<resource> name and a runbook link`, () => {
     assert.ok(alarms.length > 0);
     const names = alarms.map(([, a]) => a.Properties!.AlarmName as string);
     assert.equal(new Set(names).size, names.length, 'alarm names are unique');
     const anchors = new Set<string>(Object.values(RUNBOOK_ANCHORS));
     for (const [id, a] of alarms) {
       const p = a.Properties!;
+      assert.ok(p.AlarmName.startsWith(`${P}-`), p.AlarmName);
       assert.match(p.AlarmName, /^orderly-[a-z0-9]+(-[a-z0-9]+)+$/, id);
       assert.deepEqual(p.AlarmActions, [{ Ref: topicId }], `${p.AlarmName}: AlarmActions`);
       assert.deepEqual(p.OKActions, [{ Ref: topicId }], `${p.AlarmName}: OKActions`);
@@ -109,7 +114,7 @@ describe('alarms', () => {
   it('every outbox pipe alarms on ExecutionFailed + TargetStageFailed, every table on throttle events', () => {
     const pipesByName = new Set(resourcesOfType(json, 'AWS::Pipes::Pipe').map(([, p]) => p.Properties!.Name as string));
     for (const svc of topology.services.map((s) => s.name)) {
-      const [[, pa]] = alarmsWhere((p) => p.AlarmName === `orderly-pipe-failures-${svc}`);
+      const [[, pa]] = alarmsWhere((p) => p.AlarmName === `${P}-pipe-failures-${svc}`);
       const metrics = asArray<any>(pa.Properties!.Metrics);
       const named = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric);
       assert.deepEqual(named.map((m) => m.MetricName).sort(), ['ExecutionFailed', 'TargetStageFailed']);
@@ -119,7 +124,7 @@ describe('alarms', () => {
       }
       assert.equal(pa.Properties!.Threshold, 1);
       assert.match(pa.Properties!.AlarmDescription, /#pipe-failures$/);
-      const [[, ta]] = alarmsWhere((p) => p.AlarmName === `orderly-dynamodb-throttles-${svc}`);
+      const [[, ta]] = alarmsWhere((p) => p.AlarmName === `${P}-dynamodb-throttles-${svc}`);
       const tm = asArray<any>(ta.Properties!.Metrics).filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric);
       assert.deepEqual(tm.map((m) => m.MetricName).sort(), ['ReadThrottleEvents', 'WriteThrottleEvents']);
       for (const m of tm) assert.equal(m.Namespace, 'AWS/DynamoDB');
@@ -138,7 +143,7 @@ describe('alarms', () => {
       assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
       assert.equal(p.Threshold, THRESHOLDS.dlqMessages);
       assert.equal(p.Threshold, 1);
-      assert.equal(p.AlarmName, `orderly-dlq-depth-${R[dlq].Properties!.QueueName.replace(/^orderly-/, '')}`);
+      assert.equal(p.AlarmName, `${P}-dlq-depth-${R[dlq].Properties!.QueueName.replace(`${P}-`, '')}`);
       assert.match(p.AlarmDescription, /#dlq-growing$/);
     }
   });
@@ -158,7 +163,7 @@ describe('alarms', () => {
       const delay = q.Properties!.DelaySeconds ?? 0;
       assert.ok(p.Threshold > delay, `${name}: threshold ${p.Threshold} s must exceed the ${delay} s delivery delay`);
       assert.equal(p.Threshold, THRESHOLDS.queueAgeSeconds + delay, name);
-      assert.equal(p.AlarmName, `orderly-queue-age-${name.replace(/^orderly-/, '')}`);
+      assert.equal(p.AlarmName, `${P}-queue-age-${name.replace(`${P}-`, '')}`);
       assert.match(p.AlarmDescription, /#queue-backlog$/);
     }
   });
@@ -167,7 +172,7 @@ describe('alarms', () => {
     assert.ok(functions.length > 0);
     for (const [fnId, f] of functions) {
       const name = f.Properties!.FunctionName as string;
-      const short = name.replace(/^orderly-/, '');
+      const short = name.replace(`${P}-`, '');
       const rate = alarmsWhere((p) => {
         const ms = Object.values(mathMetrics(p)) as any[];
         return ms.length > 0 && ms.every((m) => m.Metric.Namespace === 'AWS/Lambda' && refId(dimension(m.Metric, 'FunctionName')) === fnId);
@@ -182,7 +187,7 @@ describe('alarms', () => {
       for (const m of Object.values(ms)) assert.equal(m.Stat, 'Sum');
       assert.equal(p.Threshold, THRESHOLDS.errorRatePercent);
       assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
-      assert.equal(p.AlarmName, `orderly-error-rate-${short}`);
+      assert.equal(p.AlarmName, `${P}-error-rate-${short}`);
       assert.match(p.AlarmDescription, /#function-errors$/);
 
       const throttles = alarmsWhere((q) => q.MetricName === 'Throttles' && refId(dimension(q, 'FunctionName')) === fnId);
@@ -192,14 +197,14 @@ describe('alarms', () => {
       assert.equal(t.Statistic, 'Sum');
       assert.equal(t.Threshold, 1);
       assert.equal(t.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
-      assert.equal(t.AlarmName, `orderly-throttles-${short}`);
+      assert.equal(t.AlarmName, `${P}-throttles-${short}`);
       assert.match(t.AlarmDescription, /#throttling$/);
     }
   });
 
   it('the HTTP API alarms on its 5xx rate (5xx / Count > 1%) and its p99 latency', () => {
     const api = (m: any) => refId(dimension(m, 'ApiId')) === apiId && dimension(m, 'Stage') === '$default';
-    const [[, five]] = alarmsWhere((p) => p.AlarmName === 'orderly-5xx-rate-api');
+    const [[, five]] = alarmsWhere((p) => p.AlarmName === `${P}-5xx-rate-api`);
     const ms = mathMetrics(five.Properties!) as Record<string, any>;
     const byName: Record<string, { id: string; m: any }> = Object.fromEntries(Object.entries(ms).map(([id, m]) => [m.Metric.MetricName, { id, m }]));
     assert.deepEqual(Object.keys(byName).sort(), ['5xx', 'Count']);
@@ -212,7 +217,7 @@ describe('alarms', () => {
     assert.equal(five.Properties!.Threshold, THRESHOLDS.api5xxRatePercent);
     assert.match(five.Properties!.AlarmDescription, /#api-5xx$/);
 
-    const [[, lat]] = alarmsWhere((p) => p.AlarmName === 'orderly-p99-latency-api');
+    const [[, lat]] = alarmsWhere((p) => p.AlarmName === `${P}-p99-latency-api`);
     const p = lat.Properties!;
     assert.equal(p.Namespace, 'AWS/ApiGateway');
     assert.equal(p.MetricName, 'Latency');
@@ -224,9 +229,9 @@ describe('alarms', () => {
   });
 
   it('the saga timeout alarm counts orders_total{service=orders, status=cancelled, reason=timeout}', () => {
-    const [[, a]] = alarmsWhere((p) => p.AlarmName === 'orderly-saga-timeouts-orders');
+    const [[, a]] = alarmsWhere((p) => p.AlarmName === `${P}-saga-timeouts-orders`);
     const p = a.Properties!;
-    assert.equal(p.Namespace, 'Orderly');
+    assert.equal(p.Namespace, NS);
     assert.equal(p.MetricName, 'orders_total');
     assert.deepEqual(
       Object.fromEntries(asArray<any>(p.Dimensions).map((d) => [d.Name, d.Value])),
@@ -240,7 +245,7 @@ describe('alarms', () => {
   });
 
   it('the escalation alarm fires on one saga_deadlines_total{service=orders, outcome=escalated}', () => {
-    const [[, a]] = alarmsWhere((p) => p.AlarmName === 'orderly-orders-escalated-orders');
+    const [[, a]] = alarmsWhere((p) => p.AlarmName === `${P}-orders-escalated-orders`);
     const p = a.Properties!;
     assert.equal(p.MetricName, 'saga_deadlines_total');
     assert.deepEqual(
@@ -289,7 +294,7 @@ function rows(title: string): Array<{ namespace?: string; name?: string; dims: R
   });
 }
 
-describe('dashboard "Orderly"', () => {
+describe(`dashboard "Orderly-${TEST_STAGE}"`, () => {
   const EXPECTED_TITLES = [
     'Alarms',
     'API latency p50 / p99 (ms)',
@@ -312,10 +317,10 @@ describe('dashboard "Orderly"', () => {
     'Revenue by currency (minor units)',
   ];
 
-  it('exists, named Orderly, with exactly the named widgets', () => {
+  it(`exists, named Orderly-${TEST_STAGE}, with exactly the named widgets`, () => {
     const ds = resourcesOfType(json, 'AWS::CloudWatch::Dashboard');
     assert.equal(ds.length, 1);
-    assert.equal(ds[0][1].Properties!.DashboardName, 'Orderly');
+    assert.equal(ds[0][1].Properties!.DashboardName, `Orderly-${TEST_STAGE}`);
     assert.deepEqual([...widgets.keys()].sort(), [...EXPECTED_TITLES].sort());
     assert.equal(widgets.size, dashboard.widgets.length, 'titles are unique');
   });
@@ -390,7 +395,7 @@ describe('dashboard "Orderly"', () => {
     for (const r of visible.filter((x) => x !== cancelled)) assert.deepEqual(r.dims, { service: 'orders', status: r.opts.label, reason: 'none' });
 
     const [revenue] = rows('Revenue by currency (minor units)');
-    assert.match(revenue.expression!, /^SEARCH\('\{Orderly,currency,service\} MetricName="revenue_minor_units_total" service="orders"', 'Sum', 300\)$/);
+    assert.match(revenue.expression!, new RegExp(`^SEARCH\\('\\{${NS_RE},currency,service\\} MetricName="revenue_minor_units_total" service="orders"', 'Sum', 300\\)$`));
   });
 
   it('every Orderly metric on the dashboard names exactly the dimension set of the contract', () => {
@@ -399,11 +404,11 @@ describe('dashboard "Orderly"', () => {
       if (!w.properties.metrics) continue;
       for (const r of rows(w.properties.title)) {
         if (r.expression) {
-          const m = /SEARCH\('\{Orderly,([^}]+)\} MetricName="([a-z_]+)"/.exec(r.expression);
+          const m = new RegExp(`SEARCH\\('\\{${NS_RE},([^}]+)\\} MetricName="([a-z_]+)"`).exec(r.expression);
           if (m) assert.deepEqual(m[1].split(',').sort(), [...METRIC_DIMENSIONS[m[2] as OrderlyMetricName]].sort(), r.expression);
           continue;
         }
-        if (r.namespace !== 'Orderly') continue;
+        if (r.namespace !== NS) continue;
         n++;
         assert.deepEqual(Object.keys(r.dims).sort(), [...METRIC_DIMENSIONS[r.name as OrderlyMetricName]].sort(), `${w.properties.title}: ${r.name}`);
       }
@@ -423,20 +428,21 @@ describe('Logs Insights saved queries', () => {
   const queries = new Map(resourcesOfType(json, 'AWS::Logs::QueryDefinition').map(([, q]) => [q.Properties!.Name as string, q.Properties!]));
   const fnLogGroups = functions.map(([, f]) => refId(f.Properties!.LoggingConfig.LogGroup)!).sort();
 
-  it('exactly the four Orderly/ queries, each over every function log group', () => {
-    assert.deepEqual([...queries.keys()].sort(), ['Orderly/by-correlation-id', 'Orderly/by-order-id', 'Orderly/errors', 'Orderly/slowest-requests']);
+  const Q = `Orderly/${TEST_STAGE}/`;
+  it(`exactly the four ${Q} queries, each over every function log group`, () => {
+    assert.deepEqual([...queries.keys()].sort(), ['by-correlation-id', 'by-order-id', 'errors', 'slowest-requests'].map((q) => `${Q}${q}`));
     assert.equal(fnLogGroups.length, functions.length);
     for (const [name, q] of queries) assert.deepEqual(asArray<any>(q.LogGroupNames).map((g) => refId(g)).sort(), fnLogGroups, name);
   });
 
   it('filter on the log contract fields', () => {
     const lines = (name: string) => (queries.get(name)!.QueryString as string).split('\n').map((l) => l.trim());
-    assert.ok(lines('Orderly/by-correlation-id').some((l) => /^\| filter correlation_id = "[^"]+"$/.test(l)));
-    assert.ok(lines('Orderly/by-correlation-id').includes('| sort @timestamp asc'));
-    assert.ok(lines('Orderly/by-order-id').some((l) => /^\| filter order_id = "[^"]+"$/.test(l)));
-    assert.ok(lines('Orderly/errors').includes('| filter level = "ERROR"'));
-    assert.ok(lines('Orderly/slowest-requests').includes('| filter message = "request"'));
-    assert.ok(lines('Orderly/slowest-requests').includes('| sort duration_ms desc'));
-    for (const f of ['route', 'method', 'status', 'duration_ms']) assert.ok(lines('Orderly/slowest-requests')[0].includes(f), f);
+    assert.ok(lines(`${Q}by-correlation-id`).some((l) => /^\| filter correlation_id = "[^"]+"$/.test(l)));
+    assert.ok(lines(`${Q}by-correlation-id`).includes('| sort @timestamp asc'));
+    assert.ok(lines(`${Q}by-order-id`).some((l) => /^\| filter order_id = "[^"]+"$/.test(l)));
+    assert.ok(lines(`${Q}errors`).includes('| filter level = "ERROR"'));
+    assert.ok(lines(`${Q}slowest-requests`).includes('| filter message = "request"'));
+    assert.ok(lines(`${Q}slowest-requests`).includes('| sort duration_ms desc'));
+    for (const f of ['route', 'method', 'status', 'duration_ms']) assert.ok(lines(`${Q}slowest-requests`)[0].includes(f), f);
   });
 });

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { DEFAULT_STAGE, stackIdFor } from '../../lib/naming';
 import { ApiSpec, loadApiSpec } from '../../lib/openapi';
 import { OrderlyStack } from '../../lib/orderly-stack';
 import { loadTopology, Topology } from '../../lib/topology';
@@ -16,6 +17,12 @@ export function cdkContext(): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(CDK_JSON, 'utf8')).context ?? {};
 }
 
+/** The stage the shared synthesized() stack is built for (the app's default). */
+export const TEST_STAGE = DEFAULT_STAGE;
+/** `orderly-<TEST_STAGE>`: the first segment of the stack's hyphenated names, spelled out here
+ * (not taken from lib/naming.ts) so that a naming bug cannot hide from the tests. */
+export const P = `orderly-${TEST_STAGE}`;
+
 export interface Built {
   readonly app: App;
   readonly stack: OrderlyStack;
@@ -23,15 +30,33 @@ export interface Built {
   readonly api: ApiSpec;
 }
 
-export function build(overrides: { topology?: Topology; api?: ApiSpec; lambdaDir?: string; alarmEmail?: string } = {}): Built {
+export interface BuildOverrides {
+  topology?: Topology;
+  api?: ApiSpec;
+  lambdaDir?: string;
+  alarmEmail?: string;
+  stage?: string;
+  cognitoDomainPrefix?: string;
+  customerCallbackUrls?: string[];
+  customerLogoutUrls?: string[];
+  selfSignUp?: boolean;
+}
+
+export function build(overrides: BuildOverrides = {}): Built {
   const topology = overrides.topology ?? loadTopology();
   const api = overrides.api ?? loadApiSpec();
+  const stage = overrides.stage ?? TEST_STAGE;
   const app = new App({ context: cdkContext(), outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'orderly-cdk-out-')) });
-  const stack = new OrderlyStack(app, 'Orderly', {
+  const stack = new OrderlyStack(app, stackIdFor(stage), {
+    stage,
     topology,
     api,
     lambdaDir: overrides.lambdaDir ?? makeStubLambdaDir(topology),
     alarmEmail: overrides.alarmEmail,
+    cognitoDomainPrefix: overrides.cognitoDomainPrefix,
+    customerCallbackUrls: overrides.customerCallbackUrls,
+    customerLogoutUrls: overrides.customerLogoutUrls,
+    selfSignUp: overrides.selfSignUp,
   });
   return { app, stack, topology, api };
 }
