@@ -54,6 +54,16 @@ infra-test:
 run: build
 	$(BUILD_DIR)/bin/orderly up --data-dir $(DATA_DIR)
 
+# The AWS-local twin of the Lambda build (tools/aws-local/, docs/operations.md): the stack
+# the CDK app synthesizes, run on this machine with the real bootstraps. AWS_LOCAL_PORT (8080),
+# AWS_LOCAL_ARGS (more options: node tools/aws-local/twin.mjs --help).
+AWS_LOCAL_PORT ?= 8080
+AWS_LOCAL_ARGS ?=
+.PHONY: aws-local
+aws-local: lambda
+	cd infra && { [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ] || npm ci --no-audit --no-fund; }
+	node tools/aws-local/twin.mjs --data-dir $(DATA_DIR) --port $(AWS_LOCAL_PORT) --lambda-dir $(BUILD_DIR)/lambda $(AWS_LOCAL_ARGS)
+
 bench: build
 	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; fi

@@ -2,12 +2,16 @@
 // this process, until SIGINT or SIGTERM stops it gracefully.
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -25,6 +29,7 @@ namespace {
 
 struct UpOptions {
   Common common;
+  bool aws_local = false;
   std::string host = "127.0.0.1";
   int port = 8080;
   int workers = 2;
@@ -134,6 +139,34 @@ int cmd_up(const UpOptions& up) {
   return 0;
 }
 
+// `orderly up --aws-local`: the AWS-local twin (tools/aws-local/twin.mjs), the
+// stack the CDK app synthesizes run on this machine with the real bootstraps of
+// build/lambda; like `sam local`, not a production engine (docs/operations.md).
+int exec_aws_local(const UpOptions& o) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const auto lambda_dir = (self.parent_path().parent_path() / "lambda").string();
+  const std::string twin = ORDERLY_SOURCE_DIR "/tools/aws-local/twin.mjs";
+  if (!std::filesystem::exists(twin) ||
+      !std::filesystem::exists(lambda_dir + "/orders/bootstrap")) {
+    std::fprintf(stderr, "up --aws-local: needs %s and the bootstraps in %s (make lambda)\n",
+                 twin.c_str(), lambda_dir.c_str());
+    return 2;
+  }
+  // Like `orderly up`, it stops on SIGINT or SIGTERM, not when stdin closes.
+  std::vector<std::string> args{"node",          twin,
+                                "--data-dir",    o.common.data_dir,
+                                "--port",        std::to_string(o.port),
+                                "--lambda-dir",  lambda_dir,
+                                "--ignore-stdin", "--prewarm"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execvp("node", argv.data());
+  std::perror("up --aws-local: node");
+  return 2;
+}
+
 }  // namespace
 
 void add_up_command(CLI::App& app) {
@@ -187,7 +220,10 @@ void add_up_command(CLI::App& app) {
                  "(or ORDERLY_OTLP_ENDPOINT)");
   up->add_option("--jwks-file", o->jwks_file,
                  "Verify tokens with this JWKS (e.g. Cognito's) instead of the local key");
-  up->callback([o] { exit_with(cmd_up(*o)); });
+  up->add_flag("--aws-local", o->aws_local,
+               "Run the AWS-local twin instead: the synthesized CDK stack with the Lambda "
+               "bootstraps, DynamoDB Local, pipes, rules, SQS and the HTTP API (needs Java 17)");
+  up->callback([o] { exit_with(o->aws_local ? exec_aws_local(*o) : cmd_up(*o)); });
 }
 
 }  // namespace orderly::app

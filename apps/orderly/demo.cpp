@@ -147,6 +147,15 @@ class HttpDriver final : public Driver {
                         {"postalCode", "N1 1AA"},
                         {"country", "GB"}}}};
     auto res = request("POST", "/v1/orders", json::serialize(body));
+    // The orders service learns the catalogue through the bus; a server that
+    // has just started (the AWS-local twin seeds it at start) may not know
+    // every SKU yet: wait for it, for 30 s at most from the first refusal.
+    for (int i = 0; i < 60 && res && res->status == 422 &&
+                    res->body.find("unknown sku") != std::string::npos;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      res = request("POST", "/v1/orders", json::serialize(body));
+    }
     if (!res || res->status != 202) {
       error = res ? fmt::format("HTTP {}: {}", res->status, res->body) : "connection failed";
       return std::nullopt;
@@ -229,12 +238,12 @@ int run_demo(const DemoOptions& o) {
       std::fprintf(stderr, "demo: %s\n", keys.error().describe().c_str());
       return 2;
     }
-    auto token =
-        adapters::http::issue_token(*keys, {}, "demo-customer", {"orders:read", "orders:write"},
-                                    std::chrono::hours(2), platform::SystemClock::instance().now());
+    auto token = adapters::http::issue_token(
+        *keys, {}, "demo-customer", {"orderly/orders:read", "orderly/orders:write"},
+        std::chrono::hours(2), platform::SystemClock::instance().now());
     auto admin =
-        adapters::http::issue_token(*keys, {}, "demo-admin", {"admin"}, std::chrono::hours(2),
-                                    platform::SystemClock::instance().now());
+        adapters::http::issue_token(*keys, {}, "demo-admin", {"orderly/admin"},
+                                    std::chrono::hours(2), platform::SystemClock::instance().now());
     for (int i = 0; i <= o.concurrency; ++i) {
       auto client = adapters::http::HttpClient::create(url);
       if (!client) {

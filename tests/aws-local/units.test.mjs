@@ -1,0 +1,417 @@
+// The AWS-local twin's parts, without DynamoDB Local or the C++ bootstraps (fast):
+// EventBridge patterns and input templates, SQS queue semantics, Lambda's reading of a
+// batch answer, the Lambda Runtime API and sandbox pool (with a Node test double as the
+// bootstrap), the HTTP API (routing, JWT authorizer, payload 2.0, API Gateway's answers),
+// and the template resolver.
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fillTemplate, jsonPath, matches } from '../../tools/aws-local/lib/events.mjs';
+import { batchOutcome } from '../../tools/aws-local/lib/esm.mjs';
+import { SqsService, lambdaRecord } from '../../tools/aws-local/lib/sqs.mjs';
+import { LambdaService } from '../../tools/aws-local/lib/lambda.mjs';
+import { HttpApi } from '../../tools/aws-local/lib/apigw.mjs';
+import { issueToken, loadOrCreateKey } from '../../tools/aws-local/lib/jwt.mjs';
+import { buildModel, effectiveConfig, Resolver } from '../../tools/aws-local/lib/template.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'aws-local-units-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+describe('EventBridge event patterns', () => {
+  const ev = {
+    'detail-type': 'orderly.orders.OrderPlaced.v1',
+    source: 'orderly.orders',
+    detail: { n: 5, tags: ['a', 'b'], ip: '10.0.0.7', items: [{ sku: 'X' }, { sku: 'Y' }], nil: null, name: 'Alice' },
+  };
+  test('exact values, arrays in the event, nested objects', () => {
+    assert.ok(matches({ 'detail-type': ['x', 'orderly.orders.OrderPlaced.v1'] }, ev));
+    assert.ok(!matches({ 'detail-type': ['x'] }, ev));
+    assert.ok(matches({ detail: { tags: ['b'] } }, ev));
+    assert.ok(matches({ detail: { items: { sku: ['Y'] } } }, ev));
+    assert.ok(!matches({ detail: { items: { sku: ['Z'] } } }, ev));
+    assert.ok(matches({ detail: { n: [5] } }, ev));
+    assert.ok(!matches({ detail: { n: ['5'] } }, ev), 'a number is not a string');
+    assert.ok(matches({ detail: { nil: [null] } }, ev));
+    assert.ok(!matches({ detail: { missing: [null] } }, ev), 'null matches a null value, not an absent one');
+  });
+  test('prefix, suffix, equals-ignore-case, wildcard, anything-but, numeric, exists, cidr, $or', () => {
+    assert.ok(matches({ source: [{ prefix: 'orderly.' }] }, ev));
+    assert.ok(!matches({ source: [{ prefix: 'other.' }] }, ev));
+    assert.ok(matches({ source: [{ prefix: { 'equals-ignore-case': 'ORDERLY.' } }] }, ev));
+    assert.ok(matches({ 'detail-type': [{ suffix: '.v1' }] }, ev));
+    assert.ok(matches({ detail: { name: [{ 'equals-ignore-case': 'alice' }] } }, ev));
+    assert.ok(matches({ 'detail-type': [{ wildcard: 'orderly.*.OrderPlaced.*' }] }, ev));
+    assert.ok(!matches({ 'detail-type': [{ wildcard: 'orderly.*.OrderShipped.*' }] }, ev));
+    assert.ok(matches({ source: [{ 'anything-but': ['orderly.payments'] }] }, ev));
+    assert.ok(!matches({ source: [{ 'anything-but': 'orderly.orders' }] }, ev));
+    assert.ok(!matches({ source: [{ 'anything-but': { prefix: 'orderly.' } }] }, ev));
+    assert.ok(matches({ detail: { n: [{ numeric: ['>', 0, '<=', 5] }] } }, ev));
+    assert.ok(!matches({ detail: { n: [{ numeric: ['<', 5] }] } }, ev));
+    assert.ok(matches({ detail: { name: [{ exists: true }], nope: [{ exists: false }] } }, ev));
+    assert.ok(!matches({ detail: { nope: [{ exists: true }] } }, ev));
+    assert.ok(matches({ detail: { ip: [{ cidr: '10.0.0.0/24' }] } }, ev));
+    assert.ok(matches({ $or: [{ source: ['x'] }, { detail: { n: [5] } }] }, ev));
+    assert.ok(!matches({ $or: [{ source: ['x'] }, { detail: { n: [6] } }] }, ev));
+  });
+  test("the outbox pipe's filter: new OUTBOX items only", () => {
+    const filter = { eventName: ['INSERT'], dynamodb: { Keys: { pk: { S: ['OUTBOX'] } } } };
+    const rec = (eventName, pk) => ({ eventName, eventSource: 'aws:dynamodb', dynamodb: { Keys: { pk: { S: pk }, sk: { S: '1' } } } });
+    assert.ok(matches(filter, rec('INSERT', 'OUTBOX')));
+    assert.ok(!matches(filter, rec('REMOVE', 'OUTBOX')), 'a TTL removal is not an event');
+    assert.ok(!matches(filter, rec('MODIFY', 'OUTBOX')));
+    assert.ok(!matches(filter, rec('INSERT', 'ORDER#1')));
+  });
+});
+
+describe('input templates', () => {
+  const rec = { dynamodb: { NewImage: { event: { S: '{"id":"e1","data":{"note":"a \\"quoted\\" word"}}' }, type: { S: 'T' } } } };
+  const lookup = (name) => ({ value: jsonPath(rec, name) });
+  test("the stack's template puts the attribute value object in, as JSON", () => {
+    const out = JSON.parse(fillTemplate('{"event": <$.dynamodb.NewImage.event>}', lookup));
+    assert.deepEqual(out, { event: rec.dynamodb.NewImage.event });
+    assert.deepEqual(JSON.parse(out.event.S), { id: 'e1', data: { note: 'a "quoted" word' } });
+  });
+  test('a string value is escaped inside quotes and quoted outside them; a missing one is null', () => {
+    assert.deepEqual(JSON.parse(fillTemplate('{"s": "<$.dynamodb.NewImage.event.S>"}', lookup)), { s: rec.dynamodb.NewImage.event.S });
+    assert.deepEqual(JSON.parse(fillTemplate('{"s": <$.dynamodb.NewImage.type.S>, "m": <$.nope>}', lookup)), { s: 'T', m: null });
+    assert.equal(fillTemplate('Hello, <$.dynamodb.NewImage.type.S>', lookup), 'Hello, "T"');
+    assert.equal(fillTemplate('{"a": "x < y", "b": "<aws.pipes.pipe-name>"}', (n) => (n === 'aws.pipes.pipe-name' ? { value: 'p1' } : { found: false })), '{"a": "x < y", "b": "p1"}');
+  });
+  test('JSON paths', () => {
+    assert.equal(jsonPath({ a: [{ b: 1 }, { b: 2 }] }, '$.a[1].b'), 2);
+    assert.equal(jsonPath({ 'a-b': { c: 3 } }, "$['a-b'].c"), 3);
+    assert.equal(jsonPath({ a: 1 }, '$.x.y'), undefined);
+    assert.deepEqual(jsonPath({ a: 1 }, '$'), { a: 1 });
+  });
+});
+
+describe("Lambda's reading of an SQS batch answer (ReportBatchItemFailures)", () => {
+  const ids = new Set(['m1', 'm2']);
+  test('complete success', () => {
+    for (const p of ['{"batchItemFailures":[]}', '{"batchItemFailures":null}', '{}', 'null']) assert.equal(batchOutcome(p, ids), 'all', p);
+  });
+  test('complete failure', () => {
+    for (const p of ['not json', '{"batchItemFailures":[{"itemIdentifier":""}]}', '{"batchItemFailures":[{"itemIdentifier":null}]}', '{"batchItemFailures":[{"id":"m1"}]}', '{"batchItemFailures":[{"itemIdentifier":"m9"}]}', '{"batchItemFailures":"m1"}'])
+      assert.equal(batchOutcome(p, ids), 'none', p);
+  });
+  test('partial', () => {
+    assert.deepEqual([...batchOutcome('{"batchItemFailures":[{"itemIdentifier":"m2"}]}', ids)], ['m2']);
+  });
+});
+
+describe('SQS queues', () => {
+  const model = {
+    region: 'us-east-1',
+    queues: [
+      { name: 'work', url: 'https://sqs.us-east-1.amazonaws.com/000000000000/work', arn: 'arn:aws:sqs:us-east-1:000000000000:work', visibilityTimeout: 30, delaySeconds: 0, messageRetentionPeriod: 120, maximumMessageSize: 262144, receiveMessageWaitTimeSeconds: 0, redrive: { deadLetterTargetArn: 'arn:aws:sqs:us-east-1:000000000000:work-dlq', deadLetterQueue: 'work-dlq', maxReceiveCount: 2 } },
+      { name: 'work-dlq', url: 'https://sqs.us-east-1.amazonaws.com/000000000000/work-dlq', arn: 'arn:aws:sqs:us-east-1:000000000000:work-dlq', visibilityTimeout: 30, delaySeconds: 0, messageRetentionPeriod: 1209600, maximumMessageSize: 262144, receiveMessageWaitTimeSeconds: 0 },
+      { name: 'timer', url: 'https://sqs.us-east-1.amazonaws.com/000000000000/timer', arn: 'arn:aws:sqs:us-east-1:000000000000:timer', visibilityTimeout: 30, delaySeconds: 30, messageRetentionPeriod: 60, maximumMessageSize: 262144, receiveMessageWaitTimeSeconds: 0 },
+    ],
+  };
+  function service() {
+    const sqs = new SqsService({ model });
+    let now = 1_000_000;
+    for (const q of sqs.queues.values()) q.now = () => now;
+    return { sqs, tick: (s) => (now += s * 1000), q: (n) => sqs.queue(n) };
+  }
+  test('visibility timeout, receive counts, and the DLQ after maxReceiveCount receives', () => {
+    const { q, tick } = service();
+    const m = q('work').send('hello');
+    const r1 = q('work').receive(10);
+    assert.equal(r1.length, 1);
+    assert.equal(q('work').receive(10).length, 0, 'in flight');
+    tick(29);
+    assert.equal(q('work').receive(10).length, 0);
+    tick(1);
+    const r2 = q('work').receive(10);
+    assert.equal(r2.length, 1);
+    assert.equal(r2[0].receiveCount, 2);
+    const rec = lambdaRecord(q('work'), r2[0], 'us-east-1');
+    assert.equal(rec.attributes.ApproximateReceiveCount, '2');
+    assert.equal(rec.eventSource, 'aws:sqs');
+    assert.equal(rec.eventSourceARN, 'arn:aws:sqs:us-east-1:000000000000:work');
+    assert.equal(rec.md5OfBody, '5d41402abc4b2a76b9719d911017c592');
+    tick(30);
+    assert.equal(q('work').receive(10).length, 0, 'received maxReceiveCount times: the next receive moves it');
+    const dead = q('work-dlq').receive(10);
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0].messageId, m.messageId);
+    assert.equal(dead[0].body, 'hello');
+    assert.equal(dead[0].systemAttributes.DeadLetterQueueSourceArn, 'arn:aws:sqs:us-east-1:000000000000:work');
+  });
+  test('receipt handles: delete with a stale one deletes nothing; ChangeMessageVisibility refuses it', () => {
+    const { sqs, q, tick } = service();
+    q('work-dlq').send('x');
+    const [a] = q('work-dlq').receive(1);
+    const h1 = a.receiptHandle;
+    assert.throws(() => q('work-dlq').changeVisibility('garbage', 5), { code: 'ReceiptHandleIsInvalid' });
+    q('work-dlq').changeVisibility(h1, 0);
+    assert.throws(() => q('work-dlq').changeVisibility(h1, 5), { code: 'MessageNotInflight' });
+    const [b] = q('work-dlq').receive(1);
+    assert.notEqual(b.receiptHandle, h1);
+    assert.throws(() => q('work-dlq').changeVisibility(h1, 5), { code: 'ReceiptHandleIsInvalid' });
+    q('work-dlq').delete(h1);
+    assert.equal(q('work-dlq').counts().total, 1, 'a stale handle deletes nothing');
+    const out = sqs.api('ChangeMessageVisibilityBatch', { QueueUrl: model.queues[1].url, Entries: [{ Id: 'a', ReceiptHandle: b.receiptHandle, VisibilityTimeout: 10 }, { Id: 'b', ReceiptHandle: h1, VisibilityTimeout: 10 }] });
+    assert.deepEqual(out.Successful, [{ Id: 'a' }]);
+    assert.equal(out.Failed[0].Code, 'ReceiptHandleIsInvalid');
+    tick(9);
+    assert.equal(q('work-dlq').receive(1).length, 0);
+    tick(1);
+    assert.equal(q('work-dlq').receive(1).length, 1, 'visible after the 10 s it was given');
+    assert.throws(() => sqs.api('ChangeMessageVisibilityBatch', { QueueUrl: model.queues[1].url, Entries: [] }), { code: 'EmptyBatchRequest' });
+    assert.throws(() => sqs.api('ChangeMessageVisibility', { QueueUrl: model.queues[1].url, ReceiptHandle: b.receiptHandle, VisibilityTimeout: 43201 }), { code: 'InvalidParameterValue' });
+    assert.throws(() => sqs.api('GetQueueUrl', { QueueName: 'nope' }), { code: 'QueueDoesNotExist' });
+  });
+  test('DeliveryDelay and retention', () => {
+    const { q, tick } = service();
+    q('timer').send('later');
+    assert.equal(q('timer').receive(1).length, 0);
+    assert.equal(q('timer').counts().delayed, 1);
+    tick(30);
+    assert.equal(q('timer').receive(1).length, 1);
+    q('work').send('old');
+    tick(120);
+    assert.equal(q('work').receive(1).length, 0, 'past MessageRetentionPeriod');
+    assert.equal(q('work').stats.expired, 1);
+  });
+  test('--visibility-timeout-cap caps the visibility a receive or ChangeMessageVisibility sets', () => {
+    const sqs = new SqsService({ model, visibilityTimeoutCap: 2 });
+    let now = 0;
+    sqs.queue('work').now = () => now;
+    sqs.queue('work').send('x');
+    const [m] = sqs.queue('work').receive(1);
+    assert.equal(m.visibleAt, 2000);
+    sqs.queue('work').changeVisibility(m.receiptHandle, 600);
+    assert.equal(m.visibleAt, 2000);
+  });
+});
+
+describe('the Lambda Runtime API and the sandbox pool', () => {
+  const code = join(work, 'code');
+  const fake = join(here, 'fake-bootstrap.mjs');
+  const fn = (name, timeout, env = {}) => ({ name, arn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`, handler: 'events', timeout, memorySize: 128, environment: env, layers: [], logFormat: 'JSON' });
+  let svc;
+  after(() => svc?.stop());
+  test('invocations, timeouts, errors, crashes, init errors and scaling', { timeout: 60_000 }, async () => {
+    mkdirSync(code, { recursive: true });
+    writeFileSync(join(code, 'bootstrap'), `#!/bin/sh\nexec '${process.execPath}' '${fake}'\n`);
+    chmodSync(join(code, 'bootstrap'), 0o755);
+    const model = { functions: [fn('f-ok', 2), fn('f-init', 2, { FAKE_INIT: 'error' })] };
+    svc = new LambdaService({
+      model,
+      logDir: work,
+      maxSandboxes: 2,
+      codeDir: () => code,
+      environment: (f, port) => ({ PATH: process.env.PATH, ...f.environment, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`, _HANDLER: f.handler }),
+    });
+    const t0 = Date.now();
+    const r = await svc.invoke('f-ok', JSON.stringify({ op: 'echo' }));
+    assert.equal(r.ok, true, JSON.stringify(r));
+    const seen = JSON.parse(r.payload);
+    assert.equal(seen.requestId, r.requestId);
+    assert.equal(seen.arn, model.functions[0].arn);
+    assert.equal(seen.handler, 'events');
+    assert.match(seen.trace, /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1$/);
+    assert.ok(seen.deadline >= t0 + 2000 && seen.deadline <= Date.now() + 2000, 'deadline = now + Timeout');
+    // The warm sandbox is reused.
+    const again = JSON.parse((await svc.invoke('f-ok', JSON.stringify({ op: 'echo' }))).payload);
+    assert.equal(again.pid, seen.pid);
+    // Two at once: a second sandbox (cap 2); a third waits for one.
+    const three = await Promise.all([0, 1, 2].map(() => svc.invoke('f-ok', JSON.stringify({ op: 'sleep', ms: 300 }))));
+    assert.ok(three.every((x) => x.ok));
+    assert.equal(new Set(three.map((x) => JSON.parse(x.payload).pid)).size, 2, 'two sandboxes at most');
+    const err = await svc.invoke('f-ok', JSON.stringify({ op: 'error' }));
+    assert.deepEqual([err.ok, err.errorType, err.errorMessage], [false, 'Fake.Boom', 'boom']);
+    const slow = await svc.invoke('f-ok', JSON.stringify({ op: 'sleep', ms: 5000 }));
+    assert.deepEqual([slow.ok, slow.errorType], [false, 'Sandbox.Timedout']);
+    assert.match(slow.errorMessage, /Task timed out after 2\.00 seconds/);
+    const crash = await svc.invoke('f-ok', JSON.stringify({ op: 'crash' }));
+    assert.deepEqual([crash.ok, crash.errorType], [false, 'Runtime.ExitError']);
+    const after = await svc.invoke('f-ok', JSON.stringify({ op: 'echo' }));
+    assert.equal(after.ok, true, 'a new sandbox replaces the dead ones');
+    const init = await svc.invoke('f-init', JSON.stringify({ op: 'echo' }));
+    assert.deepEqual([init.ok, init.errorType, init.errorMessage], [false, 'Fake.InitError', 'no config']);
+    const stats = svc.stats()['f-ok'];
+    assert.equal(stats.timeouts, 1);
+    assert.equal(stats.crashes, 1);
+    assert.ok(stats.sandboxes <= 2);
+  });
+});
+
+describe('the HTTP API', () => {
+  const key = loadOrCreateKey(join(work, 'keys'));
+  const tok = (scopes, extra = {}) => issueToken(key, { issuer: 'iss-local', audience: 'aud-local', subject: 'alice', scopes, ...extra });
+  const jwtRoute = (routeKey, scopes, timeoutMillis = 30000) => {
+    const [method, path] = routeKey.split(' ');
+    return { routeKey, method, path, authorizationType: 'JWT', authorizer: { identitySource: ['$request.header.Authorization'] }, scopes, integration: { function: 'fn', timeoutMillis } };
+  };
+  const openRoute = (routeKey) => ({ ...jwtRoute(routeKey, []), authorizationType: 'NONE', authorizer: undefined });
+  const model = {
+    account: '000000000000',
+    region: 'us-east-1',
+    api: {
+      id: 'api1',
+      stage: '$default',
+      routes: [jwtRoute('GET /v1/things/{id}', ['res/read', 'res/admin']), openRoute('GET /v1/things/special'), openRoute('ANY /v1/any/{proxy+}'), openRoute('POST /v1/things'), jwtRoute('GET /v1/slow', ['res/read'], 300)],
+    },
+  };
+  const events = [];
+  const lambda = {
+    invoke: async (name, payload) => {
+      const e = JSON.parse(payload);
+      events.push(e);
+      if (e.rawPath === '/v1/slow') return new Promise((r) => setTimeout(() => r({ ok: true, payload: '{"statusCode":200}' }), 1000));
+      if (e.headers['x-behave'] === 'error') return { ok: false, errorType: 'Unhandled', errorMessage: 'boom' };
+      if (e.headers['x-behave'] === 'bare') return { ok: true, payload: '{"hello":"world"}' };
+      return { ok: true, payload: JSON.stringify({ statusCode: 201, headers: { 'X-Thing': 'y' }, cookies: ['a=1', 'b=2'], body: Buffer.from('bin').toString('base64'), isBase64Encoded: true }) };
+    },
+  };
+  const api = new HttpApi({ model, lambda, auth: { keys: key.jwks, issuer: 'iss-local', audience: ['aud-local'] } });
+  let base;
+  after(() => api.close());
+  const call = async (method, path, { headers = {}, body } = {}) => {
+    if (!base) base = `http://127.0.0.1:${await api.listen(0)}`;
+    return new Promise((resolve, reject) => {
+      const u = new URL(path, base);
+      const r = http.request({ host: u.hostname, port: u.port, method, path: u.pathname + u.search, headers, agent: false }, (res) => {
+        const chunks = [];
+        res.on('data', (d) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      r.on('error', reject);
+      r.end(body);
+    });
+  };
+  const json = (r) => JSON.parse(r.body.toString());
+
+  test('JWT authorizer: 401 without or with a bad token, 403 without a route scope', async () => {
+    assert.deepEqual([(await call('GET', '/v1/things/1')).status, json(await call('GET', '/v1/things/1'))], [401, { message: 'Unauthorized' }]);
+    assert.equal((await call('GET', '/v1/things/1', { headers: { authorization: `Bearer ${tok(['res/read'], { issuer: 'someone-else' })}` } })).status, 401);
+    assert.equal((await call('GET', '/v1/things/1', { headers: { authorization: `Bearer ${tok(['res/read'], { audience: 'other' })}` } })).status, 401);
+    assert.equal((await call('GET', '/v1/things/1', { headers: { authorization: `Bearer ${tok(['res/read'], { ttl: -10 })}` } })).status, 401, 'expired');
+    const forbidden = await call('GET', '/v1/things/1', { headers: { authorization: `Bearer ${tok(['read'])}` } });
+    assert.deepEqual([forbidden.status, json(forbidden)], [403, { message: 'Forbidden' }]);
+    const ok = await call('GET', '/v1/things/1', { headers: { authorization: tok(['res/admin']) } });
+    assert.equal(ok.status, 201, 'any one of the route scopes; the Bearer prefix is optional');
+  });
+
+  test('the payload format 2.0 event', async () => {
+    events.length = 0;
+    await call('GET', '/v1/things/a%20b?x=1&x=2&y=%2F', { headers: { authorization: `Bearer ${tok(['res/read', 'other'])}`, cookie: 'c1=v1; c2=v2', 'X-Mixed': 'M' } });
+    const e = events[0];
+    assert.equal(e.version, '2.0');
+    assert.equal(e.routeKey, 'GET /v1/things/{id}');
+    assert.equal(e.rawPath, '/v1/things/a%20b');
+    assert.equal(e.rawQueryString, 'x=1&x=2&y=%2F');
+    assert.deepEqual(e.queryStringParameters, { x: '1,2', y: '/' });
+    assert.deepEqual(e.pathParameters, { id: 'a b' });
+    assert.deepEqual(e.cookies, ['c1=v1', 'c2=v2']);
+    assert.equal(e.headers['x-mixed'], 'M');
+    assert.equal(e.headers.cookie, undefined);
+    assert.equal(e.isBase64Encoded, false);
+    assert.equal(e.requestContext.http.method, 'GET');
+    assert.equal(e.requestContext.stage, '$default');
+    assert.equal(e.requestContext.routeKey, 'GET /v1/things/{id}');
+    assert.equal(e.requestContext.apiId, 'api1');
+    assert.equal(e.requestContext.authorizer.jwt.claims.sub, 'alice');
+    assert.equal(e.requestContext.authorizer.jwt.claims.scope, 'res/read other');
+    assert.equal(typeof e.requestContext.authorizer.jwt.claims.exp, 'string', 'claims are strings');
+    assert.deepEqual(e.requestContext.authorizer.jwt.scopes, ['res/read', 'other']);
+    assert.equal(typeof e.requestContext.timeEpoch, 'number');
+    assert.match(e.requestContext.time, /^\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000$/);
+    events.length = 0;
+    await call('POST', '/v1/things', { headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    assert.equal(events[0].body, '{"a":1}');
+    assert.equal(events[0].isBase64Encoded, false);
+    assert.equal(events[0].requestContext.authorizer, undefined);
+    events.length = 0;
+    await call('POST', '/v1/things', { headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([0, 1, 2]) });
+    assert.equal(events[0].body, 'AAEC');
+    assert.equal(events[0].isBase64Encoded, true);
+  });
+
+  test('routing: the most specific route, ANY with a greedy path, 404 otherwise', async () => {
+    events.length = 0;
+    await call('GET', '/v1/things/special');
+    assert.equal(events[0].routeKey, 'GET /v1/things/special');
+    await call('DELETE', '/v1/any/x/y/z');
+    assert.equal(events[1].routeKey, 'ANY /v1/any/{proxy+}');
+    assert.deepEqual(events[1].pathParameters, { proxy: 'x/y/z' });
+    const missing = await call('DELETE', '/v1/things/special');
+    assert.deepEqual([missing.status, json(missing)], [404, { message: 'Not Found' }]);
+  });
+
+  test('responses: status, headers, cookies, base64 bodies; 500, 503, 413 as API Gateway answers', async () => {
+    const r = await call('GET', '/v1/things/special');
+    assert.equal(r.status, 201);
+    assert.equal(r.headers['x-thing'], 'y');
+    assert.deepEqual(r.headers['set-cookie'], ['a=1', 'b=2']);
+    assert.equal(r.body.toString(), 'bin');
+    assert.ok(r.headers['apigw-requestid']);
+    const bare = await call('GET', '/v1/things/special', { headers: { 'x-behave': 'bare' } });
+    assert.deepEqual([bare.status, bare.headers['content-type'], bare.body.toString()], [200, 'application/json', '{"hello":"world"}']);
+    const failed = await call('GET', '/v1/things/special', { headers: { 'x-behave': 'error' } });
+    assert.deepEqual([failed.status, json(failed)], [500, { message: 'Internal Server Error' }]);
+    const slow = await call('GET', '/v1/slow', { headers: { authorization: `Bearer ${tok(['res/read'])}` } });
+    assert.deepEqual([slow.status, json(slow)], [503, { message: 'Service Unavailable' }]);
+    const big = await call('POST', '/v1/things', { headers: { 'content-type': 'application/json' }, body: Buffer.alloc(10 * 1024 * 1024 + 1, 32) });
+    assert.deepEqual([big.status, json(big)], [413, { message: 'Request Entity Too Large' }]);
+  });
+});
+
+describe('the template model', () => {
+  const template = {
+    Mappings: { M: { 'eu-west-1': { k: 'from-map' } } },
+    Resources: {
+      Q: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'q1', VisibilityTimeout: 90, RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['D', 'Arn'] }, maxReceiveCount: 4 } } },
+      D: { Type: 'AWS::SQS::Queue', Properties: {} },
+      T: { Type: 'AWS::DynamoDB::Table', Properties: { KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' } } },
+      F: {
+        Type: 'AWS::Lambda::Function',
+        Properties: {
+          FunctionName: { 'Fn::Join': ['-', ['fn', { Ref: 'AWS::Region' }]] },
+          Handler: 'events',
+          Environment: { Variables: { TABLE: { Ref: 'T' }, QUEUE: { 'Fn::GetAtt': ['Q', 'QueueUrl'] }, SUB: { 'Fn::Sub': '${AWS::AccountId}/${Q.QueueName}/${!literal}' }, MAP: { 'Fn::FindInMap': ['M', { Ref: 'AWS::Region' }, 'k'] } } },
+          Code: { S3Bucket: 'b', S3Key: 'abc.zip' },
+        },
+      },
+      E: { Type: 'AWS::Lambda::EventSourceMapping', Properties: { EventSourceArn: { 'Fn::GetAtt': ['Q', 'Arn'] }, FunctionName: { Ref: 'F' } } },
+    },
+  };
+  test('intrinsics resolve to local values; defaults as CloudFormation and Lambda apply them', () => {
+    const m = buildModel(template, { region: 'eu-west-1', account: '123456789012', stackName: 'S', assets: { 'abc.zip': '/x/abc.zip' } });
+    const f = m.functions[0];
+    assert.equal(f.name, 'fn-eu-west-1');
+    assert.equal(f.timeout, 3);
+    assert.equal(f.memorySize, 128);
+    assert.equal(f.zip, '/x/abc.zip');
+    assert.equal(f.environment.TABLE, m.tables[0].name);
+    assert.match(m.tables[0].name, /^S-T-[0-9A-F]{12}$/);
+    assert.equal(m.tables[0].streamViewType, 'NEW_AND_OLD_IMAGES');
+    assert.equal(f.environment.QUEUE, 'https://sqs.eu-west-1.amazonaws.com/123456789012/q1');
+    assert.equal(f.environment.SUB, '123456789012/q1/${literal}');
+    assert.equal(f.environment.MAP, 'from-map');
+    const dlq = m.queues.find((q) => q.logicalId === 'D');
+    assert.equal(m.queues.find((q) => q.logicalId === 'Q').redrive.deadLetterQueue, dlq.name);
+    const cfg = effectiveConfig(m);
+    assert.deepEqual(cfg.queues.q1, { logicalId: 'Q', visibilityTimeout: 90, delaySeconds: 0, messageRetentionPeriod: 345600, deadLetterQueue: dlq.name, maxReceiveCount: 4 });
+    assert.deepEqual(cfg.mappings.E, { queue: 'q1', function: 'fn-eu-west-1', batchSize: 10, maximumBatchingWindowInSeconds: 0, reportBatchItemFailures: false, maximumConcurrency: null });
+    assert.deepEqual(m.unsupported, []);
+  });
+  test('what the twin cannot do is reported', () => {
+    const t = structuredClone(template);
+    t.Resources.R = { Type: 'AWS::Events::Rule', Properties: { ScheduleExpression: 'rate(1 minute)', Targets: [{ Id: 'x', Arn: { 'Fn::GetAtt': ['F', 'Arn'] } }] } };
+    t.Resources.S = { Type: 'AWS::StepFunctions::StateMachine', Properties: {} };
+    const m = buildModel(t, { region: 'eu-west-1', account: '1', stackName: 'S' });
+    assert.ok(m.unsupported.some((u) => /scheduled rule/.test(u)));
+    assert.ok(m.unsupported.some((u) => /SQS targets only/.test(u)));
+    assert.ok(m.unsupported.some((u) => /StepFunctions/.test(u)));
+    assert.ok(new Resolver(t, { region: 'r', account: 'a', stackName: 'S' }).resolve({ 'Fn::Select': [1, ['a', 'b']] }) === 'b');
+  });
+});
