@@ -154,10 +154,10 @@ int exec_aws_local(const UpOptions& o) {
     return 2;
   }
   // Like `orderly up`, it stops on SIGINT or SIGTERM, not when stdin closes.
-  std::vector<std::string> args{"node",          twin,
-                                "--data-dir",    o.common.data_dir,
-                                "--port",        std::to_string(o.port),
-                                "--lambda-dir",  lambda_dir,
+  std::vector<std::string> args{"node",           twin,
+                                "--data-dir",     o.common.data_dir,
+                                "--port",         std::to_string(o.port),
+                                "--lambda-dir",   lambda_dir,
                                 "--ignore-stdin", "--prewarm"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
