@@ -5,6 +5,12 @@
 #
 #   RUNS=200 bench/coldstart.sh                      # the Orderly bootstraps only
 #   ALC_DEMO=/path/to/demo ALC_PACKAGE=/path/to/unzipped-demo RUNS=200 bench/coldstart.sh
+#   NOOP=/path/to/noop_runtime ...                   # and the floor
+#
+# NOOP is bench/cold_start/noop_runtime.c built with `gcc -O2 -static`: the Runtime
+# API and nothing else, so its init is the cost of starting a process here. The
+# Orderly rows include one with the regional HTTPS DynamoDB endpoint, as on AWS:
+# its init builds a TLS context and loads the CA bundle (nothing is sent at init).
 #
 # ALC_DEMO is awslabs/aws-lambda-cpp's examples/demo binary and ALC_PACKAGE the
 # directory of its packaged zip (bootstrap script + bin/ + lib/), both built by
@@ -24,6 +30,12 @@ cp tests/fixtures/aws-events/apigw-v2-no-authorizer.json "$work/apigw.json"
 declare -a names cmds
 names+=("orderly orders (api)");       cmds+=("$ORDERLY invoke orders --handler api --event $work/apigw.json --data-dir $work/data --timing")
 names+=("orderly shipping (events)");  cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --data-dir $work/data --timing")
+names+=("orderly shipping (events, HTTPS DynamoDB endpoint)")
+cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --store dynamodb-endpoint https://dynamodb.eu-west-1.amazonaws.com --table shipping --timing")
+if [[ -n "${NOOP:-}" ]]; then
+  names+=("no-op static C runtime (the floor)")
+  cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --bootstrap $NOOP --timing")
+fi
 if [[ -n "${ALC_DEMO:-}" ]]; then
   names+=("aws-lambda-cpp demo (binary, system libs)")
   cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --bootstrap $ALC_DEMO --timing")
