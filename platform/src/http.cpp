@@ -15,15 +15,18 @@ namespace orderly::platform::http {
 
 namespace json = boost::json;
 
-void add_scopes(Identity& who, std::string_view scopes) {
+void add_scopes(Identity& who, std::string_view scopes, std::string_view resource_server) {
   std::size_t i = 0;
   while (i < scopes.size()) {
     const auto j = scopes.find(' ', i);
     auto s =
         std::string(scopes.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i));
     if (!s.empty()) {
-      if (auto slash = s.rfind('/'); slash != std::string::npos && slash + 1 < s.size())
-        who.scopes.insert(s.substr(slash + 1));
+      // Only "<resource_server>/<name>", exactly: the prefix is compared whole.
+      if (!resource_server.empty() && s.size() > resource_server.size() + 1 &&
+          std::string_view(s).substr(0, resource_server.size()) == resource_server &&
+          s[resource_server.size()] == '/')
+        who.scopes.insert(s.substr(resource_server.size() + 1));
       who.scopes.insert(std::move(s));
     }
     if (j == std::string_view::npos) break;

@@ -60,3 +60,29 @@ TEST(ProblemFor, InvalidInputListsItsFieldsInErrors) {
 
 }  // namespace
 }  // namespace orderly::platform::http
+
+namespace orderly::platform::http {
+namespace {
+
+// Issue 11, hole 1: a token of another resource server is not Orderly's admin.
+TEST(Scopes, OnlyOrderlysResourceServerGrantsTheBareScope) {
+  Identity who;
+  add_scopes(who,
+             "orderly/orders:read other-api/admin x/orders:write admin2 orderly/ orderlyx/admin");
+  EXPECT_TRUE(who.has("orders:read"));
+  EXPECT_TRUE(who.has("orderly/orders:read"));
+  EXPECT_FALSE(who.admin()) << "other-api/admin must not be admin";
+  EXPECT_FALSE(who.has("orders:write")) << "x/orders:write is another resource server's";
+  EXPECT_TRUE(who.has("other-api/admin"));  // kept as written, granting nothing of ours
+  EXPECT_FALSE(who.has(""));
+  Identity ours;
+  add_scopes(ours, "orderly/admin");
+  EXPECT_TRUE(ours.admin());
+  Identity bare;
+  add_scopes(bare, "admin orders:write");  // the local issuer's bare form still works
+  EXPECT_TRUE(bare.admin());
+  EXPECT_TRUE(bare.has("orders:write"));
+}
+
+}  // namespace
+}  // namespace orderly::platform::http

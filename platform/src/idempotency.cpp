@@ -1,14 +1,16 @@
 // Idempotency records: their key, item and the same-key decision.
 #include "orderly/platform/idempotency.hpp"
 
+#include <fmt/format.h>
+
+#include <cctype>
+
 namespace orderly::platform {
 
 std::string idempotency_pk(std::string_view owner, std::string_view key) {
-  std::string pk = "IDEMPOTENCY#";
-  pk.append(owner);
-  pk += '#';
-  pk.append(key);
-  return pk;
+  // The owner's length first: no two (owner, key) pairs give one partition key,
+  // whatever characters either holds ("alice"+"k#1" and "alice#k"+"1" differ).
+  return fmt::format("IDEMPOTENCY#{}:{}#{}", owner.size(), owner, key);
 }
 
 Result<std::optional<IdempotencyRecord>> IdempotencyRecords::find(ItemStore& store,
@@ -39,11 +41,24 @@ IdempotencyVerdict judge(const std::optional<IdempotencyRecord>& seen, std::stri
 
 namespace http {
 
+bool idempotency_key_valid(std::string_view key) {
+  if (key.empty() || key.size() > kIdempotencyKeyMax) return false;
+  for (const unsigned char c : key)
+    if (!std::isalnum(c) &&
+        std::string_view("-_.:").find(static_cast<char>(c)) == std::string_view::npos)
+      return false;
+  return true;
+}
+
 tl::expected<std::optional<std::string>, Response> idempotency_key(const Request& req) {
   auto key = req.header("idempotency-key");
-  if (key && (key->empty() || key->size() > kIdempotencyKeyMax))
-    return tl::unexpected(validation_problem(
-        req, {{"Idempotency-Key", fmt::format("must be 1 to {} characters", kIdempotencyKeyMax)}}));
+  if (key && !idempotency_key_valid(*key))
+    return tl::unexpected(problem(
+        400, "bad-idempotency-key", "Bad Idempotency-Key",
+        fmt::format("an Idempotency-Key is 1 to {} characters of A-Z, a-z, 0-9, '-', '_', '.' "
+                    "and ':' (a UUID is a good one)",
+                    kIdempotencyKeyMax),
+        req));
   return key;
 }
 

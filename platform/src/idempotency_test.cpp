@@ -41,7 +41,7 @@ TEST(Idempotency, TheRecordItemKeepsItsKeyFormatAttributesAndTtl) {
   ManualClock clock;
   const IdempotencyRecords records{"orderId"};
   auto item = records.item("cust-1", {"k-1", R"({"a":1})", "order-9"}, clock);
-  EXPECT_EQ(item.pk, "IDEMPOTENCY#cust-1#k-1");
+  EXPECT_EQ(item.pk, "IDEMPOTENCY#6:cust-1#k-1");
   EXPECT_EQ(item.sk, "KEY");
   EXPECT_EQ(item.attrs, (boost::json::object{{"request", R"({"a":1})"}, {"orderId", "order-9"}}));
   EXPECT_EQ(item.ttl, to_unix_ms(clock.now()) / 1000 + 24 * 3600);
@@ -72,21 +72,36 @@ TEST(Idempotency, SameKeyAndBodyRepeatsAnotherBodyIsReuse) {
   EXPECT_EQ(judge(r, R"({"a":2})"), IdempotencyVerdict::reused);
 }
 
-TEST(Idempotency, HeaderIsOptionalAndBounded) {
+TEST(Idempotency, HeaderIsOptionalBoundedAndOfASafeAlphabet) {
   http::Request req;
   EXPECT_EQ(http::idempotency_key(req).value(), std::optional<std::string>{});
-  req.headers["idempotency-key"] = "k-1";
-  EXPECT_EQ(http::idempotency_key(req).value(), std::optional<std::string>{"k-1"});
-  for (std::string bad : {std::string(), std::string(129, 'k')}) {
+  for (std::string good :
+       {std::string("k-1"), std::string(128, 'k'),
+        std::string("5b0e1c7e-3f7d-4a51-9a7e-2d1c4b6f9e10"), std::string("order:2026.12_02")}) {
+    req.headers["idempotency-key"] = good;
+    EXPECT_EQ(http::idempotency_key(req).value(), std::optional<std::string>{good});
+  }
+  // '#' would let (customer, key) pairs collide in the old record key; the
+  // alphabet keeps keys printable and unambiguous anywhere they are written.
+  for (std::string bad :
+       {std::string(), std::string(129, 'k'), std::string("k#1"), std::string("a b"),
+        std::string("k/1"), std::string("k\n1"), std::string("caf\xc3\xa9")}) {
     req.headers["idempotency-key"] = bad;
     auto res = http::idempotency_key(req);
-    ASSERT_FALSE(res);
-    EXPECT_EQ(res.error().status, 422);
-    EXPECT_EQ(boost::json::parse(res.error().body).at("errors"),
-              boost::json::parse(
-                  R"([{"path":"Idempotency-Key","message":"must be 1 to 128 characters"}])"));
+    ASSERT_FALSE(res) << bad;
+    EXPECT_EQ(res.error().status, 400);
+    const auto body = boost::json::parse(res.error().body).as_object();
+    EXPECT_EQ(body.at("type"), "https://orderly.dev/problems/bad-idempotency-key");
   }
   EXPECT_EQ(http::idempotency_key_reused(req).status, 422);
+}
+
+// Issue 11, hole 2: no two (owner, key) pairs share a record.
+TEST(Idempotency, NoTwoOwnerKeyPairsShareARecord) {
+  EXPECT_NE(idempotency_pk("alice", "k#1"), idempotency_pk("alice#k", "1"));
+  EXPECT_NE(idempotency_pk("a", "b:c"), idempotency_pk("a:b", "c"));
+  EXPECT_NE(idempotency_pk("1:a", "b"), idempotency_pk("1", "a#b"));
+  EXPECT_EQ(idempotency_pk("alice", "k-1"), "IDEMPOTENCY#5:alice#k-1");
 }
 
 }  // namespace

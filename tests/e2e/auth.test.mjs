@@ -185,6 +185,22 @@ describe('403: valid token, missing scope', () => {
     assertProblem(await req(srv.url, { path: '/v1/admin/dlq', token: sneaky }), 403, 'scope "administrator"');
   });
 
+  // Issue 11, hole 1: any "<x>/admin" used to count as admin (the suffix after a slash was
+  // granted whatever the resource server). Failed on the old code (200 on /v1/admin/dlq).
+  test("another resource server's admin scope is not Orderly's admin; Orderly's own is", async () => {
+    for (const scope of ['other-api/admin', 'x/admin orders:read', 'orderlyx/admin', 'evil/orderly/admin']) {
+      const t = await token({ dataDir, customer: uniq('foreign'), scopes: scope.split(' ') });
+      assertProblem(await req(srv.url, { path: '/v1/admin/dlq', token: t }), 403, scope);
+      assertProblem(await req(srv.url, { method: 'PUT', path: '/v1/products/MS-WL-02', token: t,
+        body: { name: 'x', price: { amount: 1, currency: 'GBP' }, stock: 1 } }), 403, scope);
+    }
+    const foreignWrite = await token({ dataDir, customer: uniq('foreign'), scopes: ['other-api/orders:write'] });
+    assertProblem(await req(srv.url, { method: 'POST', path: '/v1/orders', token: foreignWrite, body: orderBody() }), 403);
+    const ours = await token({ dataDir, customer: uniq('ours'), scopes: ['orderly/admin'] });
+    const d = await req(srv.url, { path: '/v1/admin/dlq', token: ours });
+    assert.equal(d.status, 200, d.text);
+  });
+
   test('the scope claim is not confused by another claim called admin', async () => {
     const t = forged(claims({ extra: { admin: true, roles: ['admin'] } }));
     assertProblem(await req(srv.url, { path: '/v1/admin/dlq', token: t }), 403);

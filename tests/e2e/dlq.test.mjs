@@ -73,7 +73,7 @@ async function deadLetters(query = '') {
 
 // The value of one sample of /metrics, or undefined.
 async function metric(name, labels) {
-  const r = await req(srv.url, { path: '/metrics' });
+  const r = await req(srv.url, { path: '/metrics', token: admin });
   assert.equal(r.status, 200, r.text);
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
   for (const line of r.text.split('\n')) {

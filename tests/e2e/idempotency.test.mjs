@@ -124,8 +124,7 @@ describe('Idempotency-Key', () => {
     assert.equal(a.status, 202, a.text);
     const n = (await listIds(alice)).length;
     const b = await placeOrder(srv.url, alice, {}, { 'Idempotency-Key': 'k'.repeat(129) });
-    assert.ok([400, 422].includes(b.status), `129-char key → ${b.status} ${b.text}`);
-    assertProblem(b, b.status);
+    assertProblem(b, 400);
     assert.equal((await listIds(alice)).length, n, 'no order for the rejected key');
   });
 
@@ -150,5 +149,37 @@ describe('Idempotency-Key', () => {
     assert.equal(b.json.orderId, a.json.orderId);
     const c = await placeOrder(srv.url, alice, { items: [{ sku: 'HUB-USB3-4', quantity: 2 }] }, { 'Idempotency-Key': key });
     assertProblem(c, 422);
+  });
+
+  // Issue 11, hole 2: records were keyed IDEMPOTENCY#<sub>#<key>, so customer "alice#k"
+  // with key "1" found the record of customer "alice" with key "k#1", and the replay path
+  // returned alice's order to her. Failed on the old code (the second customer got 202 with
+  // alice's orderId); now the key may not hold '#', and the owner is length-prefixed.
+  test("another customer's key cannot reach a customer's order", async () => {
+    const base = uniq('alice');
+    const victim = await token({ dataDir, customer: base });
+    const attacker = await token({ dataDir, customer: `${base}#k` });
+    const a = await placeOrder(srv.url, victim, { items: [{ sku: 'KB-MECH-01', quantity: 1 }] }, { 'Idempotency-Key': 'k#1' });
+    assert.ok(a.status === 202 || a.status === 400, `${a.status} ${a.text}`);
+    // The victim's own safe key, in the attacker's shape of collision: "<base>" + "k:1"
+    // against "<base>#k" + "1" — distinct records now.
+    const v = await placeOrder(srv.url, victim, { items: [{ sku: 'KB-MECH-01', quantity: 1 }] }, { 'Idempotency-Key': 'k.1' });
+    assert.equal(v.status, 202, v.text);
+    const m = await placeOrder(srv.url, attacker, { items: [{ sku: 'KB-MECH-01', quantity: 1 }] }, { 'Idempotency-Key': '1' });
+    assert.equal(m.status, 202, m.text);
+    assert.notEqual(m.json.orderId, v.json.orderId, "the attacker was given the victim's order");
+    if (a.status === 202) assert.notEqual(m.json.orderId, a.json.orderId, "the attacker was given the victim's order");
+    const seen = await req(srv.url, { path: `/v1/orders/${v.json.orderId}`, token: attacker });
+    assert.equal(seen.status, 404, seen.text);
+  });
+
+  test('a key with characters outside [A-Za-z0-9._:-] is a 400 problem, and places nothing', async () => {
+    const n = (await listIds(alice)).length;
+    for (const bad of ['k#1', 'a b', 'k/1', 'k%00', 'k;1', '"k"']) {
+      const r = await placeOrder(srv.url, alice, {}, { 'Idempotency-Key': bad });
+      assertProblem(r, 400);
+      assert.match(r.json.detail, /Idempotency-Key/);
+    }
+    assert.equal((await listIds(alice)).length, n, 'no order for a rejected key');
   });
 });

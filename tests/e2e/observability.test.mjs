@@ -87,7 +87,11 @@ test('/metrics after a mix of orders: every family, and counts that match what h
   for (let i = 0; i < 4; i++) await place(orderBody({ items: [{ sku: 'MS-WL-02', quantity: 1 + i }] }));
   const orders = await waitAllTerminal(srv.url, tok, placed, 30_000);
 
-  const r = await req(srv.url, { path: '/metrics' });
+  // Business figures: admin only; a customer token and no token are refused.
+  assert.equal((await req(srv.url, { path: '/metrics' })).status, 401);
+  assert.equal((await req(srv.url, { path: '/metrics', token: tok })).status, 403);
+  const ops = await token({ dataDir, customer: 'obs-ops', admin: true });
+  const r = await req(srv.url, { path: '/metrics', token: ops });
   assert.equal(r.status, 200);
   assert.match(r.headers['content-type'], /^text\/plain; version=0\.0\.4/);
   const { samples, types } = parsePrometheus(r.text);

@@ -282,7 +282,7 @@ describe('kill -9 during a burst of 100 POSTs (concurrency 10)', () => {
     assert.ok(orders, 'the earlier steps did not run');
     // Compensations and notifications may still be on their way after the
     // orders are terminal; the saga timers (60 s) stay queued.
-    await waitQuiet(srv.url);
+    await waitQuiet(srv.url, await token({ dataDir, customer: uniq('ops'), admin: true }));
     const st = await srv.stop();
     assert.deepEqual({ code: st.code, killed: st.killed }, { code: 0, killed: false });
     effects = await readDataDir(dataDir);
@@ -344,12 +344,12 @@ async function listOrderIds(url, tok) {
 
 // Waits until every queue but the saga timers' has been empty (nothing ready,
 // delayed or in flight) on three scrapes in a row, 300 ms apart.
-async function waitQuiet(url, timeoutMs = 20_000) {
+async function waitQuiet(url, admin, timeoutMs = 20_000) {
   let quiet = 0;
   let busy = [];
   try {
     await waitFor(async () => {
-      const m = await req(url, { path: '/metrics' });
+      const m = await req(url, { path: '/metrics', token: admin });
       assert.equal(m.status, 200, m.text);
       busy = [...m.text.matchAll(/^orderly_queue_depth\{rule="([^"]+)"\} (\S+)$/gm)]
         .filter(([, rule, n]) => rule !== 'orders.timers' && Number(n) !== 0)

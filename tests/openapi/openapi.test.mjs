@@ -32,7 +32,7 @@ const ROUTES = {
   '/v1/admin/dlq/{rule}/redrive': { post: 'admin' },
   '/healthz': { get: '' },
   '/readyz': { get: '' },
-  '/metrics': { get: '' },
+  '/metrics': { get: 'admin' },
   '/.well-known/jwks.json': { get: '' },
 };
 // 2xx bodies are JSON, except the Prometheus exposition.

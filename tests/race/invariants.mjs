@@ -282,7 +282,7 @@ export function check(dump, facts) {
     // The Idempotency-Key's record (orders store, 24 h) names the order, so a
     // retry after a crash finds it instead of placing another.
     if (c.customer) {
-      const rec = items.get(`IDEMPOTENCY#${c.customer}#${c.key}\u0000KEY`);
+      const rec = items.get(`IDEMPOTENCY#${c.customer.length}:${c.customer}#${c.key}\u0000KEY`);
       if (!rec) violate(c.orderId, 'durability', `the idempotency record of key ${c.key} is missing`);
       else if (rec.orderId !== c.orderId) violate(c.orderId, 'client', `the idempotency record of key ${c.key} names ${rec.orderId}`);
     }

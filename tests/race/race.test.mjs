@@ -67,9 +67,9 @@ async function snapshotBinary(runDir) {
   return { path: dst, source: src, mtime: statSync(src).mtime.toISOString(), sha256: sha };
 }
 
-function mintToken(bin, dataDir, customer) {
+function mintToken(bin, dataDir, customer, extra = []) {
   return new Promise((res, rej) =>
-    execFile(bin, ['token', '--data-dir', dataDir, '--customer', customer, '--ttl', '7200'], { timeout: 20_000 }, (e, stdout, stderr) => {
+    execFile(bin, ['token', '--data-dir', dataDir, '--customer', customer, '--ttl', '7200', ...extra], { timeout: 20_000 }, (e, stdout, stderr) => {
       if (e) return rej(new Error(`orderly token: ${e.message}\n${stderr}`));
       const lines = stdout.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
       res(lines[lines.length - 1]);
@@ -139,14 +139,15 @@ function parseMetrics(text, name) {
 
 // Rest: no message ready, delayed (a backoff, a carrier step) or in flight on
 // any rule but the saga timers, three polls in a row.
-async function waitRest(server, timeoutMs) {
+// /metrics is admin only (business figures).
+async function waitRest(server, timeoutMs, admin) {
   const end = Date.now() + timeoutMs;
   let quiet = 0;
   let last = {};
   while (Date.now() < end) {
     try {
       await server.ready();
-      const r = await req(server.url, { path: '/metrics' });
+      const r = await req(server.url, { path: '/metrics', token: admin });
       const depth = parseMetrics(r.text, 'orderly_queue_depth');
       last = depth;
       const busy = Object.entries(depth).filter(([k, v]) => v > 0 && !TIMER_RULES.has(/rule="([^"]*)"/.exec(k)?.[1]));
@@ -225,7 +226,7 @@ function fakeWorld() {
   // The customer's list entries and the Idempotency-Key records, as POST /v1/orders writes them.
   for (const [i, id] of [A, B, C].entries()) {
     spec.stores.orders.push({ pk: 'CUSTOMER#cust', sk: `ORDER#${id}`, attrs: { orderId: id } });
-    spec.stores.orders.push({ pk: `IDEMPOTENCY#cust#k${i}`, sk: 'KEY', attrs: { request: '{}', orderId: id }, ttl: Math.floor(Date.now() / 1000) + 86_400 });
+    spec.stores.orders.push({ pk: `IDEMPOTENCY#4:cust#k${i}`, sk: 'KEY', attrs: { request: '{}', orderId: id }, ttl: Math.floor(Date.now() / 1000) + 86_400 });
   }
   const facts = {
     seeded: { 'KB-MECH-01': 400, 'MS-WL-02': 800 },
@@ -279,8 +280,8 @@ const MUTATIONS = [
     copy.attrs.orderId = w.D;
     w.spec.stores.orders.push(copy);
   }],
-  ['an Idempotency-Key record lost', 'durability', /idempotency record of key k1 is missing/, 'B', (w) => { w.spec.stores.orders = w.spec.stores.orders.filter((it) => it.pk !== 'IDEMPOTENCY#cust#k1'); }],
-  ['an expired Idempotency-Key record (hidden, as the store hides it)', 'durability', /idempotency record of key k2 is missing/, 'C', (w) => { w.spec.stores.orders.find((it) => it.pk === 'IDEMPOTENCY#cust#k2').ttl = 1; }],
+  ['an Idempotency-Key record lost', 'durability', /idempotency record of key k1 is missing/, 'B', (w) => { w.spec.stores.orders = w.spec.stores.orders.filter((it) => it.pk !== 'IDEMPOTENCY#4:cust#k1'); }],
+  ['an expired Idempotency-Key record (hidden, as the store hides it)', 'durability', /idempotency record of key k2 is missing/, 'C', (w) => { w.spec.stores.orders.find((it) => it.pk === 'IDEMPOTENCY#4:cust#k2').ttl = 1; }],
   ['an order missing from its customer\'s list', 'durability', /list entry .* is missing/, 'A', (w) => { w.spec.stores.orders = w.spec.stores.orders.filter((it) => it.sk !== `ORDER#${w.A}`); }],
   ['a message still queued for a service', 'rest', /1 message\(s\) still queued/, null, (w) => { w.spec.messages.push({ rule: 'shipping.events', event_id: 'm1', type: 'OrderCancelled' }); }],
   ['a cancel that never got an answer', 'client', /never got an answer/, 'C', (w) => { w.facts.orders[2].cancel = { answered: false }; }],
@@ -393,12 +394,13 @@ test('race client: cancels racing the carrier, kill -9 restarts, every invariant
     const accepted = load.orders.filter((o) => o.accepted).map((o) => o.orderId);
     const tDrain = Date.now();
     const terminal = await waitTerminal(server, tokens, accepted, 180_000);
-    const rest = await waitRest(server, 120_000);
+    const ops = await mintToken(bin.path, dataDir, 'race-ops', ['--admin']);
+    const rest = await waitRest(server, 120_000, ops);
     timings.drainMs = Date.now() - tDrain;
     const health = {};
     try {
       health.readyz = (await req(server.url, { path: '/readyz' })).json;
-      const m = (await req(server.url, { path: '/metrics' })).text;
+      const m = (await req(server.url, { path: '/metrics', token: ops })).text;
       health.loopErrors = parseMetrics(m, 'orderly_bus_loop_errors_total');
       health.dlqDepth = Object.fromEntries(Object.entries(parseMetrics(m, 'orderly_dlq_depth')).filter(([, v]) => v > 0));
       health.deadlines = parseMetrics(m, 'orderly_saga_deadlines_total');

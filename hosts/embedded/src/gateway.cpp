@@ -49,7 +49,8 @@ Gateway::Gateway(EmbeddedHost& host, adapters::http::TokenVerifier verifier, jso
     return ph::Response::json(200, {{"status", "ok"}});
   });
   router_.add("GET", "/readyz", "", [this](ph::Request& req) { return readiness(req); });
-  router_.add("GET", "/metrics", "", [](ph::Request&) {
+  // Business figures (revenue, orders by status): admin only, never public.
+  router_.add("GET", "/metrics", "admin", [](ph::Request&) {
     ph::Response res;
     res.status = 200;
     res.body = platform::metrics::registry().prometheus();

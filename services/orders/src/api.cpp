@@ -95,6 +95,9 @@ void add_routes(ph::Router& router, OrdersService& orders) {
           auto existing = orders.get_order((*seen)->result_id);
           if (!existing) return ph::problem_for(existing.error(), req);
           if (!*existing) return ph::problem_for({ErrorKind::transient, "try again"}, req);
+          // Records are per customer; should one ever name another's order, it is
+          // not answered with it.
+          if ((*existing)->customer_id != customer) return ph::idempotency_key_reused(req);
           return accepted(**existing);
         }
         case platform::IdempotencyVerdict::reused:
@@ -114,7 +117,8 @@ void add_routes(ph::Router& router, OrdersService& orders) {
       auto seen = orders.idempotency_record(customer, **key);
       if (seen && platform::judge(*seen, canonical) == platform::IdempotencyVerdict::repeat) {
         auto existing = orders.get_order((*seen)->result_id);
-        if (existing && *existing) return accepted(**existing);
+        if (existing && *existing && (*existing)->customer_id == customer)
+          return accepted(**existing);
       }
     }
     // Unknown skus and the like: every bad line, by path, in errors[].

@@ -176,7 +176,7 @@ TEST_F(OrdersServiceTest, IdempotencyKeyRepeatsTheOrderAndRefusesAnotherBody) {
   auto b = post_order("SKU-A", "key-1");
   EXPECT_EQ(b.status, 202);
   EXPECT_EQ(b.body, a.body);
-  auto record = store_.get("IDEMPOTENCY#customer-1#key-1", "KEY");
+  auto record = store_.get("IDEMPOTENCY#10:customer-1#key-1", "KEY");
   ASSERT_TRUE(record && *record);
   EXPECT_EQ((*record)->attrs.at("orderId"), json::parse(a.body).at("orderId"));
   ASSERT_TRUE((*record)->ttl);

@@ -34,9 +34,16 @@ struct Identity {
   [[nodiscard]] bool admin() const { return has("admin"); }
 };
 
-// Adds space-separated OAuth scopes. Cognito prefixes custom scopes with their
-// resource server ("orderly/orders:read"); the bare name is added too.
-void add_scopes(Identity& who, std::string_view space_separated);
+// The OAuth resource server whose scopes are Orderly's (Cognito's identifier,
+// infra RESOURCE_SERVER_ID): "orderly/orders:read" grants "orders:read".
+inline constexpr std::string_view kResourceServer = "orderly";
+
+// Adds space-separated OAuth scopes, each as written. A scope of Orderly's
+// resource server ("orderly/orders:read", as Cognito writes it) also grants
+// its bare name; another resource server's never does ("other-api/admin" is
+// not admin).
+void add_scopes(Identity& who, std::string_view space_separated,
+                std::string_view resource_server = kResourceServer);
 
 struct Request {
   std::string method;

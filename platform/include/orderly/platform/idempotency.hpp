@@ -3,7 +3,7 @@
 // work, so a retried request is answered as the first one was.
 //
 //   const IdempotencyRecords records{"orderId"};         // attribute of the result id
-//   auto key = http::idempotency_key(req);                // 422 if out of range
+//   auto key = http::idempotency_key(req);                // 400 if malformed
 //   if (!key) return std::move(key.error());
 //   if (*key) {
 //     ORDERLY_TRY(seen, records.find(store, customer, **key));   // (in a Result function)
@@ -16,7 +16,9 @@
 //   uow.put(records.item(customer, {**key, canonical_body, order.id}, clock),
 //           Condition::not_exists());  // a concurrent twin fails with a conflict
 //
-// The record is IDEMPOTENCY#<owner>#<key> / KEY, kept 24 h (item TTL).
+// The record is IDEMPOTENCY#<length of owner>:<owner>#<key> / KEY, kept 24 h
+// (item TTL). A key is 1 to 128 characters of [A-Za-z0-9._:-]; anything else
+// is a 400 problem (bad-idempotency-key).
 #pragma once
 
 #include <cstdint>
@@ -43,7 +45,8 @@ struct IdempotencyRecord {
   friend bool operator==(const IdempotencyRecord&, const IdempotencyRecord&) = default;
 };
 
-// The partition key of a record: keys are scoped to their owner (the caller).
+// The partition key of a record: keys are scoped to their owner (the caller),
+// whose length prefixes it so that no two (owner, key) pairs collide.
 std::string idempotency_pk(std::string_view owner, std::string_view key);
 
 // The records of one command; `result_attr` is the item attribute that holds
