@@ -272,6 +272,26 @@ describe('POST /v1/orders rejects bad input', () => {
     assert.equal(r.status, 202, r.text);
   });
 
+  // Issue 11, hole 3: an oversize body sent in one go, without waiting (as most clients
+  // send). The server refuses it at 1 MiB while the rest is still arriving; closing at once
+  // then reset the connection, and the client lost the 413 (0 of 5 times on the old code).
+  // Now the server drains (up to a bound) before it closes, as nginx lingers.
+  test('a 3 MB body sent in one go: the client reads the 413, every time', async () => {
+    const [head] = rawHttp({ headers: [['Authorization', `Bearer ${tok}`], ['Content-Type', 'application/json'], ['Content-Length', String(3 * MB)]] });
+    const body = Buffer.alloc(3 * MB, 0x20);
+    const seen = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await rawRequest(srv.url, [head, body], { timeoutMs: 20_000 });
+      seen.push(r.status ?? r.errorCode ?? r.error);
+    }
+    assert.deepEqual(seen, [413, 413, 413, 413, 413]);
+  });
+
+  test('a 40 KiB header block sent in one go: the client reads the 431', async () => {
+    const r = await rawRequest(srv.url, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(40 * 1024)}\r\n\r\n`, { timeoutMs: 10_000 });
+    assert.equal(r.status ?? r.errorCode, 431, r.text);
+  });
+
   test('the server process is still running', () => {
     assert.equal(srv.proc.exitCode, null, JSON.stringify(srv.output().stderr.slice(-2000)));
   });

@@ -1,12 +1,14 @@
 // The Beast server: acceptor, sessions with keep-alive, timeouts, graceful stop.
 #include "orderly/adapters/http/server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/serialize.hpp>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -102,7 +104,10 @@ struct Session : std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser;
   bhttp::response<bhttp::string_body> res;
-  bool busy = false;  // between a complete request and its written response
+  bool busy = false;    // between a complete request and its written response
+  bool linger = false;  // an early refusal: drain what the client still sends, then close
+  std::size_t drained = 0;
+  std::chrono::steady_clock::time_point linger_until;
   std::string peer;
 
   Session(HttpServer::Impl& s, tcp::socket socket) : server(s), stream(std::move(socket)) {
@@ -155,6 +160,10 @@ struct Session : std::enable_shared_from_this<Session> {
     res.keep_alive(false);
     res.body() = std::move(response.body);
     res.prepare_payload();
+    // The request is refused before it was read whole (413, 431, 408, 400): the
+    // client may still be sending. Closing now would reset the connection and
+    // the client could lose this answer; so, as nginx lingers, drain first.
+    linger = true;
     write();
   }
 
@@ -216,8 +225,37 @@ struct Session : std::enable_shared_from_this<Session> {
     stream.expires_after(server.options.write_timeout);
     bhttp::async_write(stream, res, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->busy = false;
-      if (ec || !self->res.keep_alive()) return self->close();
+      if (ec) return self->close();
+      if (!self->res.keep_alive()) return self->linger ? self->linger_close() : self->close();
       self->read(false);
+    });
+  }
+
+  // Half-close (the client sees the end of the answer), then read and discard
+  // what the client still sends, up to kLingerBytes or kLingerTime, then close.
+  static constexpr std::size_t kLingerBytes = 8 * 1024 * 1024;
+  static constexpr auto kLingerTime = std::chrono::seconds(5);
+  static constexpr auto kLingerQuiet = std::chrono::seconds(1);  // no byte for this long: done
+
+  void linger_close() {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    linger_until = std::chrono::steady_clock::now() + kLingerTime;
+    drain();
+  }
+
+  void drain() {
+    const auto now = std::chrono::steady_clock::now();
+    if (server.stopping || drained >= kLingerBytes || now >= linger_until) return close();
+    stream.expires_after(
+        std::min<std::chrono::steady_clock::duration>(kLingerQuiet, linger_until - now));
+    buffer.clear();
+    auto space = buffer.prepare(64 * 1024);
+    stream.async_read_some(space, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->drained += n;
+      if (ec) return self->close();  // end of stream, timeout, reset: done
+      self->drain();
     });
   }
 
