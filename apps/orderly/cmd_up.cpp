@@ -39,6 +39,7 @@ struct UpOptions {
       std::chrono::duration<double>(hosts::Settings{}.fulfilment_timeout).count();
   double carrier_delay_s = 5;
   double rate_limit = 100;
+  double verify_rate = hosts::embedded::GatewayOptions{}.verify_limit.rate;
   double rate_burst = 200;
   std::int64_t max_backlog = 100'000;
   std::string log_level = "info";
@@ -107,6 +108,7 @@ int cmd_up(const UpOptions& up) {
       {.jwt = {.issuer = up.issuer, .audience = up.audience},
        .jwks_file = up.jwks_file.empty() ? std::nullopt : std::optional<std::string>(up.jwks_file),
        .rate_limit = {up.rate_limit, up.rate_burst},
+       .verify_limit = {up.verify_rate, 2 * up.verify_rate},
        .max_backlog = up.max_backlog});
   if (!api) return fail(api.error());
   if (auto s = (*sys)->start(); !s) return fail(s.error());
@@ -203,6 +205,10 @@ void add_up_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   up->add_option("--rate-burst", o->rate_burst, "Token bucket size per subject")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  up->add_option("--verify-rate", o->verify_rate,
+                 "New (uncached) bearer tokens checked per second per client address; burst 2x")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   up->add_option("--max-backlog", o->max_backlog,

@@ -65,6 +65,60 @@ describe('rate limiting', () => {
     }
   });
 
+  // Issue 11, hole 4: forged tokens (a valid header and kid, a random signature, all
+  // different) cost a signature check each; they are metered per client before it, a
+  // replayed one is refused from memory, and a customer whose token was verified before is
+  // answered from the cache throughout. The old code had no such meter: it checked every
+  // forgery's signature (and has no --verify-rate, so this test cannot run there).
+  test('--verify-rate 5: a flood of forged tokens is refused before its signatures are checked', async (t) => {
+    const dataDir = tempDir();
+    let srv;
+    try {
+      srv = await startServer({ dataDir, args: ['--verify-rate', '5', '--rate-limit', '1000', '--rate-burst', '1000'] });
+      const [alice, ops] = await Promise.all([token({ dataDir, customer: uniq('alice') }), token({ dataDir, customer: uniq('ops'), admin: true })]);
+      assert.equal((await req(srv.url, { path: '/v1/orders', token: alice })).status, 200);
+      assert.equal((await req(srv.url, { path: '/metrics', token: ops })).status, 200);
+      const verified = async () => {
+        const m = (await req(srv.url, { path: '/metrics', token: ops })).text;
+        let n = 0;
+        for (const [, v] of m.matchAll(/^orderly_jwt_verifications_total\{result="[a-z]+"\} (\d+)$/gm)) n += Number(v);
+        return n;
+      };
+      const before = await verified();
+      const [h, p] = alice.split('.');
+      const forged = () => `${h}.${p}.${Buffer.from(Array.from({ length: 256 }, () => Math.floor(Math.random() * 256))).toString('base64url')}`;
+      const t0 = Date.now();
+      const flood = await Promise.all(Array.from({ length: 80 }, () => req(srv.url, { path: '/v1/orders', token: forged() })));
+      const c = count(flood);
+      t.diagnostic(`80 forged tokens: ${JSON.stringify(c)}`);
+      assert.deepEqual(Object.keys(c).sort(), ['401', '429'], JSON.stringify(c));
+      for (const r of flood.filter((x) => x.status === 429)) {
+        assert429(r);
+        assert.match(r.json.detail, /new tokens/);
+      }
+      const seconds = (Date.now() - t0) / 1000;
+      const checked = (await verified()) - before;
+      // Burst 10, then 5/s: at most that many signatures were checked.
+      assert.ok(checked <= 10 + 5 * Math.ceil(seconds) + 1, `${checked} signature checks in ${seconds} s`);
+      assert.ok(checked >= 1, 'no forged token was checked at all');
+      // A replayed forgery is refused from memory: no new check.
+      const one = forged();
+      await sleep(1500);
+      const first = await req(srv.url, { path: '/v1/orders', token: one });
+      assert.equal(first.status, 401, first.text);
+      const afterFirst = await verified();
+      const replays = await Promise.all(Array.from({ length: 30 }, () => req(srv.url, { path: '/v1/orders', token: one })));
+      for (const r of replays) assertProblem(r, 401);
+      assert.equal(await verified(), afterFirst, 'a replayed forged token was checked again');
+      // The customer verified before the flood is answered from the cache.
+      const a = await req(srv.url, { path: '/v1/orders', token: alice });
+      assert.equal(a.status, 200, a.text);
+    } finally {
+      if (srv) await srv.stop();
+      removeDir(dataDir);
+    }
+  });
+
   test('the default limit (100/s, burst 200) does not get in the way of 50 quick requests', async () => {
     const dataDir = tempDir();
     let srv;

@@ -20,6 +20,7 @@
 
 #include "orderly/platform/base64.hpp"
 #include "orderly/platform/id.hpp"
+#include "orderly/platform/metrics.hpp"
 
 namespace orderly::adapters::http {
 
@@ -193,31 +194,54 @@ Result<TokenVerifier> TokenVerifier::create(JwtConfig config, const json::object
   return TokenVerifier(std::move(config), std::move(pems));
 }
 
-Result<platform::http::Identity> TokenVerifier::verify(std::string_view token,
-                                                       platform::TimePoint now) const {
-  constexpr std::size_t kMaxCached = 10'000;
+std::optional<Result<platform::http::Identity>> TokenVerifier::known(
+    std::string_view token, platform::TimePoint now) const {
   const long now_s = static_cast<long>(platform::to_unix_ms(now) / 1000);
   const long leeway = static_cast<long>(config_.leeway.count());
   const std::string key(token);
-  {
-    std::lock_guard lk(cache_->mu);
-    auto it = cache_->entries.find(key);
-    if (it != cache_->entries.end()) {
-      if (now_s > it->second.exp + leeway) {
-        cache_->entries.erase(it);
-        return platform::make_error(ErrorKind::unauthorized, "token expired");
-      }
-      if (it->second.nbf != 0 && now_s + leeway < it->second.nbf)
-        return platform::make_error(ErrorKind::unauthorized, "token not valid yet");
-      return it->second.identity;
+  std::lock_guard lk(cache_->mu);
+  if (auto it = cache_->entries.find(key); it != cache_->entries.end()) {
+    if (now_s > it->second.exp + leeway) {
+      cache_->entries.erase(it);
+      return platform::make_error(ErrorKind::unauthorized, "token expired");
     }
+    if (it->second.nbf != 0 && now_s + leeway < it->second.nbf)
+      return platform::make_error(ErrorKind::unauthorized, "token not valid yet");
+    return it->second.identity;
   }
+  if (auto it = cache_->failed.find(key); it != cache_->failed.end()) {
+    if (now_s < it->second.until)
+      return platform::make_error(ErrorKind::unauthorized, it->second.why);
+    cache_->failed.erase(it);
+  }
+  return std::nullopt;
+}
+
+Result<platform::http::Identity> TokenVerifier::verify(std::string_view token,
+                                                       platform::TimePoint now) const {
+  constexpr std::size_t kMaxCached = 10'000;
+  if (auto answer = known(token, now)) return std::move(*answer);
   long exp = 0, nbf = 0;
+  ++cache_->verifications;
+  static auto& counted = platform::metrics::registry().counter(
+      "orderly_jwt_verifications_total",
+      "Bearer tokens whose signature and claims were checked (not answered from the cache)",
+      {"result"});
   auto who = verify_uncached(token, now, exp, nbf);
+  counted.with({who ? "ok" : "failed"}).inc();
+  std::lock_guard lk(cache_->mu);
   if (who) {
-    std::lock_guard lk(cache_->mu);
     if (cache_->entries.size() >= kMaxCached) cache_->entries.clear();
-    cache_->entries.emplace(key, Cached{*who, exp, nbf});
+    cache_->entries.emplace(std::string(token), Cached{*who, exp, nbf});
+  } else if (token.size() <= 8192 &&
+             who.error().message.find("not valid yet") == std::string::npos) {
+    // A failed token is refused again from memory for a while: replaying one
+    // forged token costs a lookup, not a signature check. (Not one that is only
+    // early: it becomes valid.)
+    if (cache_->failed.size() >= kMaxCached) cache_->failed.clear();
+    const long now_s = static_cast<long>(platform::to_unix_ms(now) / 1000);
+    cache_->failed.insert_or_assign(std::string(token),
+                                    Failed{who.error().message, now_s + kFailureMemory.count()});
   }
   return who;
 }

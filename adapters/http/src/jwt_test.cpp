@@ -113,5 +113,32 @@ TEST_F(JwtTest, RejectsTamperingWrongIssuerAudienceAndForeignKeys) {
     EXPECT_EQ(verifier_->verify(junk, now_).error().kind, ErrorKind::unauthorized) << junk;
 }
 
+// Issue 11, hole 4: a forged token is checked once; replaying it is answered
+// from memory, and a verified token from the cache, without a signature check.
+TEST_F(JwtTest, KnownTokensAreAnsweredWithoutASignatureCheck) {
+  const auto good = token();
+  const auto forged = good.substr(0, good.rfind('.') + 1) + base64url_encode("not a signature");
+  EXPECT_FALSE(verifier_->known(good, now_));
+  EXPECT_FALSE(verifier_->known(forged, now_));
+  const auto before = verifier_->verifications();
+  ASSERT_TRUE(verifier_->verify(good, now_));
+  EXPECT_FALSE(verifier_->verify(forged, now_));
+  EXPECT_EQ(verifier_->verifications(), before + 2);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(verifier_->verify(good, now_));
+    auto again = verifier_->verify(forged, now_);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().kind, ErrorKind::unauthorized);
+  }
+  EXPECT_EQ(verifier_->verifications(), before + 2) << "a replay was verified again";
+  auto k = verifier_->known(forged, now_);
+  ASSERT_TRUE(k);
+  EXPECT_FALSE(*k);
+  ASSERT_TRUE(verifier_->known(good, now_));
+  EXPECT_TRUE(*verifier_->known(good, now_));
+  // The failure is remembered for a while only.
+  EXPECT_FALSE(verifier_->known(forged, now_ + TokenVerifier::kFailureMemory + 1s));
+}
+
 }  // namespace
 }  // namespace orderly::adapters::http

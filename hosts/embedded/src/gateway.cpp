@@ -41,7 +41,8 @@ Gateway::Gateway(EmbeddedHost& host, adapters::http::TokenVerifier verifier, jso
       verifier_(std::move(verifier)),
       jwks_(std::move(jwks)),
       options_(std::move(o)),
-      limiter_(options_.rate_limit, platform::SystemClock::instance()) {
+      limiter_(options_.rate_limit, platform::SystemClock::instance()),
+      verify_limiter_(options_.verify_limit, platform::SystemClock::instance()) {
   for (const ServiceSpec* spec : service_table())
     if (spec->routes) spec->routes(router_, host_.service(spec->name));
 
@@ -158,13 +159,30 @@ ph::Response Gateway::handle_inner(ph::Request& req) {
     if (!bearer) {
       req.auth_error = "use an Authorization: Bearer token";
     } else {
-      auto who = verifier_.verify(std::string_view(*auth).substr(kBearer.size()),
-                                  platform::SystemClock::instance().now());
+      const auto token = std::string_view(*auth).substr(kBearer.size());
+      const auto now = platform::SystemClock::instance().now();
+      auto who = verifier_.known(token, now);
+      if (!who) {
+        // A token never seen, or forged: metered per client before any
+        // signature check, so a flood of forgeries cannot buy CPU.
+        if (auto wait = verify_limiter_.acquire("ip:" + req.client))
+          return ph::problem(429, "rate-limited", "Too many requests",
+                             "too many new tokens from this client; slow down", req)
+              .with("Retry-After", std::to_string(wait->count()));
+        if (verifying_.fetch_add(1) >= options_.max_verifications) {
+          --verifying_;
+          return ph::problem(503, "overloaded", "Service overloaded",
+                             "too many tokens being verified; retry later", req)
+              .with("Retry-After", "1");
+        }
+        who = verifier_.verify(token, now);
+        --verifying_;
+      }
       // A bad token is refused by the routes that need one; public routes ignore it.
-      if (who)
-        req.identity = std::move(*who);
+      if (*who)
+        req.identity = std::move(**who);
       else
-        req.auth_error = who.error().message;
+        req.auth_error = who->error().message;
     }
   }
   // Probes and the metrics scrape are not rate limited (openapi.yaml says so).

@@ -12,6 +12,7 @@
 // its issuer, audience and JWKS.
 #pragma once
 
+#include <atomic>
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <map>
@@ -47,7 +48,16 @@ class TokenVerifier {
   // keys: a JWKS document ({"keys":[{"kty":"RSA","kid","n","e",...}]}).
   static Result<TokenVerifier> create(JwtConfig config, const boost::json::object& jwks);
   Result<platform::http::Identity> verify(std::string_view token, platform::TimePoint now) const;
+  // The answer for a token seen recently, without a signature check: a cached
+  // success (exp and nbf re-checked against `now`) or a failure of the last
+  // kFailureMemory; nullopt for a token that needs verifying. The gateway asks
+  // this first and meters only the rest (cheap rejection before expensive work).
+  std::optional<Result<platform::http::Identity>> known(std::string_view token,
+                                                        platform::TimePoint now) const;
+  // Signature verifications done (cache misses), ok or failed: the expensive part.
+  [[nodiscard]] std::uint64_t verifications() const { return cache_->verifications.load(); }
   [[nodiscard]] const JwtConfig& config() const { return config_; }
+  static constexpr std::chrono::seconds kFailureMemory{60};
 
  private:
   TokenVerifier(JwtConfig c, std::map<std::string, std::string> pems)
@@ -63,9 +73,15 @@ class TokenVerifier {
     platform::http::Identity identity;
     long exp = 0, nbf = 0;
   };
+  struct Failed {
+    std::string why;
+    long until = 0;  // unix seconds
+  };
   struct Cache {
     std::mutex mu;
     std::unordered_map<std::string, Cached> entries;
+    std::unordered_map<std::string, Failed> failed;  // tokens that failed, for kFailureMemory
+    std::atomic<std::uint64_t> verifications{0};
   };
   JwtConfig config_;
   std::map<std::string, std::string> pems_;  // kid -> public key PEM

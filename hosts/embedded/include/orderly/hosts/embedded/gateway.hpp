@@ -24,6 +24,13 @@ struct GatewayOptions {
   std::optional<std::string>
       jwks_file;  // verify against this JWKS (a real IdP) instead of the local key
   adapters::http::RateLimit rate_limit{100, 200};
+  // Cheap rejection before expensive verification: a token the verifier has
+  // not seen (no cached success or recent failure) costs a signature check,
+  // so each client address may have only this many checked (429 beyond), and
+  // only max_verifications run at once (503 beyond). A client's token is
+  // checked once, then answered from the cache until it expires.
+  adapters::http::RateLimit verify_limit{50, 100};
+  int max_verifications = 8;
   std::int64_t max_backlog = 100'000;  // POST /v1/orders sheds load above this
 };
 
@@ -47,6 +54,8 @@ class Gateway {
   boost::json::object jwks_;
   GatewayOptions options_;
   adapters::http::RateLimiter limiter_;
+  adapters::http::RateLimiter verify_limiter_;
+  std::atomic<int> verifying_{0};
   platform::http::Router router_;
   std::atomic<bool> ready_{false};
   std::atomic<std::int64_t> backlog_{0};
