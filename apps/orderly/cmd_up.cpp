@@ -40,6 +40,9 @@ struct UpOptions {
   double carrier_delay_s = 5;
   double rate_limit = 100;
   double verify_rate = hosts::embedded::GatewayOptions{}.verify_limit.rate;
+  std::size_t max_connections = adapters::http::ServerOptions{}.max_connections;
+  std::size_t max_connections_per_client =
+      adapters::http::ServerOptions{}.max_connections_per_client;
   double rate_burst = 200;
   std::int64_t max_backlog = 100'000;
   std::string log_level = "info";
@@ -113,9 +116,12 @@ int cmd_up(const UpOptions& up) {
   if (!api) return fail(api.error());
   if (auto s = (*sys)->start(); !s) return fail(s.error());
   // The gateway logs each request itself, inside its span (platform::http::observe).
+  adapters::http::ServerOptions listen{
+      .host = up.host, .port = static_cast<std::uint16_t>(up.port), .threads = up.http_threads};
+  listen.max_connections = up.max_connections;
+  listen.max_connections_per_client = up.max_connections_per_client;
   auto server = adapters::http::HttpServer::start(
-      {.host = up.host, .port = static_cast<std::uint16_t>(up.port), .threads = up.http_threads},
-      [a = api->get()](platform::http::Request& r) { return a->handle(r); });
+      std::move(listen), [a = api->get()](platform::http::Request& r) { return a->handle(r); });
   if (!server) return fail(server.error());
   (*api)->set_ready(true);
 
@@ -209,6 +215,14 @@ void add_up_command(CLI::App& app) {
       ->capture_default_str();
   up->add_option("--verify-rate", o->verify_rate,
                  "New (uncached) bearer tokens checked per second per client address; burst 2x")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  up->add_option("--max-connections", o->max_connections,
+                 "Open connections in all; one over is answered 503 and closed")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  up->add_option("--max-connections-per-client", o->max_connections_per_client,
+                 "Open connections per client address; one over is answered 503 and closed")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   up->add_option("--max-backlog", o->max_backlog,

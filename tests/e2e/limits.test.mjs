@@ -2,7 +2,8 @@
 // load shedding (--max-backlog → 503 on POST /v1/orders, GETs still work).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertProblem, placeOrder, removeDir, req, sleep, startServer, tempDir, token, uniq } from './lib.mjs';
+import net from 'node:net';
+import { assertProblem, placeOrder, rawRequest, removeDir, req, sleep, startServer, tempDir, token, uniq } from './lib.mjs';
 
 function count(rs) {
   const c = {};
@@ -114,6 +115,43 @@ describe('rate limiting', () => {
       const a = await req(srv.url, { path: '/v1/orders', token: alice });
       assert.equal(a.status, 200, a.text);
     } finally {
+      if (srv) await srv.stop();
+      removeDir(dataDir);
+    }
+  });
+
+  // Issue 11, hole 4 (connections): one client may hold only so many connections; one over
+  // is answered 503 and closed before any request is read, and a freed slot is usable again.
+  test('--max-connections-per-client 4: a fifth connection is refused; a freed one is reusable', async () => {
+    const dataDir = tempDir();
+    let srv;
+    const held = [];
+    try {
+      srv = await startServer({ dataDir, args: ['--max-connections-per-client', '4'] });
+      const u = new URL(srv.url);
+      const open = () => new Promise((resolve, reject) => {
+        const s = net.connect({ host: u.hostname, port: Number(u.port) }, () => resolve(s));
+        s.on('error', reject);
+      });
+      // Each held connection has finished one request, so the server has counted it.
+      const hold = async () => {
+        const s = await open();
+        await new Promise((resolve) => {
+          s.once('data', resolve);
+          s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+        });
+        return s;
+      };
+      for (let i = 0; i < 4; i++) held.push(await hold());
+      const extra = await rawRequest(srv.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 5_000 });
+      assert.equal(extra.status, 503, `a fifth connection: ${extra.status ?? extra.errorCode} ${extra.text ?? ''}`);
+      assert.match(extra.text, /too-many-connections/);
+      held.pop().destroy();
+      await sleep(200);
+      const again = await req(srv.url, { path: '/healthz' });
+      assert.equal(again.status, 200, 'a freed slot is usable again');
+    } finally {
+      for (const s of held) s.destroy();
       if (srv) await srv.stop();
       removeDir(dataDir);
     }

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "orderly/platform/clock.hpp"
 #include "orderly/platform/id.hpp"
@@ -93,6 +94,8 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   std::mutex sessions_mu;
   std::set<std::shared_ptr<struct Session>> sessions;
+  std::unordered_map<std::string, std::size_t> per_client;  // open connections by address
+  std::atomic<std::uint64_t> refused{0};
   std::once_flag stopped;
 
   void accept();
@@ -264,7 +267,9 @@ struct Session : std::enable_shared_from_this<Session> {
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.socket().close(ec);
     std::lock_guard lk(server.sessions_mu);
-    server.sessions.erase(shared_from_this());
+    if (server.sessions.erase(shared_from_this()) == 0) return;  // closed before
+    if (auto it = server.per_client.find(peer); it != server.per_client.end() && --it->second == 0)
+      server.per_client.erase(it);
   }
 
   // On stop: an idle keep-alive connection closes now; a busy one after its response.
@@ -287,6 +292,29 @@ void HttpServer::Impl::accept() {
     auto s = std::make_shared<Session>(*this, std::move(socket));
     {
       std::lock_guard lk(sessions_mu);
+      auto& mine = per_client[s->peer];
+      if (sessions.size() >= options.max_connections ||
+          mine >= options.max_connections_per_client) {
+        if (mine == 0) per_client.erase(s->peer);
+        ++refused;
+        // Cheap and bounded: one non-blocking write of a fixed answer, then close.
+        static const std::string kBusy = [] {
+          const std::string body = R"({"type":"https://orderly.dev/problems/too-many-connections",)"
+                                   R"("title":"Too many connections","status":503})";
+          return fmt::format(
+              "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
+              "Retry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
+              body.size(), body);
+        }();
+        auto& sock = s->stream.socket();
+        sock.non_blocking(true, ec);
+        sock.write_some(asio::buffer(kBusy.data(), kBusy.size()), ec);
+        sock.shutdown(tcp::socket::shutdown_both, ec);
+        sock.close(ec);
+        accept();
+        return;
+      }
+      ++mine;
       sessions.insert(s);
     }
     asio::dispatch(s->stream.get_executor(), [s] { s->read(true); });

@@ -29,6 +29,10 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{30'000};  // a whole request, headers and body
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};  // between keep-alive requests
+  // Open connections, in all and per client address; one over is answered
+  // 503 (best effort) and closed at once, before any request is read.
+  std::size_t max_connections = 10'000;
+  std::size_t max_connections_per_client = 1'024;
   // One JSON line per request; empty: no access log.
   std::function<void(const std::string& line)> access_log;
 };
