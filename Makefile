@@ -11,7 +11,7 @@ APT_PACKAGES := build-essential cmake pkg-config git \
   libssl-dev libsqlite3-dev sqlite3 libfmt-dev libcli11-dev libjwt-dev libexpected-dev \
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev \
   nats-server libnats-dev zip python3-botocore openssl \
-  openjdk-17-jre-headless iproute2 \
+  openjdk-17-jre-headless iproute2 clang libclang-rt-14-dev \
   chromium fonts-liberation
 
 # Only the benchmarks' side-by-side peers.
@@ -19,7 +19,7 @@ BENCH_PACKAGES := wrk nginx-light python3
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build lambda test infra-test run bench clean format tidy asan tsan
+.PHONY: all deps build lambda test infra-test run bench clean format tidy asan tsan fuzz-build fuzz
 
 all: build
 
@@ -43,9 +43,19 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 lambda: build
 	@ls -l $(BUILD_DIR)/lambda/*.zip
 
-test: build
+test: build fuzz-build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 	$(MAKE) infra-test
+
+# The libFuzzer targets (tests/fuzz/): clang, ASan and UBSan, in build/fuzz/fuzz-bin.
+fuzz-build: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build build/fuzz -j $(JOBS) --target fuzz_all
+
+# Each fuzz target for FUZZ_SECONDS (default 600); the executions go to bench/results.
+FUZZ_SECONDS ?= 600
+fuzz: fuzz-build
+	bench/fuzz.sh $(FUZZ_SECONDS)
 
 # The CDK app's tests (synth, cdk-nag, assertions); no AWS account needed.
 infra-test:

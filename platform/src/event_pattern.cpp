@@ -118,8 +118,9 @@ Result<Matcher> compile_matcher(const json::value& v, const std::string& path) {
   const auto& o = v.get_object();
   if (o.size() != 1)
     return fail(ErrorKind::invalid_input, "pattern {}: a matcher object has exactly one key", path);
-  const auto& [key, arg] = *o.begin();
-  const std::string_view k = key;
+  // Not a structured binding: clang before 16 cannot capture one in a lambda.
+  const std::string_view k = o.begin()->key();
+  const boost::json::value& arg = o.begin()->value();
   auto need_string = [&](Matcher::Kind kind) -> Result<Matcher> {
     if (!arg.is_string())
       return fail(ErrorKind::invalid_input, "pattern {}: \"{}\" takes a string", path, k);
