@@ -6,6 +6,8 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <utility>
+#include <vector>
 
 #include "orderly/platform/id.hpp"
 
@@ -167,6 +169,36 @@ RC_GTEST_PROP(CloudEventProperty, AnyValidEventRoundTrips,
   auto back = parse_event(to_json(e));
   RC_ASSERT(back.has_value());
   RC_ASSERT(*back == e);
+}
+
+// Found by tests/fuzz/cloudevent_fuzz (its inputs are kept in
+// tests/fuzz/regressions/cloudevent_fuzz/): Boost.JSON 1.81 reads some decimals
+// to a neighbour of the correctly rounded double, so a non-integer in event data
+// could flip between two values on every relay (8.9E106 and
+// 8.899999999999999E106 read as each other). Every event schema has integers
+// only, so the envelope now refuses the rest, naming the field; before, the
+// event was accepted and its relay was not stable.
+TEST(CloudEvent, DataNumbersAreIntegersOfAtMost64Bits) {
+  auto event = [](const std::string& data) {
+    return R"({"specversion":"1.0","id":"e-1","source":"orderly.test","type":"orderly.test.T.v1",)"
+           R"("subject":"s","time":"2026-12-01T12:00:00Z","datacontenttype":"application/json",)"
+           R"("data":)" +
+           data + "}";
+  };
+  auto ok = parse_event(event(R"({"n":-9223372036854775808,"u":18446744073709551615,"l":[1,2]})"));
+  ASSERT_TRUE(ok) << ok.error().message;
+  const auto wire = to_json(*ok);
+  EXPECT_EQ(to_json(*parse_event(wire)), wire);
+  for (const auto& [data, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"n":144444444444444444444444444444444444444444444444418})", "data.n"},
+           {R"({"a":{"b":[1,{"c":0.1}]}})", "data.a.b[1].c"},
+           {R"({"x":1e3})", "data.x"},
+           {R"({"items":[{"price":{"amount":8.9E106}}]})", "data.items[0].price.amount"}}) {
+    auto r = parse_event(event(data));
+    ASSERT_FALSE(r) << data;
+    EXPECT_EQ(r.error().kind, ErrorKind::invalid_input);
+    EXPECT_NE(r.error().message.find(field), std::string::npos) << r.error().message;
+  }
 }
 
 }  // namespace
