@@ -150,8 +150,8 @@ class HttpDriver final : public Driver {
     // The orders service learns the catalogue through the bus; a server that
     // has just started (the AWS-local twin seeds it at start) may not know
     // every SKU yet: wait for it, for 30 s at most from the first refusal.
-    for (int i = 0; i < 60 && res && res->status == 422 &&
-                    res->body.find("unknown sku") != std::string::npos;
+    for (int i = 0;
+         i < 60 && res && res->status == 422 && res->body.find("unknown sku") != std::string::npos;
          ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       res = request("POST", "/v1/orders", json::serialize(body));
