@@ -6,6 +6,8 @@
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <exception>
+#include <string>
+#include <unordered_map>
 
 #include "orderly/platform/log.hpp"
 #include "orderly/platform/metrics.hpp"
@@ -322,8 +324,13 @@ Response observe(Request& req, const std::string& route,
   std::optional<TraceContext> parent;
   if (parent_traceparent) parent = parse_traceparent(*parent_traceparent);
   log::Scope scope({.request_id = req.request_id});
-  Span span(req.method + " " + route, parent,
-            {{"kind", "server"}, {"http.method", req.method}, {"http.route", route}});
+  Span span(req.method + " " + route, parent);
+  const bool recording = span.recording();
+  if (recording) {
+    span.set("kind", "server");
+    span.set("http.method", boost::json::string(req.method));
+    span.set("http.route", boost::json::string(route));
+  }
   Response res;
   try {
     res = handler(req);
@@ -332,15 +339,27 @@ Response observe(Request& req, const std::string& route,
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  span.set("http.status", res.status);
-  duration.with({route, req.method, std::to_string(res.status)}).observe(seconds);
-  log::write(res.status >= 500 ? log::Level::error : log::Level::info, "request",
-             {{"route", route},
-              {"method", req.method},
-              {"path", req.path},
-              {"status", res.status},
-              {"duration_ms", seconds * 1000},
-              {"client", req.client}});
+  if (recording) span.set("http.status", res.status);
+  // The labelled child, found once per (route, method, status) and thread: the
+  // family's lookup takes a lock shared by every HTTP thread.
+  thread_local std::unordered_map<std::string, metrics::Histogram*> children;
+  thread_local std::string key;
+  key.assign(route).append(1, '\0').append(req.method).append(1, '\0');
+  key += std::to_string(res.status);
+  auto it = children.find(key);
+  if (it == children.end())
+    it = children.emplace(key, &duration.with({route, req.method, std::to_string(res.status)}))
+             .first;
+  it->second->observe(seconds);
+  const auto level = res.status >= 500 ? log::Level::error : log::Level::info;
+  if (log::enabled(level))
+    log::write(level, "request",
+               {{"route", route},
+                {"method", req.method},
+                {"path", req.path},
+                {"status", res.status},
+                {"duration_ms", seconds * 1000},
+                {"client", req.client}});
   return res;
 }
 

@@ -105,6 +105,11 @@ Span::Span(std::string name, const std::optional<TraceContext>& parent,
   t_current = &active_;
 }
 
+bool Span::recording() const {
+  return active_.context.sampled &&
+         (g_has_exporter.load(std::memory_order_relaxed) || log::spans_enabled());
+}
+
 void Span::set_error(std::string_view message) {
   attributes_["error"] = message;
 }
@@ -139,13 +144,14 @@ Span::~Span() {
       (*exporter)(r);
     }
   }
+  if (!log::spans_enabled()) return;
   boost::json::object fields = std::move(attributes_);
   fields["name"] = name_;
   fields["trace_id"] = active_.context.trace_id;
   fields["span_id"] = active_.context.span_id;
   if (!active_.parent_span_id.empty()) fields["parent_span_id"] = active_.parent_span_id;
   fields["duration_ms"] = ms;
-  if (log::spans_enabled()) log::write(log::Level::info, "span", std::move(fields));
+  log::write(log::Level::info, "span", std::move(fields));
 }
 
 }  // namespace orderly::platform

@@ -1,14 +1,18 @@
-// libFuzzer target: an HTTP request as the gateway's router sees it, after the
-// server has read it: "METHOD TARGET\n" then the body. The router matches the
-// route (path parameters, query string), checks the scope of a caller with
-// some scopes, and the route decodes the body as a JSON object (duplicate
-// keys, depth, UTF-8). Every answer is a status the API documents.
+// libFuzzer target: the HTTP request path up to the router, from raw bytes.
+// The input is what a client sends on the socket: Beast's request parser with
+// the server's limits reads it (request line, headers, chunked or sized body),
+// the server's own mapping makes the Request (header list semantics, query
+// decoding, request id), the router matches the route (path parameters, scope
+// of a caller with some scopes) and the route decodes the body as a JSON
+// object (duplicate keys, depth, UTF-8). Every answer is a status the API
+// documents, and its head never carries a CR or LF from the input.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "orderly/adapters/http/server.hpp"
 #include "orderly/platform/http.hpp"
 
 namespace ph = orderly::platform::http;
@@ -36,38 +40,29 @@ const ph::Router& router() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view all(reinterpret_cast<const char*>(data), size);
-  const auto line_end = all.find('\n');
-  const auto line = all.substr(0, line_end);
-  const auto space = line.find(' ');
-  if (space == std::string_view::npos) return 0;
-  ph::Request req;
-  req.method = std::string(line.substr(0, space));
-  req.target = std::string(line.substr(space + 1));
-  const auto q = req.target.find('?');
-  req.path = req.target.substr(0, q);
-  if (q != std::string::npos) {
-    std::string_view rest(req.target);
-    rest.remove_prefix(q + 1);
-    while (!rest.empty()) {
-      const auto amp = rest.find('&');
-      const auto pair = rest.substr(0, amp);
-      const auto eq = pair.find('=');
-      req.query[std::string(pair.substr(0, eq))] =
-          eq == std::string_view::npos ? std::string() : std::string(pair.substr(eq + 1));
-      if (amp == std::string_view::npos) break;
-      rest.remove_prefix(amp + 1);
-    }
-  }
-  req.headers["content-type"] = "application/json";
-  req.body =
-      line_end == std::string_view::npos ? std::string() : std::string(all.substr(line_end + 1));
-  req.request_id = "fuzz";
+  const std::string_view raw(reinterpret_cast<const char*>(data), size);
+  auto parsed = orderly::adapters::http::parse_request(raw, 64 * 1024);
+  if (!parsed) return 0;  // the server answers 400, 413 or 431 and reads no further
+  ph::Request& req = *parsed;
   ph::Identity who;
   who.subject = "fuzz";
   ph::add_scopes(who, "orderly/orders:read orderly/orders:write");
   req.identity = who;
-  const auto res = router().handle(req);
+  auto res = router().handle(req);
   if (res.status < 200 || res.status >= 600 || res.status == 500) std::abort();
+  // Echo what came in as headers: the head the server would write must stay
+  // one header per line whatever the input held.
+  for (const auto& [k, v] : req.headers) res.with(k, v);
+  const auto head = orderly::adapters::http::response_head(res, req.request_id, 11, true, 0);
+  std::size_t lines = 0;
+  for (std::size_t i = 0; i + 1 < head.size(); ++i)
+    if (head[i] == '\r') {
+      if (head[i + 1] != '\n') std::abort();
+      ++lines;
+    }
+  for (std::size_t i = 0; i < head.size(); ++i)
+    if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) std::abort();
+  if (head.size() < 4 || head.substr(head.size() - 4) != "\r\n\r\n") std::abort();
+  if (lines < 3) std::abort();  // status line, X-Request-Id, Content-Length
   return 0;
 }

@@ -1,11 +1,19 @@
 // The Beast server: acceptor, sessions with keep-alive, timeouts, graceful stop.
 #include "orderly/adapters/http/server.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
@@ -24,8 +32,16 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 namespace ph = platform::http;
+using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// Concrete executor types: no any_io_executor type erasure on the hot path.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
+
+constexpr std::size_t kHeaderLimit = 16 * 1024;
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -42,15 +58,22 @@ bool sane_request_id(std::string_view id) {
   return true;
 }
 
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 std::string url_decode(std::string_view s) {
   std::string out;
+  out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
+               hex_value(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
       i += 2;
     } else {
       out.push_back(s[i]);
@@ -58,6 +81,19 @@ std::string url_decode(std::string_view s) {
   }
   return out;
 }
+
+// RFC 9110 token characters, for header names a handler sets.
+bool token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool safe_header(std::string_view name, std::string_view value) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), token_char)) return false;
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+}  // namespace
 
 void split_target(ph::Request& r) {
   const auto q = r.target.find('?');
@@ -77,23 +113,121 @@ void split_target(ph::Request& r) {
   }
 }
 
+namespace {
+
+// The request as handlers see it. HEAD is served as GET without the body.
+ph::Request to_request(bhttp::request<bhttp::string_body>& req, const std::string& peer) {
+  ph::Request r;
+  r.method =
+      req.method() == bhttp::verb::head ? std::string("GET") : std::string(req.method_string());
+  r.target = std::string(req.target());
+  split_target(r);
+  for (const auto& f : req) {
+    auto [it, inserted] = r.headers.emplace(lower(f.name_string()), std::string(f.value()));
+    if (!inserted) {  // RFC 9110 list semantics
+      it->second += ", ";
+      it->second += f.value();
+    }
+  }
+  r.body = std::move(req.body());
+  r.client = peer;
+  auto given = r.header("x-request-id");
+  r.request_id = given && sane_request_id(*given) ? std::move(*given) : platform::new_uuid_v7();
+  return r;
+}
+
 }  // namespace
+
+std::string response_head(const ph::Response& res, const std::string& request_id, unsigned version,
+                          bool keep_alive, std::size_t content_length) {
+  std::string out;
+  out.reserve(256);
+  const auto status = static_cast<unsigned>(res.status);
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += bhttp::obsolete_reason(bhttp::int_to_status(status));
+  out += "\r\n";
+  for (const auto& [k, v] : res.headers) {
+    // A handler's header that could split the response is dropped, never sent.
+    if (!safe_header(k, v)) continue;
+    if (beast::iequals(k, "content-length") || beast::iequals(k, "connection") ||
+        beast::iequals(k, "transfer-encoding") || beast::iequals(k, "x-request-id"))
+      continue;  // the server owns framing and the request id
+    out += k;
+    out += ": ";
+    out += v;
+    out += "\r\n";
+  }
+  out += "X-Request-Id: ";
+  out += request_id;
+  out += "\r\n";
+  // No body and no Content-Length on 1xx, 204 and 304 (RFC 9110 8.6).
+  if (!(status < 200 || status == 204 || status == 304)) {
+    out += "Content-Length: ";
+    out += std::to_string(content_length);
+    out += "\r\n";
+  }
+  if (version == 10 && keep_alive) out += "Connection: keep-alive\r\n";
+  if (version != 10 && !keep_alive) out += "Connection: close\r\n";
+  out += "\r\n";
+  return out;
+}
+
+platform::Result<ph::Request> parse_request(std::string_view raw, std::size_t body_limit) {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.body_limit(body_limit);
+  parser.header_limit(kHeaderLimit);
+  parser.eager(true);
+  beast::error_code ec;
+  std::size_t used = 0;
+  while (!ec && !parser.is_done() && used < raw.size()) {
+    const auto n = parser.put(asio::buffer(raw.data() + used, raw.size() - used), ec);
+    if (ec == bhttp::error::need_more) break;
+    if (n == 0 && !ec) break;
+    used += n;
+  }
+  if (!parser.is_done() && (!ec || ec == bhttp::error::need_more)) {
+    parser.put_eof(ec);
+    if (!ec && !parser.is_done()) ec = bhttp::error::partial_message;
+  }
+  if (ec) return platform::fail(platform::ErrorKind::invalid_input, "{}", ec.message());
+  auto msg = parser.release();
+  return to_request(msg, "127.0.0.1");
+}
+
+struct Session;
 
 // One single-threaded io_context per thread: a connection lives on one thread
 // for its whole life, so there are no strands, no cross-thread wake-ups and no
 // locks on the hot path (the profile of one shared context showed scheduler
-// locks and context switches on top).
+// locks and context switches on top). Each worker sweeps its own connections'
+// deadlines four times a second: a deadline is a plain store per request, where
+// a timer per read and write cost a timer-queue update and often a
+// timerfd_settime(2) each.
+struct Worker {
+  asio::io_context io{1};
+  Timer sweeper{io.get_executor()};
+  std::vector<Session*> sessions;  // only touched on this worker's thread
+  bool stopping = false;
+  void sweep();
+  void arm() {
+    sweeper.expires_after(std::chrono::milliseconds(250));
+    sweeper.async_wait([this](beast::error_code) { sweep(); });
+  }
+};
+
 struct HttpServer::Impl {
   ServerOptions options;
   Handler handler;
-  std::vector<std::unique_ptr<asio::io_context>> ios;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<asio::executor_work_guard<Executor>> guards;
   std::unique_ptr<tcp::acceptor> acceptor;
-  std::size_t next_io = 0;
+  std::size_t next_worker = 0;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
   std::mutex sessions_mu;
-  std::set<std::shared_ptr<struct Session>> sessions;
+  std::set<std::shared_ptr<Session>> sessions;
   std::unordered_map<std::string, std::size_t> per_client;  // open connections by address
   std::atomic<std::uint64_t> refused{0};
   std::once_flag stopped;
@@ -103,42 +237,63 @@ struct HttpServer::Impl {
 
 struct Session : std::enable_shared_from_this<Session> {
   HttpServer::Impl& server;
-  beast::tcp_stream stream;
+  Worker& worker;
+  Socket socket;
+  std::size_t slot = 0;  // index in worker.sessions
+  bool registered = false;
+  Clock::time_point deadline = Clock::time_point::max();
+  bool timed_out = false;
   beast::flat_buffer buffer;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser;
-  bhttp::response<bhttp::string_body> res;
+  std::string head;  // the response: status line and headers,
+  std::string body;  // then the body, written with one gathering write
+  bool keep_alive = false;
   bool busy = false;    // between a complete request and its written response
   bool linger = false;  // an early refusal: drain what the client still sends, then close
   std::size_t drained = 0;
-  std::chrono::steady_clock::time_point linger_until;
+  Clock::time_point linger_until;
   std::string peer;
 
-  Session(HttpServer::Impl& s, tcp::socket socket) : server(s), stream(std::move(socket)) {
+  Session(HttpServer::Impl& s, Worker& w, Socket sock)
+      : server(s), worker(w), socket(std::move(sock)) {
     boost::system::error_code ec;
-    auto ep = stream.socket().remote_endpoint(ec);
+    auto ep = socket.remote_endpoint(ec);
     if (!ec) peer = ep.address().to_string();
+  }
+
+  void expire_in(Clock::duration d) {
+    deadline = Clock::now() + d;
+    timed_out = false;
+  }
+
+  void start() {
+    slot = worker.sessions.size();
+    worker.sessions.push_back(this);
+    registered = true;
+    read(true);
   }
 
   void read(bool first) {
     if (server.stopping) return close();
     parser.emplace();
     parser->body_limit(server.options.body_limit);
-    parser->header_limit(16 * 1024);
-    stream.expires_after(first ? server.options.read_timeout : server.options.idle_timeout);
+    parser->header_limit(kHeaderLimit);
+    expire_in(first ? server.options.read_timeout : server.options.idle_timeout);
     bhttp::async_read(
-        stream, buffer, *parser,
+        socket, buffer, *parser,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == beast::error::timeout || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
-      if (ec == beast::error::timeout && parser && parser->got_some() && !server.stopping)
+    if (ec && timed_out) {
+      if (parser && parser->got_some() && !server.stopping)
         return reply_error(408, "request-timeout", "Request timeout",
                            "the request was not received in time");
       return close();
     }
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof)
+      return close();
     if (ec == bhttp::error::body_limit)
       return reply_error(413, "payload-too-large", "Payload too large",
                          fmt::format("the body limit is {} bytes", server.options.body_limit));
@@ -148,21 +303,16 @@ struct Session : std::enable_shared_from_this<Session> {
     if (ec)
       return reply_error(400, "bad-request", "Bad request", "malformed HTTP: " + ec.message());
     busy = true;
-    handle(parser->release());
+    handle();
   }
 
   void reply_error(int status, std::string_view slug, std::string_view title, std::string detail) {
     ph::Request r;
     r.request_id = platform::new_uuid_v7();
     auto response = ph::problem(status, slug, title, std::move(detail), r);
-    res = {};
-    res.version(11);
-    res.result(static_cast<unsigned>(status));
-    for (const auto& [k, v] : response.headers) res.set(k, v);
-    res.set("X-Request-Id", r.request_id);
-    res.keep_alive(false);
-    res.body() = std::move(response.body);
-    res.prepare_payload();
+    body = std::move(response.body);
+    keep_alive = false;
+    head = response_head(response, r.request_id, 11, false, body.size());
     // The request is refused before it was read whole (413, 431, 408, 400): the
     // client may still be sending. Closing now would reset the connection and
     // the client could lose this answer; so, as nginx lingers, drain first.
@@ -170,45 +320,27 @@ struct Session : std::enable_shared_from_this<Session> {
     write();
   }
 
-  void handle(bhttp::request<bhttp::string_body> req) {
-    const auto started = std::chrono::steady_clock::now();
-    ph::Request r;
-    const bool head = req.method() == bhttp::verb::head;
-    r.method = head ? "GET" : std::string(req.method_string());  // HEAD is GET without the body
-    r.target = std::string(req.target());
-    split_target(r);
-    for (const auto& f : req) {
-      auto name = lower(f.name_string());
-      auto [it, inserted] = r.headers.emplace(name, std::string(f.value()));
-      if (!inserted) it->second += ", " + std::string(f.value());  // RFC 9110 list semantics
-    }
-    r.body = std::move(req.body());
-    r.client = peer;
-    auto given = r.header("x-request-id");
-    r.request_id = given && sane_request_id(*given) ? *given : platform::new_uuid_v7();
+  void handle() {
+    const auto started = Clock::now();
+    auto& msg = parser->get();
+    const bool head_only = msg.method() == bhttp::verb::head;
+    const unsigned version = msg.version();
+    const bool client_keeps = msg.keep_alive();
+    ph::Request r = to_request(msg, peer);
     ph::Response out;
     try {
       out = server.handler(r);
     } catch (const std::exception&) {
       out = ph::problem(500, "internal", "Internal error", "the request could not be completed", r);
     }
-    res = {};
-    res.version(req.version());
-    res.result(static_cast<unsigned>(out.status));
-    for (const auto& [k, v] : out.headers) res.set(k, v);
-    res.set("X-Request-Id", r.request_id);
-    res.keep_alive(req.keep_alive() && !server.stopping);
-    res.body() = std::move(out.body);
-    res.prepare_payload();
-    if (head) {
-      const auto length = res.body().size();
-      res.body().clear();
-      res.content_length(length);
-    }
+    keep_alive = client_keeps && !server.stopping;
+    const std::size_t length = out.body.size();
+    body = head_only || out.status < 200 || out.status == 204 || out.status == 304
+               ? std::string()
+               : std::move(out.body);
+    head = response_head(out, r.request_id, version, keep_alive, length);
     if (server.options.access_log) {
-      const auto ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-              .count();
+      const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
       server.options.access_log(boost::json::serialize(boost::json::object{
           {"time", platform::format_rfc3339(platform::SystemClock::instance().now())},
           {"level", "info"},
@@ -217,7 +349,7 @@ struct Session : std::enable_shared_from_this<Session> {
           {"path", r.path},
           {"status", out.status},
           {"durationUs", static_cast<std::int64_t>(ms * 1000)},
-          {"bytes", res.body().size()},
+          {"bytes", length},
           {"requestId", r.request_id},
           {"client", r.client}}));
     }
@@ -225,13 +357,16 @@ struct Session : std::enable_shared_from_this<Session> {
   }
 
   void write() {
-    stream.expires_after(server.options.write_timeout);
-    bhttp::async_write(stream, res, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->busy = false;
-      if (ec) return self->close();
-      if (!self->res.keep_alive()) return self->linger ? self->linger_close() : self->close();
-      self->read(false);
-    });
+    expire_in(server.options.write_timeout);
+    const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(body)};
+    asio::async_write(socket, parts,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->busy = false;
+                        if (ec) return self->close();
+                        if (!self->keep_alive)
+                          return self->linger ? self->linger_close() : self->close();
+                        self->read(false);
+                      });
   }
 
   // Half-close (the client sees the end of the answer), then read and discard
@@ -242,20 +377,19 @@ struct Session : std::enable_shared_from_this<Session> {
 
   void linger_close() {
     boost::system::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    socket.shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return close();
-    linger_until = std::chrono::steady_clock::now() + kLingerTime;
+    linger_until = Clock::now() + kLingerTime;
     drain();
   }
 
   void drain() {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = Clock::now();
     if (server.stopping || drained >= kLingerBytes || now >= linger_until) return close();
-    stream.expires_after(
-        std::min<std::chrono::steady_clock::duration>(kLingerQuiet, linger_until - now));
+    expire_in(std::min<Clock::duration>(kLingerQuiet, linger_until - now));
     buffer.clear();
     auto space = buffer.prepare(64 * 1024);
-    stream.async_read_some(space, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    socket.async_read_some(space, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
       self->drained += n;
       if (ec) return self->close();  // end of stream, timeout, reset: done
       self->drain();
@@ -264,8 +398,15 @@ struct Session : std::enable_shared_from_this<Session> {
 
   void close() {
     boost::system::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream.socket().close(ec);
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    socket.close(ec);
+    if (registered) {  // swap-remove from the worker's sweep list
+      registered = false;
+      auto& list = worker.sessions;
+      list[slot] = list.back();
+      list[slot]->slot = slot;
+      list.pop_back();
+    }
     std::lock_guard lk(server.sessions_mu);
     if (server.sessions.erase(shared_from_this()) == 0) return;  // closed before
     if (auto it = server.per_client.find(peer); it != server.per_client.end() && --it->second == 0)
@@ -276,20 +417,45 @@ struct Session : std::enable_shared_from_this<Session> {
   void stop_if_idle() {
     if (!busy) {
       boost::system::error_code ec;
-      stream.socket().cancel(ec);
+      socket.cancel(ec);
     }
   }
 };
 
+void Worker::sweep() {
+  const auto now = Clock::now();
+  for (Session* s : sessions) {
+    if (s->timed_out || s->deadline > now) continue;
+    s->timed_out = true;  // the pending read or write completes with operation_aborted
+    boost::system::error_code ec;
+    s->socket.cancel(ec);
+  }
+  // Keeps sweeping while stopping until the last connection is gone, so that a
+  // slow reader cannot hold stop() past its write timeout.
+  if (!stopping || !sessions.empty()) arm();
+}
+
 void HttpServer::Impl::accept() {
-  auto& target = *ios[next_io++ % ios.size()];
-  acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
+  auto& worker = *workers[next_worker++ % workers.size()];
+  acceptor->async_accept(worker.io, [this, &worker](beast::error_code ec, tcp::socket accepted) {
     if (ec) {
       if (!stopping && ec != asio::error::operation_aborted) accept();
       return;
     }
-    socket.set_option(tcp::no_delay(true), ec);
-    auto s = std::make_shared<Session>(*this, std::move(socket));
+    accepted.set_option(tcp::no_delay(true), ec);
+    // Moved onto a socket with the worker's concrete executor type.
+    Socket socket(worker.io.get_executor());
+    {
+      const auto protocol = accepted.local_endpoint(ec).protocol();
+      const auto fd = ec ? -1 : accepted.release(ec);
+      if (!ec) socket.assign(protocol, fd, ec);
+      if (ec) {
+        if (fd >= 0 && !socket.is_open()) ::close(fd);
+        accept();
+        return;
+      }
+    }
+    auto s = std::make_shared<Session>(*this, worker, std::move(socket));
     {
       std::lock_guard lk(sessions_mu);
       auto& mine = per_client[s->peer];
@@ -306,7 +472,7 @@ void HttpServer::Impl::accept() {
               "Retry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
               body.size(), body);
         }();
-        auto& sock = s->stream.socket();
+        auto& sock = s->socket;
         sock.non_blocking(true, ec);
         sock.write_some(asio::buffer(kBusy.data(), kBusy.size()), ec);
         sock.shutdown(tcp::socket::shutdown_both, ec);
@@ -317,7 +483,7 @@ void HttpServer::Impl::accept() {
       ++mine;
       sessions.insert(s);
     }
-    asio::dispatch(s->stream.get_executor(), [s] { s->read(true); });
+    asio::dispatch(worker.io.get_executor(), [s] { s->start(); });
     accept();
   });
 }
@@ -331,10 +497,10 @@ platform::Result<std::unique_ptr<HttpServer>> HttpServer::start(ServerOptions op
   impl->handler = std::move(handler);
   const int n = std::max(1, impl->options.threads);
   for (int i = 0; i < n; ++i) {
-    impl->ios.push_back(std::make_unique<asio::io_context>(1));
-    impl->guards.push_back(asio::make_work_guard(*impl->ios.back()));
+    impl->workers.push_back(std::make_unique<Worker>());
+    impl->guards.push_back(asio::make_work_guard(impl->workers.back()->io));
   }
-  impl->acceptor = std::make_unique<tcp::acceptor>(*impl->ios[0]);
+  impl->acceptor = std::make_unique<tcp::acceptor>(impl->workers[0]->io);
   boost::system::error_code ec;
   auto address = asio::ip::make_address(impl->options.host, ec);
   if (ec)
@@ -349,7 +515,10 @@ platform::Result<std::unique_ptr<HttpServer>> HttpServer::start(ServerOptions op
     return platform::fail(platform::ErrorKind::permanent, "cannot listen on {}:{}: {}",
                           impl->options.host, impl->options.port, ec.message());
   impl->accept();
-  for (auto& io : impl->ios) impl->threads.emplace_back([io = io.get()] { io->run(); });
+  for (auto& w : impl->workers) {
+    w->arm();
+    impl->threads.emplace_back([w = w.get()] { w->io.run(); });
+  }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
@@ -361,15 +530,19 @@ std::uint16_t HttpServer::port() const {
 void HttpServer::stop() {
   std::call_once(impl_->stopped, [this] {
     impl_->stopping = true;
-    asio::post(*impl_->ios[0], [this] {
+    asio::post(impl_->workers[0]->io, [this] {
       boost::system::error_code ec;
       impl_->acceptor->close(ec);
     });
     {
       std::lock_guard lk(impl_->sessions_mu);
-      for (const auto& s : impl_->sessions)
-        asio::post(s->stream.get_executor(), [s] { s->stop_if_idle(); });
+      for (const auto& s : impl_->sessions) asio::post(s->worker.io, [s] { s->stop_if_idle(); });
     }
+    for (auto& w : impl_->workers)
+      asio::post(w->io, [w = w.get()] {
+        w->stopping = true;
+        if (w->sessions.empty()) w->sweeper.cancel();  // its handler sees nothing left to sweep
+      });
     impl_->guards.clear();  // each run() returns once its sessions are done
     for (auto& t : impl_->threads) t.join();
     impl_->threads.clear();

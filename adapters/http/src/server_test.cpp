@@ -145,5 +145,120 @@ TEST_F(ServerTest, StopFinishesRequestsInFlight) {
   EXPECT_TRUE(ec);  // no longer accepting
 }
 
+// Deadlines are swept by each worker four times a second (no timer per read
+// or write): a request that stops half-way gets its 408, an idle keep-alive
+// connection is closed, and a client that never reads its answer cannot hold
+// stop() past the write timeout.
+TEST_F(ServerTest, AHalfSentRequestGets408AfterTheReadTimeout) {
+  ServerOptions o;
+  o.read_timeout = std::chrono::milliseconds(300);
+  start([](ph::Request&) { return ph::Response::json(200, {{"ok", true}}); }, o);
+  Client c(server_->port());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto out = c.raw("GET /slow HTTP/1.1\r\nHost: x\r\n");  // no blank line: never complete
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_NE(out.find("HTTP/1.1 408"), std::string::npos) << out;
+  EXPECT_GE(waited, std::chrono::milliseconds(250));
+  EXPECT_LT(waited, std::chrono::seconds(3));
+}
+
+TEST_F(ServerTest, AnIdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
+  ServerOptions o;
+  o.idle_timeout = std::chrono::milliseconds(300);
+  start([](ph::Request&) { return ph::Response::json(200, {{"ok", true}}); }, o);
+  Client c(server_->port());
+  EXPECT_EQ(c.send(get("/one")).result_int(), 200);
+  const auto t0 = std::chrono::steady_clock::now();
+  char byte;
+  boost::system::error_code ec;
+  c.socket.read_some(asio::buffer(&byte, 1), ec);  // blocks until the server closes
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(ec, asio::error::eof);
+  EXPECT_GE(waited, std::chrono::milliseconds(250));
+  EXPECT_LT(waited, std::chrono::seconds(3));
+}
+
+TEST_F(ServerTest, AClientThatNeverReadsCannotHoldStopPastTheWriteTimeout) {
+  ServerOptions o;
+  o.write_timeout = std::chrono::milliseconds(300);
+  const std::string big(64 * 1024 * 1024, 'x');  // far more than the socket buffers hold
+  start(
+      [&](ph::Request& r) {
+        ph::Response res;
+        res.body = r.path == "/big" ? big : "small";
+        return res;
+      },
+      o);
+  Client stuck(server_->port());
+  auto req = get("/big");
+  req.prepare_payload();
+  bhttp::write(stuck.socket, req);  // and never read the answer
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Client other(server_->port());
+  EXPECT_EQ(other.send(get("/small")).body(), "small");  // the worker is not blocked
+  const auto t0 = std::chrono::steady_clock::now();
+  server_->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+}
+
+TEST_F(ServerTest, HeadAnswersTheLengthWithoutTheBodyAndHttp10KeepsAliveOnlyWhenAsked) {
+  start([](ph::Request& r) {
+    ph::Response res;
+    res.body = "hello " + r.method;
+    return res;
+  });
+  {
+    Client c(server_->port());
+    auto out = c.raw("HEAD /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_NE(out.find("Content-Length: 9\r\n"), std::string::npos) << out;  // "hello GET"
+    EXPECT_TRUE(out.ends_with("\r\n\r\n")) << out;
+  }
+  {
+    Client c(server_->port());
+    auto out = c.raw("GET /x HTTP/1.0\r\n\r\n");  // 1.0 without keep-alive: closed after
+    EXPECT_TRUE(out.starts_with("HTTP/1.0 200 OK\r\n")) << out;
+    EXPECT_EQ(out.find("Connection: keep-alive"), std::string::npos) << out;
+    EXPECT_TRUE(out.ends_with("hello GET")) << out;
+  }
+}
+
+TEST(ResponseHead, TheServerOwnsFramingAndDropsHeadersThatWouldSplitTheResponse) {
+  ph::Response res;
+  res.status = 201;
+  res.with("Location", "/v1/orders/1")
+      .with("X-Evil", "a\r\nSet-Cookie: stolen=1")
+      .with("Bad Name", "v")
+      .with("Content-Length", "999")
+      .with("Connection", "keep-alive")
+      .with("X-Request-Id", "spoofed");
+  const auto head = response_head(res, "rid-1", 11, false, 12);
+  EXPECT_EQ(head,
+            "HTTP/1.1 201 Created\r\nLocation: /v1/orders/1\r\nX-Request-Id: rid-1\r\n"
+            "Content-Length: 12\r\nConnection: close\r\n\r\n");
+  ph::Response empty;
+  empty.status = 204;
+  EXPECT_EQ(response_head(empty, "r", 10, true, 0),
+            "HTTP/1.0 204 No Content\r\nX-Request-Id: r\r\nConnection: keep-alive\r\n\r\n");
+}
+
+TEST(ParseRequest, MapsRawBytesAsTheServerDoesAndRefusesWhatItWouldRefuse) {
+  auto r = parse_request(
+      "POST /v1/x?a=1&b=%2F+c HTTP/1.1\r\nHost: h\r\nAccept: a\r\nACCEPT: b\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+      1024);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->method, "POST");
+  EXPECT_EQ(r->path, "/v1/x");
+  EXPECT_EQ(r->query_param("b"), "/ c");
+  EXPECT_EQ(r->header("accept"), "a, b");
+  EXPECT_EQ(r->body, "abc");
+  EXPECT_EQ(r->request_id.size(), 36u);
+  EXPECT_FALSE(parse_request("GET / HTTP/1.1\r\nHost: h\r\n", 1024));  // incomplete
+  EXPECT_FALSE(parse_request("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", 1024));
+  EXPECT_FALSE(parse_request("POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", 1024));
+  EXPECT_FALSE(
+      parse_request("GET / HTTP/1.1\r\nX: " + std::string(17 * 1024, 'a') + "\r\n\r\n", 1024));
+}
+
 }  // namespace
 }  // namespace orderly::adapters::http

@@ -70,6 +70,9 @@ class Span {
   [[nodiscard]] const TraceContext& context() const { return active_.context; }
   [[nodiscard]] std::string traceparent() const { return format_traceparent(active_.context); }
   void set(std::string_view key, boost::json::value v) { attributes_[key] = std::move(v); }
+  // Whether this span will be exported or logged when it ends: attributes of a
+  // span that is not are never read, so a hot path may skip building them.
+  [[nodiscard]] bool recording() const;
   void set_error(std::string_view message);
 
  private:

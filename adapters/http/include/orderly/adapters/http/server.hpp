@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "orderly/platform/error.hpp"
 #include "orderly/platform/http.hpp"
@@ -54,5 +55,21 @@ class HttpServer {
   explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The pieces of a request's and a response's path, exposed for tests and fuzzing.
+
+// Bytes as a client sent them -> the Request handlers see: Beast's parser with
+// the server's limits (body_limit, 16 KiB of headers), then the same mapping
+// the server does (lower-case header names, list semantics, query decoding,
+// request id). A malformed or incomplete request is invalid_input.
+platform::Result<platform::http::Request> parse_request(std::string_view raw,
+                                                        std::size_t body_limit);
+// The target's path and decoded query parameters into r.path and r.query.
+void split_target(platform::http::Request& r);
+// Status line and headers of a response. The server owns framing: a handler's
+// Content-Length, Connection, Transfer-Encoding and X-Request-Id are replaced,
+// and a header with a bad name or a CR, LF or NUL in its value is dropped.
+std::string response_head(const platform::http::Response& res, const std::string& request_id,
+                          unsigned version, bool keep_alive, std::size_t content_length);
 
 }  // namespace orderly::adapters::http
