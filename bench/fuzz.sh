@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
-targets=(cloudevent_fuzz event_pattern_fuzz aws_mappers_fuzz jwt_fuzz http_request_fuzz)
+targets=(cloudevent_fuzz event_pattern_fuzz aws_mappers_fuzz jwt_fuzz http_request_fuzz sigv4_fuzz)
 out="bench/results/$(date -u +%F)-fuzz.md"
 rows=""
 for t in "${targets[@]}"; do

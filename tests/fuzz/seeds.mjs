@@ -74,12 +74,33 @@ switch (target) {
     break;
   }
   case 'http_request_fuzz': {
+    // Raw requests as a client writes them on the socket.
     const order = { items: [{ sku: 'KB-MECH-01', quantity: 1 }], paymentToken: 'tok_ok', shippingAddress: { name: 'A', line1: '1 St', city: 'London', postalCode: 'N1 1AA', country: 'GB' } };
-    for (const line of ['POST /v1/orders', 'GET /v1/orders/0192f0c4-6a00-7b3c-8d21-4f6a8b0c1d2e', 'POST /v1/orders/abc/cancel', 'PUT /v1/products/KB-MECH-01', 'GET /v1/products?limit=5&cursor=x'])
-      put(`${line}\n${JSON.stringify(order)}`);
+    const request = (line, body, extra = '') =>
+      `${line} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    for (const line of ['POST /v1/orders', 'GET /v1/orders/0192f0c4-6a00-7b3c-8d21-4f6a8b0c1d2e', 'POST /v1/orders/abc/cancel', 'PUT /v1/products/KB-MECH-01', 'GET /v1/products?limit=5&cursor=x%2F%zz+y'])
+      put(request(line, JSON.stringify(order), 'X-Request-Id: r-1\r\nAccept: a\r\nAccept: b\r\n'));
     // The e2e bad-input cases' kinds of body.
     for (const body of ['{"items":[{"sku":"KB-MECH-01","quantity":1}', '', '{"a":1,"a":2}', `${'{"a":'.repeat(40)}1${'}'.repeat(40)}`, '{"s":"\\ud800"}', '[1,2]', '{"n":1e400}'])
-      put(`POST /v1/orders\n${body}`);
+      put(request('POST /v1/orders', body));
+    // Framing: chunked, HTTP/1.0, HEAD, a bare LF, an obsolete line fold.
+    put('POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n2\r\n1}\r\n0\r\n\r\n');
+    put('GET /v1/products HTTP/1.0\r\n\r\n');
+    put('HEAD /v1/products HTTP/1.1\r\nHost: x\r\n\r\n');
+    put('GET /v1/products HTTP/1.1\nHost: x\n\n');
+    put('GET /v1/products HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n');
+    break;
+  }
+  case 'sigv4_fuzz': {
+    // The requests the AWS adapters sign (DynamoDB, SQS JSON), and the
+    // canonicaliser's hard cases from adapters/aws's botocore oracle test.
+    const dynamo = (target, body) => `POST\nhttps://dynamodb.eu-west-1.amazonaws.com/\nContent-Type:application/x-amz-json-1.0\nX-Amz-Target:DynamoDB_20120810.${target}\n\n${JSON.stringify(body)}`;
+    put(dynamo('GetItem', { TableName: 'orderly-orders', Key: { pk: { S: 'ORDER#1' }, sk: { S: 'ORDER' } }, ConsistentRead: true }));
+    put(dynamo('TransactWriteItems', { TransactItems: [{ Put: { TableName: 't', Item: { pk: { S: 'a' } }, ConditionExpression: 'attribute_not_exists(pk)' } }] }));
+    put('POST\nhttp://127.0.0.1:4566/\nContent-Type:application/x-amz-json-1.0\nX-Amz-Target:AmazonSQS.ChangeMessageVisibilityBatch\n\n{"QueueUrl":"q","Entries":[]}');
+    put('GET\nhttps://example.amazonaws.com/a/./b/../c//d/%7Euser/caf%C3%A9?b=2&a=1&a=0&empty=&flag\nX-Amz-Meta:  a   b  \nx-amz-meta:c\nUser-Agent:ignored\n\n');
+    put('PUT\nhttps://user@EXAMPLE.amazonaws.com:443/../..?q=a%20b#frag\nHost:custom.example:8443\nExpect:100-continue\n\nbody');
+    put('get\nexample\n\n');
     break;
   }
   default:
