@@ -203,6 +203,7 @@ Result<std::size_t> DurableBus::relay_once() {
   if (batches.empty()) return std::size_t{0};
 
   hook("relay.before_publish");
+  std::optional<Db::SyncPoint> point;
   {
     std::lock_guard lk(db_mu_);
     const std::int64_t now = to_unix_ms(clock_->now());
@@ -211,9 +212,14 @@ Result<std::size_t> DurableBus::relay_once() {
     for (const auto& [source, items] : batches)
       if (auto s = publish_locked(items, now); !s) return tl::unexpected(s.error());
     if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
-    if (auto s = db_->sync(); !s) return tl::unexpected(s.error());
+    auto p = db_->sync_point();
+    if (!p) return tl::unexpected(p.error());
+    point = *p;
   }
-  wake();
+  wake();  // the messages are committed: workers may receive them while the fsync runs
+  // The fsync runs without the bus's lock; the outbox deletes wait for it.
+  if (point)
+    if (auto s = db_->sync_to(*point); !s) return tl::unexpected(s.error());
   hook("relay.after_publish");
 
   for (const auto& [source, items] : batches)
@@ -286,28 +292,32 @@ Status DurableBus::move_to_dlq(std::int64_t id, const std::string& error) {
   return run(*db_, "DELETE FROM messages WHERE id = ?1", id);
 }
 
-Status DurableBus::settle(const RuleState& r, const std::vector<Settlement>& settlements) {
-  // An acknowledgement must not outlive the effect it acknowledges: the
-  // handlers' commits are made durable before the messages are deleted.
-  const bool any_ok = std::any_of(settlements.begin(), settlements.end(), [](const Settlement& st) {
-    return st.result.outcome == Outcome::ok;
-  });
-  if (any_ok) {
-    // A rule's handlers write their owner's store ("payments.events": the
-    // source attached as "payments"); a rule named after no source may write
-    // any of them.
-    const std::string_view rule = r.rule.name;
-    const std::string_view owner = rule.substr(0, rule.find('.'));
-    const bool known = std::any_of(outboxes_.begin(), outboxes_.end(),
-                                   [&](const Outbox& o) { return o.name == owner; });
+// An acknowledgement must not outlive the effect it acknowledges: the
+// handlers' commits are made durable before the messages are deleted. A
+// rule's handlers write their owner's store; a rule named after no source may
+// write any of them. Each source is synced once however many rules need it.
+Status DurableBus::sync_for(const std::vector<const PendingSettle*>& pending) {
+  std::vector<OutboxSource*> sources;
+  for (const auto* p : pending) {
+    const bool any_ok =
+        std::any_of(p->settlements.begin(), p->settlements.end(),
+                    [](const Settlement& st) { return st.result.outcome == Outcome::ok; });
+    if (!any_ok) continue;
+    OutboxSource* owner = owner_of(p->rule->rule.name);
     for (auto& o : outboxes_)
-      if (!known || o.name == owner)
-        if (auto s = o.source->sync(); !s) return s;
+      if ((!owner || o.source == owner) &&
+          std::find(sources.begin(), sources.end(), o.source) == sources.end())
+        sources.push_back(o.source);
   }
-  std::lock_guard lk(db_mu_);
-  const std::int64_t now = to_unix_ms(clock_->now());
-  auto tx = Transaction::begin(*db_);
-  if (!tx) return tl::unexpected(tx.error());
+  for (auto* source : sources)
+    if (auto s = source->sync(); !s) return s;
+  return {};
+}
+
+// The caller holds db_mu_ and a transaction.
+Status DurableBus::apply_settlements_locked(const RuleState& r,
+                                            const std::vector<Settlement>& settlements,
+                                            std::int64_t now) {
   for (const auto& st : settlements) {
     // The receive count is the receipt: if the visibility timeout ran out and
     // the message was received again, this settlement is stale and ignored.
@@ -343,7 +353,35 @@ Status DurableBus::settle(const RuleState& r, const std::vector<Settlement>& set
     }
     if (!s) return s;
   }
+  return {};
+}
+
+// Group settlement: one sync per source and one bus transaction for every
+// batch in `pending`, whatever their rules.
+Status DurableBus::settle_all(const std::vector<const PendingSettle*>& pending) {
+  if (pending.empty()) return {};
+  if (auto s = sync_for(pending); !s) return s;
+  std::lock_guard lk(db_mu_);
+  const std::int64_t now = to_unix_ms(clock_->now());
+  auto tx = Transaction::begin(*db_);
+  if (!tx) return tl::unexpected(tx.error());
+  for (const auto* p : pending)
+    if (auto s = apply_settlements_locked(*p->rule, p->settlements, now); !s) return s;
   return tx->commit();
+}
+
+Status DurableBus::settle(const RuleState& r, const std::vector<Settlement>& settlements) {
+  const PendingSettle one{&r, settlements};
+  return settle_all({&one});
+}
+
+// The source a rule's handlers write: "payments.on-order-placed" belongs to
+// the source attached as "payments". Null for a rule named after no source.
+OutboxSource* DurableBus::owner_of(std::string_view rule) const {
+  const std::string_view owner = rule.substr(0, rule.find('.'));
+  for (const auto& o : outboxes_)
+    if (o.name == owner) return o.source;
+  return nullptr;
 }
 
 const platform::Rule* DurableBus::rule(const std::string& name) const {
@@ -374,11 +412,8 @@ Result<std::optional<DurableBus::InFlight>> DurableBus::begin_delivery(const std
   return std::optional<InFlight>{std::move(out)};
 }
 
-Status DurableBus::finish_delivery(const InFlight& in_flight,
-                                   const std::vector<platform::DeliveryResult>& results) {
-  auto it = rules_.find(in_flight.rule);
-  if (it == rules_.end())
-    return platform::fail(ErrorKind::not_found, "bus: no rule '{}'", in_flight.rule);
+std::vector<DurableBus::Settlement> DurableBus::settlements_for(
+    const InFlight& in_flight, const std::vector<platform::DeliveryResult>& results) {
   std::vector<Settlement> settlements;
   for (std::size_t k = 0; k < in_flight.malformed.size(); ++k)
     settlements.push_back({in_flight.malformed[k].first, in_flight.malformed[k].second,
@@ -391,10 +426,26 @@ Status DurableBus::finish_delivery(const InFlight& in_flight,
                                            results.size(), in_flight.batch.size()));
     settlements.push_back({in_flight.ids[j], in_flight.receive_counts[j], std::move(r)});
   }
-  return settle(it->second, settlements);
+  return settlements;
+}
+
+Status DurableBus::finish_delivery(const InFlight& in_flight,
+                                   const std::vector<platform::DeliveryResult>& results) {
+  auto it = rules_.find(in_flight.rule);
+  if (it == rules_.end())
+    return platform::fail(ErrorKind::not_found, "bus: no rule '{}'", in_flight.rule);
+  return settle(it->second, settlements_for(in_flight, results));
 }
 
 Result<std::size_t> DurableBus::deliver_once(const std::string& rule) {
+  return deliver(rule, false);
+}
+
+// One batch of `rule`: receive, run the handler, settle. The worker threads
+// hand the settlement to the settle thread (async), which syncs the stores
+// and settles every batch waiting in one transaction, while the worker goes on
+// to the next batch: the fsync an acknowledgement needs is shared by all.
+Result<std::size_t> DurableBus::deliver(const std::string& rule, bool async) {
   auto in_flight = begin_delivery(rule);
   if (!in_flight) return tl::unexpected(in_flight.error());
   if (!*in_flight) return std::size_t{0};
@@ -402,6 +453,11 @@ Result<std::size_t> DurableBus::deliver_once(const std::string& rule) {
   hook("consume.before_handler");
   std::vector<platform::DeliveryResult> results;
   if (!f.batch.empty()) {
+    // Group commit: the batch's units of work go into one transaction of the
+    // owner's store, each under its own savepoint. If that commit fails, none
+    // of them happened, and every message is retried.
+    OutboxSource* group = owner_of(rule);
+    if (group && !group->begin_group()) group = nullptr;  // then each commits on its own
     try {
       results = rules_.at(rule).rule.handler(f.batch);
     } catch (const std::exception& ex) {
@@ -410,9 +466,18 @@ Result<std::size_t> DurableBus::deliver_once(const std::string& rule) {
     } catch (...) {
       results.assign(f.batch.size(), platform::DeliveryResult::retry("exception: unknown"));
     }
+    if (group) {
+      if (auto s = group->end_group(); !s)
+        results.assign(f.batch.size(), platform::DeliveryResult::retry("group commit failed: " +
+                                                                       s.error().describe()));
+    }
   }
   hook("consume.before_ack");
-  if (auto s = finish_delivery(f, results); !s) return tl::unexpected(s.error());
+  if (async) {
+    enqueue_settlement({&rules_.at(rule), settlements_for(f, results)});
+  } else if (auto s = finish_delivery(f, results); !s) {
+    return tl::unexpected(s.error());
+  }
   return f.batch.size() + f.malformed.size();
 }
 
@@ -471,7 +536,7 @@ void DurableBus::worker_loop(std::size_t index) {
     bool busy = false;
     const std::size_t start = next_rule_.fetch_add(1) + index;
     for (std::size_t i = 0; i < names.size() && !stopping_; ++i) {
-      auto n = deliver_once(names[(start + i) % names.size()]);
+      auto n = deliver(names[(start + i) % names.size()], true);
       if (!n) loop_failed("worker", n.error());
       busy = busy || (n && *n > 0);
     }
@@ -481,6 +546,35 @@ void DurableBus::worker_loop(std::size_t index) {
     if (wait.count() == 0) continue;
     std::unique_lock lk(wake_mu_);
     wake_cv_.wait_for(lk, wait, [&] { return stopping_ || wake_seq_ != seen; });
+  }
+}
+
+void DurableBus::enqueue_settlement(PendingSettle p) {
+  std::unique_lock lk(settle_mu_);
+  // Bounded: workers wait for the settle thread rather than pile up batches.
+  settle_space_cv_.wait(lk, [&] { return settle_queue_.size() < kMaxPendingSettles; });
+  settle_queue_.push_back(std::move(p));
+  lk.unlock();
+  settle_cv_.notify_one();
+}
+
+void DurableBus::settle_loop() {
+  std::vector<PendingSettle> batch;
+  for (;;) {
+    {
+      std::unique_lock lk(settle_mu_);
+      settle_cv_.wait(lk, [&] { return settle_stop_ || !settle_queue_.empty(); });
+      if (settle_queue_.empty()) return;  // stopping, and nothing left
+      batch.swap(settle_queue_);
+    }
+    settle_space_cv_.notify_all();
+    std::vector<const PendingSettle*> all;
+    all.reserve(batch.size());
+    for (const auto& p : batch) all.push_back(&p);
+    // On failure the messages stay in flight and come back after their
+    // visibility timeout; their handlers' inbox markers make that harmless.
+    if (auto s = settle_all(all); !s) loop_failed("settle", s.error());
+    batch.clear();
   }
 }
 
@@ -553,6 +647,7 @@ Status DurableBus::start() {
     relay_health_.last_ok_ms = worker_health_.last_ok_ms = to_unix_ms(clock_->now());
   }
   threads_.emplace_back([this] { relay_loop(); });
+  settle_thread_ = std::thread([this] { settle_loop(); });
   for (int i = 0; i < options_.workers; ++i)
     threads_.emplace_back([this, i] { worker_loop(static_cast<std::size_t>(i)); });
   return {};
@@ -578,6 +673,12 @@ void DurableBus::stop() {
   relay_cv_.notify_all();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  {
+    std::lock_guard lk(settle_mu_);
+    settle_stop_ = true;
+  }
+  settle_cv_.notify_all();
+  if (settle_thread_.joinable()) settle_thread_.join();  // settles what the workers left
   (void)relay_once();  // flush what services committed during shutdown
 }
 

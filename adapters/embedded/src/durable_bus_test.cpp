@@ -5,6 +5,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <chrono>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
@@ -572,6 +573,43 @@ TEST_F(BusTest, PruningKeepsEventsThatMessagesStillNeedAndRedriveSurvivesPruning
 }
 
 // Threads, the system clock, and a graceful stop while a handler is running.
+// Group commit (issue 12): a batch's units of work go into one transaction of
+// the rule owner's store, each under its own savepoint.
+TEST_F(BusTest, ABatchCommitsAsOneTransactionAndAFailedUnitOfWorkRollsBackAlone) {
+  std::future<bool> reader;
+  auto s =
+      bus_->subscribe({"svc.writer",
+                       EventPattern::for_types({kPlaced}),
+                       [&](const std::vector<Delivery>& batch) {
+                         std::vector<DeliveryResult> out;
+                         for (const auto& d : batch) {
+                           const auto n = d.event.data.at("n").as_int64();
+                           UnitOfWork uow{clock_};
+                           uow.put(Item{fmt::format("N#{}", n), "S", 0, {{"n", n}}, std::nullopt},
+                                   Condition::not_exists());
+                           if (n == 1) uow.check("MISSING", "S", Condition::exists());  // fails
+                           uow.mark_processed(d.event, "svc.writer");
+                           out.push_back(DeliveryResult::from(uow.commit(*store_)));
+                         }
+                         // Another thread reading N#0 now waits for the whole batch to commit.
+                         reader = std::async(std::launch::async, [this] {
+                           return static_cast<bool>(*store_->get("N#0", "S"));
+                         });
+                         EXPECT_EQ(reader.wait_for(100ms), std::future_status::timeout);
+                         return out;
+                       },
+                       {.batch_size = 10}});
+  ASSERT_TRUE(s) << s.error().message;
+  for (int i = 0; i < 3; ++i) publish(kPlaced, {{"n", i}});
+  ASSERT_EQ(pump(), 6u);
+  EXPECT_TRUE(reader.get());
+  EXPECT_TRUE(*store_->get("N#0", "S"));
+  EXPECT_FALSE(*store_->get("N#1", "S"));  // rolled back alone, inbox marker too
+  EXPECT_TRUE(*store_->get("N#2", "S"));
+  auto st = bus_->stats("svc.writer");
+  EXPECT_EQ(st->ready + st->delayed + st->in_flight, 1);  // n == 1 waits for its retry
+}
+
 TEST(DurableBusThreads, DeliversEverythingAndStopsGracefully) {
   orderly::testing::TempDir dir;
   auto store = SqliteItemStore::open(dir.file("svc.db"));

@@ -1,6 +1,10 @@
 // SQLite RAII helpers and error mapping.
 #include "orderly/adapters/embedded/sqlite.hpp"
 
+#include <filesystem>
+
+#include "orderly/platform/metrics.hpp"
+
 namespace orderly::adapters::embedded {
 
 using platform::ErrorKind;
@@ -86,6 +90,30 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, Durability d, int 
   }
   std::unique_ptr<Db> db(new Db(raw, path, d));
   sqlite3_busy_timeout(raw, busy_timeout_ms);
+  // Transactions and rows written, per database file: what an order costs the
+  // stores (bench/e2e.sh divides them by the orders).
+  {
+    static auto& commits = platform::metrics::registry().counter(
+        "orderly_sqlite_commits_total", "SQLite transactions committed, by database file", {"db"});
+    static auto& rows = platform::metrics::registry().counter(
+        "orderly_sqlite_rows_written_total",
+        "Rows inserted, updated or deleted in committed SQLite transactions, by database file",
+        {"db"});
+    const auto name = std::filesystem::path(path).filename().string();
+    db->commits_ = &commits.with({name});
+    db->rows_ = &rows.with({name});
+    sqlite3_commit_hook(
+        raw,
+        [](void* self) -> int {
+          auto* conn = static_cast<Db*>(self);
+          const auto total = sqlite3_total_changes64(conn->db_);
+          conn->commits_->inc();
+          conn->rows_->inc(static_cast<std::uint64_t>(total - conn->counted_changes_));
+          conn->counted_changes_ = total;
+          return 0;  // let it commit
+        },
+        db.get());
+  }
   // WAL is what makes a commit survive kill -9 without an fsync, and what
   // every durability claim here rests on: refuse to run without it (SQLite
   // keeps the old mode silently, e.g. on a file system without shared memory).
@@ -111,22 +139,36 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, Durability d, int 
   return db;
 }
 
-Status Db::sync() {
+Result<std::optional<Db::SyncPoint>> Db::sync_point() {
   // Rows written on this connection since the last sync: none, nothing to do.
   const std::int64_t written = sqlite3_total_changes64(db_);
-  if (durability_ == Durability::full || written == synced_changes_) return {};
+  if (durability_ == Durability::full || written <= synced_changes_.load()) return std::nullopt;
   // The WAL's file handle, as SQLite's VFS opened it: syncing through it (not
   // a second descriptor) is what the VFS, and a test's power-loss VFS, sees.
   sqlite3_file* wal = nullptr;
   if (const int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
       rc != SQLITE_OK)
     return tl::unexpected(sqlite_error(rc, "sync " + path_, db_));
-  if (wal && wal->pMethods) {
-    if (const int rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL); rc != SQLITE_OK)
-      return tl::unexpected(sqlite_error(rc, "fsync the WAL of " + path_, db_));
+  return SyncPoint{wal, written};
+}
+
+Status Db::sync_to(const SyncPoint& p) {
+  std::lock_guard lk(sync_mu_);
+  // A concurrent caller's fsync, started after this point was taken, covered it.
+  if (p.written <= synced_changes_.load()) return {};
+  if (p.wal && p.wal->pMethods) {
+    if (const int rc = p.wal->pMethods->xSync(p.wal, SQLITE_SYNC_NORMAL); rc != SQLITE_OK)
+      return tl::unexpected(sqlite_error(rc, "fsync the WAL of " + path_));
   }
-  synced_changes_ = written;
+  synced_changes_.store(p.written);
   return {};
+}
+
+Status Db::sync() {
+  auto p = sync_point();
+  if (!p) return tl::unexpected(p.error());
+  if (!*p) return {};
+  return sync_to(**p);
 }
 
 Db::~Db() {

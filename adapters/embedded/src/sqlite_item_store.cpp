@@ -245,6 +245,23 @@ auto SqliteItemStore::write(F&& f) -> decltype(f(std::int64_t{})) {
   {
     std::lock_guard lk(mu_);
     const std::int64_t now_s = platform::to_unix_ms(options_.clock->now()) / 1000;
+    if (group_) {
+      // Inside a group: this write is one savepoint; a failure undoes it alone.
+      if (auto s = db_->exec("SAVEPOINT uow"); !s) return tl::unexpected(s.error());
+      struct Undo {
+        Db& db;
+        bool armed = true;
+        ~Undo() {
+          if (armed) (void)db.exec("ROLLBACK TO uow; RELEASE uow");
+        }
+      } undo{*db_};
+      result = f(now_s);
+      if (!result) return result;  // ~Undo rolls the savepoint back (and on an exception)
+      if (auto s = db_->exec("RELEASE uow"); !s) return tl::unexpected(s.error());
+      undo.armed = false;
+      group_wrote_ = true;
+      return result;  // observers hear of it when the group commits
+    }
     auto tx = Transaction::begin(*db_);
     if (!tx) return tl::unexpected(tx.error());
     result = f(now_s);
@@ -378,8 +395,48 @@ Result<std::vector<Item>> SqliteItemStore::read_outbox(std::size_t limit) {
 }
 
 Status SqliteItemStore::sync() {
-  std::lock_guard lk(mu_);
-  return db_->sync();
+  std::optional<Db::SyncPoint> point;
+  {
+    std::lock_guard lk(mu_);
+    auto p = db_->sync_point();
+    if (!p) return tl::unexpected(p.error());
+    point = *p;
+  }
+  // The fsync runs without the store's lock: readers and writers go on.
+  return point ? db_->sync_to(*point) : Status{};
+}
+
+Status SqliteItemStore::begin_group() {
+  mu_.lock();  // held until end_group()
+  if (group_) {
+    mu_.unlock();
+    return platform::fail(ErrorKind::failed_precondition, "{}: a group is already open", path());
+  }
+  auto tx = Transaction::begin(*db_);
+  if (!tx) {
+    mu_.unlock();
+    return tl::unexpected(tx.error());
+  }
+  group_.emplace(std::move(*tx));
+  group_wrote_ = false;
+  group_thread_ = std::this_thread::get_id();
+  return {};
+}
+
+Status SqliteItemStore::end_group() {
+  // Only the thread holding the group may end it (it holds the lock).
+  if (!mu_.try_lock())
+    return platform::fail(ErrorKind::failed_precondition, "{}: no group of this thread", path());
+  const bool mine = group_ && group_thread_ == std::this_thread::get_id();
+  mu_.unlock();
+  if (!mine) return platform::fail(ErrorKind::failed_precondition, "{}: no open group", path());
+  auto s = group_->commit();
+  group_.reset();  // rolls back if the commit failed
+  const bool wrote = s && group_wrote_;
+  group_wrote_ = false;
+  mu_.unlock();
+  if (wrote) notify();
+  return s;
 }
 
 Status SqliteItemStore::remove_outbox(const std::vector<Item>& relayed) {

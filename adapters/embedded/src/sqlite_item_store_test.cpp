@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "conformance/item_store_conformance.hpp"
 #include "support/temp_dir.hpp"
 
@@ -88,6 +92,74 @@ TEST(SqliteItemStore, CommitObserversRunAfterWritesOnly) {
   (*s)->remove_observer(token);
   ASSERT_TRUE((*s)->remove("K", "S", Condition::exists()));
   EXPECT_EQ(calls, 1);
+}
+
+// Group commit (issue 12): the bus runs a batch's units of work in one
+// transaction, each under its own savepoint.
+TEST(SqliteItemStoreGroup, EachWriteIsASavepointAndTheGroupCommitsThemTogether) {
+  orderly::testing::TempDir dir;
+  auto s = SqliteItemStore::open(dir.file("g.db"));
+  ASSERT_TRUE(s);
+  auto& store = **s;
+  ASSERT_TRUE(store.put(Item{"B", "S", 0, {{"v", 0}}, std::nullopt}, Condition::not_exists()));
+  ASSERT_TRUE(store.begin_group());
+  ASSERT_TRUE(store.put(Item{"A", "S", 0, {{"v", 1}}, std::nullopt}, Condition::not_exists()));
+  // A unit of work whose condition fails: its first write must not survive.
+  auto failed = store.transact_write(
+      {platform::Put{Item{"C", "S", 0, {{"v", 1}}, std::nullopt}, Condition::not_exists()},
+       platform::Put{Item{"B", "S", 0, {{"v", 9}}, std::nullopt}, Condition::not_exists()}});
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().kind, platform::ErrorKind::conflict);
+  ASSERT_TRUE(store.update(platform::Update{"B", "S", {{"v", 2}}, {}, Condition::exists()}));
+  EXPECT_TRUE(*store.get("A", "S"));  // the group reads its own writes
+  ASSERT_TRUE(store.end_group());
+  EXPECT_TRUE(*store.get("A", "S"));
+  EXPECT_FALSE(*store.get("C", "S"));
+  EXPECT_EQ((*store.get("B", "S"))->attrs.at("v"), 2);
+}
+
+TEST(SqliteItemStoreGroup, AnotherThreadWaitsForTheGroupThenBothWritesLand) {
+  orderly::testing::TempDir dir;
+  auto s = SqliteItemStore::open(dir.file("g.db"));
+  ASSERT_TRUE(s);
+  auto& store = **s;
+  ASSERT_TRUE(store.begin_group());
+  ASSERT_TRUE(store.put(Item{"A", "S", 0, {}, std::nullopt}, Condition::not_exists()));
+  std::atomic<bool> saw_a{false}, done{false};
+  std::thread other([&] {
+    saw_a = static_cast<bool>(*store.get("A", "S"));  // waits for the group
+    EXPECT_TRUE(store.put(Item{"X", "S", 0, {}, std::nullopt}, Condition::not_exists()));
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(done.load());  // blocked: the group holds the store
+  ASSERT_TRUE(store.end_group());
+  other.join();
+  EXPECT_TRUE(saw_a.load());  // it read after the commit, never a half-done group
+  EXPECT_TRUE(*store.get("X", "S"));
+  EXPECT_TRUE(*store.get("A", "S"));
+}
+
+TEST(SqliteItemStoreGroup, OnlyItsThreadEndsItAndObserversHearOnceAtTheEnd) {
+  orderly::testing::TempDir dir;
+  auto s = SqliteItemStore::open(dir.file("g.db"));
+  ASSERT_TRUE(s);
+  auto& store = **s;
+  std::atomic<int> heard{0};
+  store.on_commit([&] { ++heard; });
+  EXPECT_FALSE(store.end_group());  // none open
+  ASSERT_TRUE(store.begin_group());
+  EXPECT_FALSE(store.begin_group());  // not nested
+  ASSERT_TRUE(store.put(Item{"A", "S", 0, {}, std::nullopt}, {}));
+  ASSERT_TRUE(store.put(Item{"B", "S", 0, {}, std::nullopt}, {}));
+  std::thread other([&] { EXPECT_FALSE(store.end_group()); });
+  other.join();
+  EXPECT_EQ(heard.load(), 0);
+  ASSERT_TRUE(store.end_group());
+  EXPECT_EQ(heard.load(), 1);
+  ASSERT_TRUE(store.begin_group());
+  ASSERT_TRUE(store.end_group());  // nothing written: nobody woken
+  EXPECT_EQ(heard.load(), 1);
 }
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -174,12 +175,28 @@ class DurableBus final : public platform::Bus {
     platform::DeliveryResult result;
   };
 
+  struct PendingSettle {
+    const RuleState* rule;
+    std::vector<Settlement> settlements;
+  };
+  static constexpr std::size_t kMaxPendingSettles = 256;
+
   explicit DurableBus(std::unique_ptr<Db> db, DurableBusOptions options);
+  Result<std::size_t> deliver(const std::string& rule, bool async);
+  std::vector<Settlement> settlements_for(const InFlight& in_flight,
+                                          const std::vector<platform::DeliveryResult>& results);
+  Status sync_for(const std::vector<const PendingSettle*>& pending);
+  Status apply_settlements_locked(const RuleState& r, const std::vector<Settlement>& settlements,
+                                  std::int64_t now);
+  Status settle_all(const std::vector<const PendingSettle*>& pending);
+  void enqueue_settlement(PendingSettle p);
+  void settle_loop();
   Status publish_locked(const std::vector<platform::Item>& items, std::int64_t now);
   Result<std::vector<Received>> receive(const RuleState& r);
   Status settle(const RuleState& r, const std::vector<Settlement>& s);
   Status move_to_dlq(std::int64_t id, const std::string& error);
   void hook(std::string_view point) const;
+  OutboxSource* owner_of(std::string_view rule) const;
   void worker_loop(std::size_t index);
   void loop_failed(const char* loop, const platform::Error& e);
   void relay_loop();
@@ -211,6 +228,12 @@ class DurableBus final : public platform::Bus {
   std::condition_variable relay_cv_;
   bool relay_pending_ = false;  // guarded by relay_mu_
   std::vector<std::thread> threads_;
+  // Settlements the workers handed over, settled by settle_thread_ in groups.
+  std::mutex settle_mu_;
+  std::condition_variable settle_cv_, settle_space_cv_;
+  std::vector<PendingSettle> settle_queue_;  // guarded by settle_mu_
+  bool settle_stop_ = false;                 // guarded by settle_mu_
+  std::thread settle_thread_;
   mutable std::mutex health_mu_;
   LoopHealth relay_health_, worker_health_;  // guarded by health_mu_
   std::int64_t last_logged_ms_ = 0;  // guarded by health_mu_: errors logged at most every 5 s

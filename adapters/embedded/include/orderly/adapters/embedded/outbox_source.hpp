@@ -42,6 +42,16 @@ class OutboxSource {
   // Deletes every item whose TTL has passed; returns how many.
   virtual platform::Result<std::size_t> sweep_expired() = 0;
 
+  // Group commit. Between begin_group() and end_group(), on the calling
+  // thread, each write (a unit of work) runs as its own savepoint inside one
+  // transaction: a failed condition rolls back that write alone, and
+  // end_group() commits them all at once. Other threads wait for the group.
+  // If end_group() fails, none of the group's writes happened. The bus runs a
+  // batch's handlers inside a group of the rule owner's source. A source
+  // without groups commits each write on its own (the default).
+  virtual platform::Status begin_group() { return {}; }
+  virtual platform::Status end_group() { return {}; }
+
  protected:
   OutboxSource() = default;
   OutboxSource(const OutboxSource&) = default;

@@ -12,13 +12,17 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "orderly/platform/error.hpp"
+#include "orderly/platform/metrics.hpp"
 
 namespace orderly::adapters::embedded {
 
@@ -101,6 +105,16 @@ class Db {
   // with durability full, and when this connection wrote nothing since the
   // last call. Call it outside a transaction.
   Status sync();
+  // sync() in two halves, for a caller that serialises the connection with its
+  // own lock: take the point under that lock, then fsync outside it, so that
+  // the connection is not held for the fsync. Concurrent sync_to() calls are
+  // serialised, and one whose point an earlier fsync covered returns at once.
+  struct SyncPoint {
+    sqlite3_file* wal = nullptr;
+    std::int64_t written = 0;  // total changes on this connection when taken
+  };
+  Result<std::optional<SyncPoint>> sync_point();  // nullopt: nothing to sync
+  Status sync_to(const SyncPoint& p);
 
  private:
   Db(sqlite3* db, std::string path, Durability d)
@@ -108,7 +122,13 @@ class Db {
   sqlite3* db_;
   std::string path_;
   Durability durability_;
-  std::int64_t synced_changes_ = 0;
+  std::atomic<std::int64_t> synced_changes_{0};
+  // orderly_sqlite_commits_total and _rows_written_total for this file, kept
+  // by a commit hook (on the connection's thread).
+  platform::metrics::Counter* commits_ = nullptr;
+  platform::metrics::Counter* rows_ = nullptr;
+  std::int64_t counted_changes_ = 0;
+  std::mutex sync_mu_;  // serialises sync_to()
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
 };
 

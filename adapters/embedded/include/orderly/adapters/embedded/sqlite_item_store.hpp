@@ -16,7 +16,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "orderly/adapters/embedded/outbox_source.hpp"
@@ -56,6 +58,10 @@ class SqliteItemStore final : public platform::ItemStore, public OutboxSource {
   Result<std::vector<platform::Item>> read_outbox(std::size_t limit) override;
   Status remove_outbox(const std::vector<platform::Item>& relayed) override;
   Status sync() override;
+  // Group commit (see OutboxSource): savepoints inside one transaction; the
+  // store's lock is held from begin_group() to end_group(). Not nested.
+  Status begin_group() override;
+  Status end_group() override;
 
   [[nodiscard]] const std::string& path() const { return db_->path(); }
 
@@ -70,7 +76,12 @@ class SqliteItemStore final : public platform::ItemStore, public OutboxSource {
 
   std::unique_ptr<Db> db_;
   SqliteStoreOptions options_;
-  std::mutex mu_;
+  // Recursive: a group holds it from begin_group() to end_group(), and the
+  // writes and reads made inside the group take it again.
+  std::recursive_mutex mu_;
+  std::optional<Transaction> group_;  // guarded by mu_: the open group's transaction
+  bool group_wrote_ = false;          // guarded by mu_
+  std::thread::id group_thread_;      // guarded by mu_: the thread that opened it
   std::mutex observers_mu_;
   std::map<std::size_t, std::function<void()>> observers_;
   std::size_t next_observer_ = 0;
