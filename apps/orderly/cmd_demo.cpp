@@ -26,6 +26,11 @@ void add_demo_command(CLI::App& app) {
   demo->add_option("--concurrency", o->demo.concurrency, "Concurrent clients")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  demo->add_option("--rate", o->demo.rate,
+                   "Orders per second at fixed intended send times (open loop; latency from "
+                   "the intended time); 0: as fast as the clients can")
+      ->check(CLI::Range(0.0, 100'000.0))
+      ->capture_default_str();
   demo->add_option("--data-dir", o->demo.data_dir,
                    "With --url: the server's data dir (for a token)")
       ->capture_default_str();
