@@ -131,9 +131,13 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, Durability d, int 
                             path, mode);
   }
   const std::string sync = d == Durability::full ? "FULL" : "NORMAL";
+  // A 2 MiB page cache per connection: orderly up opens seven files, and 8 MiB
+  // each took its peak RSS past 64 MB under a backlog with no gain in
+  // throughput (bench/results/2026-12-02-e2e-throughput.md); the WAL and the
+  // OS page cache serve the rest.
   for (const std::string& pragma :
        {"PRAGMA synchronous=" + sync, std::string("PRAGMA temp_store=MEMORY"),
-        std::string("PRAGMA cache_size=-8192")}) {
+        std::string("PRAGMA cache_size=-2048")}) {
     if (auto s = db->exec(pragma); !s) return tl::unexpected(s.error());
   }
   return db;
