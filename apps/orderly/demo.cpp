@@ -245,9 +245,35 @@ int run_demo(const DemoOptions& o) {
   // polls): over HTTP, each has its own connection.
   std::vector<std::unique_ptr<Driver>> drivers;
   std::filesystem::path tmp;
+  // Embedded, the terminal is the report's: the system's own log lines go to a
+  // file, kept after the run, and the report ends with a pointer to it.
+  struct LogFile {
+    std::string path;
+    std::FILE* file = nullptr;
+    std::mutex mu;
+    std::size_t lines = 0, problems = 0;  // problems: WARN and ERROR lines
+  };
+  auto log_file = std::make_shared<LogFile>();
   if (o.url.empty()) {
-    // The report is the output: the system's own log lines only when something is wrong.
-    platform::log::configure({.service = "orderly", .level = platform::log::Level::warn});
+    log_file->path = (std::filesystem::temp_directory_path() /
+                      ("orderly-demo-" + std::to_string(::getpid()) + ".log"))
+                         .string();
+    log_file->file = std::fopen(log_file->path.c_str(), "w");
+    platform::log::Config config{.service = "orderly", .level = platform::log::Level::info};
+    if (log_file->file) {
+      config.sink = [log_file](std::string_view line) {
+        std::lock_guard lk(log_file->mu);
+        std::fwrite(line.data(), 1, line.size(), log_file->file);
+        std::fputc('\n', log_file->file);
+        ++log_file->lines;
+        if (line.find(R"("level":"WARN")") != std::string_view::npos ||
+            line.find(R"("level":"ERROR")") != std::string_view::npos)
+          ++log_file->problems;
+      };
+    } else {
+      config.level = platform::log::Level::warn;  // no file: only what is wrong, on stdout
+    }
+    platform::log::configure(std::move(config));
     tmp = std::filesystem::temp_directory_path() / ("orderly-demo-" + std::to_string(::getpid()));
     std::filesystem::remove_all(tmp);
     auto s = hosts::embedded::EmbeddedHost::open(
@@ -472,6 +498,14 @@ int run_demo(const DemoOptions& o) {
   std::printf("\ninvariants: terminal states, stock reservations, money %s: %s\n", money.c_str(),
               broken.empty() ? "OK" : "FAILED");
   for (const auto& b : broken) std::printf("  - %s\n", b.c_str());
+  if (log_file->file) {
+    platform::log::configure({.service = "orderly", .level = platform::log::Level::warn});
+    std::lock_guard lk(log_file->mu);
+    std::fclose(log_file->file);
+    log_file->file = nullptr;
+    std::printf("\nsystem log: %s (%zu lines, %zu WARN or ERROR; expected retries are INFO)\n",
+                log_file->path.c_str(), log_file->lines, log_file->problems);
+  }
   return broken.empty() ? 0 : 1;
 }
 

@@ -33,8 +33,9 @@ Rule make_rule(std::string name, std::vector<Handler> handlers, ItemStore& store
   reg.set_emf_dimensions("orderly_events_consumed_total", {{"rule", "outcome"}});
   auto& rule_duration = duration.with({name});
   auto& rule_retries = retries.with({name});
-  BatchHandler batch = each_message([table, &store, &clock, name, &rule_duration,
-                                     &rule_retries](const Delivery& d) -> Status {
+  const int max_receives = options.max_receive_count;
+  BatchHandler batch = each_message([table, &store, &clock, name, &rule_duration, &rule_retries,
+                                     max_receives](const Delivery& d) -> Status {
     const auto start = std::chrono::steady_clock::now();
     std::optional<TraceContext> parent;
     if (d.event.traceparent) parent = parse_traceparent(*d.event.traceparent);
@@ -47,8 +48,12 @@ Rule make_rule(std::string name, std::vector<Handler> handlers, ItemStore& store
                       .order_id = std::move(order_id),
                       .event_id = d.event.id});
     // Opened inside the log scope, so its record carries the event's context too.
-    Span span("handle " + d.event.type, parent,
-              {{"kind", "consumer"}, {"rule", name}, {"event_id", d.event.id}});
+    Span span("handle " + d.event.type, parent);
+    if (span.recording()) {  // attributes only when something reads them
+      span.set("kind", "consumer");
+      span.set("rule", boost::json::string(name));
+      span.set("event_id", boost::json::string(d.event.id));
+    }
     if (d.receive_count > 1) rule_retries.inc();
     auto it = table->find(d.event.type);
     Status s = it == table->end()
@@ -64,16 +69,20 @@ Rule make_rule(std::string name, std::vector<Handler> handlers, ItemStore& store
     consumed.with({name, d.event.type, outcome}).inc();
     if (!s) {
       span.set_error(s.error().message);
-      log::write(
-          s.error().kind == ErrorKind::permanent || s.error().kind == ErrorKind::invalid_input
-              ? log::Level::error
-              : log::Level::warn,
-          "delivery failed",
-          {{"rule", name},
-           {"type", d.event.type},
-           {"outcome", outcome},
-           {"receive_count", d.receive_count},
-           {"error", s.error().message}});
+      // A retry the bus will make is expected (a provider's transient error, a
+      // lost race): INFO. The last receive, after which the message goes to
+      // the DLQ, is a WARN; a permanent failure an ERROR.
+      const bool permanent =
+          s.error().kind == ErrorKind::permanent || s.error().kind == ErrorKind::invalid_input;
+      const auto level = permanent                         ? log::Level::error
+                         : d.receive_count >= max_receives ? log::Level::warn
+                                                           : log::Level::info;
+      log::write(level, "delivery failed",
+                 {{"rule", name},
+                  {"type", d.event.type},
+                  {"outcome", outcome},
+                  {"receive_count", d.receive_count},
+                  {"error", s.error().message}});
     }
     return s;
   });
