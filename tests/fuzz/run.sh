@@ -37,13 +37,20 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 log="$work/log"
+# FUZZ_RUNS: stop after that many executions too (long runs aiming at a count);
+# FUZZ_TIMEOUT: seconds one input may take (10; more on a machine busy with other work).
+runs=()
+[[ -n ${FUZZ_RUNS:-} ]] && runs=(-runs="$FUZZ_RUNS")
+started=$(date +%s)
 set +e
-"$bin" -max_total_time="$seconds" -seed=1 -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-  -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "$work/corpus" >"$log" 2>&1
+"$bin" -max_total_time="$seconds" "${runs[@]}" -seed=1 -timeout="${FUZZ_TIMEOUT:-10}" \
+  -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix="$artifacts/$target-" \
+  "$work/corpus" >"$log" 2>&1
 rc=$?
 set -e
+elapsed=$(( $(date +%s) - started ))
 execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-echo "fuzz: $target: ${execs:-?} executions in ${seconds} s, exit $rc"
+echo "fuzz: $target: ${execs:-?} executions in ${elapsed} s, exit $rc"
 if [[ $rc -ne 0 ]]; then
   tail -n 60 "$log" >&2
   exit 1
