@@ -35,6 +35,19 @@ CREATE TABLE IF NOT EXISTS archive (
   body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS archive_time ON archive(archived_at);
+-- Failed deliveries that were retried (not the successes: those are most of
+-- them), so that an order's retries can be shown where they happened (the
+-- console's swimlane). Written only on a failure, pruned with the archive.
+CREATE TABLE IF NOT EXISTS failures (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  rule TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  receive_count INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  failed_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS failures_event ON failures(event_id);
+CREATE INDEX IF NOT EXISTS failures_time ON failures(failed_at);
 -- A message points at its event's archive row instead of copying the body:
 -- rows stay small, so receive and settle rewrite little. The archive keeps a
 -- row while any message points at it, whatever the retention.
@@ -83,6 +96,20 @@ Result<std::unique_ptr<DurableBus>> DurableBus::open(DurableBusOptions options) 
   auto db = Db::open(options.path, options.durability);
   if (!db) return tl::unexpected(db.error());
   if (auto s = (*db)->exec(kSchema); !s) return tl::unexpected(s.error());
+  // The archive's correlation id (an order's saga: the id of its OrderPlaced),
+  // indexed so that one saga's events are found without a scan. Added in
+  // place to archives made before the column existed.
+  auto has = sql::scalar(**db,
+                         "SELECT COUNT(*) FROM pragma_table_info('archive') "
+                         "WHERE name = 'correlation'");
+  if (!has) return tl::unexpected(has.error());
+  if (*has == 0)
+    if (auto s = (*db)->exec("ALTER TABLE archive ADD COLUMN correlation TEXT"); !s)
+      return tl::unexpected(s.error());
+  if (auto s = (*db)->exec("CREATE INDEX IF NOT EXISTS archive_correlation ON archive(correlation) "
+                           "WHERE correlation IS NOT NULL");
+      !s)
+    return tl::unexpected(s.error());
   return std::unique_ptr<DurableBus>(new DurableBus(std::move(*db), std::move(options)));
 }
 
@@ -156,10 +183,11 @@ Status DurableBus::publish_locked(const std::vector<platform::Item>& items, std:
     const auto& stored = item.attrs.at("event");
     const std::string body =
         stored.is_string() ? std::string(stored.get_string()) : json::serialize(stored);
-    auto s = run(*db_,
-                 "INSERT OR IGNORE INTO archive(event_id, type, archived_at, body) "
-                 "VALUES (?1, ?2, ?3, ?4)",
-                 entry->event.id, entry->event.type, now, body);
+    auto s =
+        run(*db_,
+            "INSERT OR IGNORE INTO archive(event_id, type, archived_at, body, correlation) "
+            "VALUES (?1, ?2, ?3, ?4, NULLIF(?5, ''))",
+            entry->event.id, entry->event.type, now, body, entry->event.correlationid.value_or(""));
     if (!s) return s;
     if (db_->changes() == 0) continue;  // relayed before: the event id makes this idempotent
     const std::int64_t seq = db_->last_insert_rowid();
@@ -345,6 +373,11 @@ Status DurableBus::apply_settlements_locked(const RuleState& r,
               *db_,
               "UPDATE messages SET visible_at = ?1, inflight = 0, last_error = ?2 WHERE id = ?3",
               now + delay.count(), bounded(st.result.error), st.id);
+          if (s)
+            s = run(*db_,
+                    "INSERT INTO failures(rule, event_id, receive_count, error, failed_at) "
+                    "SELECT rule, event_id, receive_count, ?2, ?3 FROM messages WHERE id = ?1",
+                    st.id, bounded(st.result.error), now);
         }
         break;
       case Outcome::fail:

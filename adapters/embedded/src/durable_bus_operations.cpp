@@ -39,7 +39,7 @@ Result<std::vector<DeadLetter>> DurableBus::dead_letters(const std::string& rule
   return out;
 }
 
-Result<std::size_t> DurableBus::redrive(const std::string& rule) {
+Result<std::size_t> DurableBus::redrive(const std::string& rule, std::int64_t only_id) {
   if (rule == kRelayDlq)
     return platform::fail(ErrorKind::invalid_input,
                           "{} holds outbox items that could not be read; they cannot be "
@@ -57,26 +57,38 @@ Result<std::size_t> DurableBus::redrive(const std::string& rule) {
     // in the DLQ, for an operator to judge.
     const std::int64_t oldest = now - platform::kInboxRetention.count();
     // The archive may have pruned the event: the dead letter's copy restores it.
-    if (auto s = run(*db_,
-                     "INSERT OR IGNORE INTO archive(event_id, type, archived_at, body) "
-                     "SELECT event_id, type, ?1, body FROM dlq WHERE rule = ?2 AND "
-                     "enqueued_at > ?3 ORDER BY id",
-                     now, rule, oldest);
+    if (auto s =
+            run(*db_,
+                "INSERT OR IGNORE INTO archive(event_id, type, archived_at, body, correlation) "
+                "SELECT event_id, type, ?1, body, CASE WHEN json_valid(body) THEN "
+                "json_extract(body, '$.correlationid') END FROM dlq WHERE rule = ?2 AND "
+                "enqueued_at > ?3 AND (?4 = 0 OR id = ?4) ORDER BY id",
+                now, rule, oldest, only_id);
         !s)
       return tl::unexpected(s.error());
     if (auto s = run(*db_,
                      "INSERT OR IGNORE INTO messages(rule, seq, event_id, type, visible_at, "
                      "enqueued_at) SELECT d.rule, a.seq, d.event_id, d.type, ?1, ?1 FROM dlq d "
                      "JOIN archive a ON a.event_id = d.event_id WHERE d.rule = ?2 AND "
-                     "d.enqueued_at > ?3 ORDER BY d.id",
-                     now, rule, oldest);
+                     "d.enqueued_at > ?3 AND (?4 = 0 OR d.id = ?4) ORDER BY d.id",
+                     now, rule, oldest, only_id);
         !s)
       return tl::unexpected(s.error());
-    if (auto s = run(*db_, "DELETE FROM dlq WHERE rule = ?1 AND enqueued_at > ?2", rule, oldest);
+    if (auto s = run(*db_,
+                     "DELETE FROM dlq WHERE rule = ?1 AND enqueued_at > ?2 AND (?3 = 0 OR id = ?3)",
+                     rule, oldest, only_id);
         !s)
       return tl::unexpected(s.error());
     moved = static_cast<std::size_t>(db_->changes());
-    auto left = scalar(*db_, "SELECT COUNT(*) FROM dlq WHERE rule = ?1", rule);
+    if (only_id != 0 && moved == 0) {
+      auto there =
+          scalar(*db_, "SELECT COUNT(*) FROM dlq WHERE rule = ?1 AND id = ?2", rule, only_id);
+      if (!there) return tl::unexpected(there.error());
+      if (*there == 0)
+        return platform::fail(ErrorKind::not_found, "no dead letter {} in {}", only_id, rule);
+    }
+    auto left = scalar(*db_, "SELECT COUNT(*) FROM dlq WHERE rule = ?1 AND (?2 = 0 OR id = ?2)",
+                       rule, only_id);
     if (left && *left > 0)
       platform::log::warn("dead letters older than the inbox retention were not redriven",
                           {{"rule", rule}, {"left", *left}});
@@ -132,6 +144,8 @@ Result<std::size_t> DurableBus::replay(const std::string& rule, TimePoint from, 
 Result<std::size_t> DurableBus::prune_archive() {
   std::lock_guard lk(db_mu_);
   const std::int64_t cutoff = to_unix_ms(clock_->now() - options_.archive_retention);
+  if (auto s = run(*db_, "DELETE FROM failures WHERE failed_at < ?1", cutoff); !s)
+    return tl::unexpected(s.error());
   if (auto s = run(*db_,
                    "DELETE FROM archive WHERE archived_at < ?1 "
                    "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.seq = archive.seq)",
@@ -187,6 +201,85 @@ Result<std::vector<ArchivedEvent>> DurableBus::archive_since(std::int64_t after_
                        platform::from_unix_ms(g.column_int64(4))});
       },
       after_seq, static_cast<std::int64_t>(limit));
+  if (!s) return tl::unexpected(s.error());
+  return out;
+}
+
+Result<std::vector<ArchivedEvent>> DurableBus::latest_of_type(const std::string& type,
+                                                              std::int64_t before_seq,
+                                                              std::int64_t not_before_ms,
+                                                              std::size_t limit) {
+  std::lock_guard lk(db_mu_);
+  std::vector<ArchivedEvent> out;
+  auto s = for_each_row(
+      *db_,
+      "SELECT seq, event_id, type, body, archived_at FROM archive WHERE type = ?1 AND "
+      "(?2 <= 0 OR seq < ?2) AND archived_at >= ?3 ORDER BY seq DESC LIMIT ?4",
+      [&](Stmt& g) {
+        out.push_back({g.column_int64(0), std::string(g.column_text(1)),
+                       std::string(g.column_text(2)), std::string(g.column_text(3)),
+                       platform::from_unix_ms(g.column_int64(4))});
+      },
+      type, before_seq, not_before_ms, static_cast<std::int64_t>(limit));
+  if (!s) return tl::unexpected(s.error());
+  return out;
+}
+
+Result<Correlated> DurableBus::correlated(const std::string& correlation, std::size_t limit) {
+  std::lock_guard lk(db_mu_);
+  Correlated out;
+  // The saga's first event carries no correlation id of its own: it is the id.
+  auto s = for_each_row(
+      *db_,
+      "SELECT seq, event_id, type, body, archived_at FROM archive WHERE correlation = ?1 "
+      "UNION SELECT seq, event_id, type, body, archived_at FROM archive WHERE event_id = ?1 "
+      "ORDER BY 1 LIMIT ?2",
+      [&](Stmt& g) {
+        out.events.push_back({g.column_int64(0), std::string(g.column_text(1)),
+                              std::string(g.column_text(2)), std::string(g.column_text(3)),
+                              platform::from_unix_ms(g.column_int64(4))});
+      },
+      correlation, static_cast<std::int64_t>(limit));
+  if (!s) return tl::unexpected(s.error());
+  for (const auto& e : out.events) {
+    s = for_each_row(
+        *db_,
+        "SELECT rule, receive_count, error, failed_at FROM failures WHERE event_id = ?1 "
+        "ORDER BY id",
+        [&](Stmt& g) {
+          out.failures.push_back(
+              {std::string(g.column_text(0)), e.event_id, static_cast<int>(g.column_int64(1)),
+               std::string(g.column_text(2)), platform::from_unix_ms(g.column_int64(3))});
+        },
+        e.event_id);
+    if (!s) return tl::unexpected(s.error());
+    s = for_each_row(
+        *db_,
+        "SELECT rule, receive_count, inflight, COALESCE(last_error, ''), visible_at FROM "
+        "messages WHERE seq = ?1 ORDER BY id",
+        [&](Stmt& g) {
+          out.pending.push_back({std::string(g.column_text(0)), e.event_id,
+                                 static_cast<int>(g.column_int64(1)), g.column_int64(2) != 0,
+                                 std::string(g.column_text(3)),
+                                 platform::from_unix_ms(g.column_int64(4))});
+        },
+        e.seq);
+    if (!s) return tl::unexpected(s.error());
+  }
+  // The dead letters (a short table) whose event belongs to the saga.
+  s = for_each_row(
+      *db_,
+      "SELECT id, rule, event_id, type, body, receive_count, last_error, dead_at FROM dlq "
+      "WHERE event_id = ?1 OR (json_valid(body) AND json_extract(body, '$.correlationid') = ?1) "
+      "ORDER BY id LIMIT ?2",
+      [&](Stmt& g) {
+        out.dead.push_back({g.column_int64(0), std::string(g.column_text(1)),
+                            std::string(g.column_text(2)), std::string(g.column_text(3)),
+                            std::string(g.column_text(4)), static_cast<int>(g.column_int64(5)),
+                            std::string(g.column_text(6)),
+                            platform::from_unix_ms(g.column_int64(7))});
+      },
+      correlation, static_cast<std::int64_t>(limit));
   if (!s) return tl::unexpected(s.error());
   return out;
 }

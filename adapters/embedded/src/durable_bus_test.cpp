@@ -219,6 +219,87 @@ TEST_F(BusTest, RedriveDeliversDeadLettersAgain) {
   EXPECT_EQ(*bus_->redrive("r"), 0u);
 }
 
+TEST_F(BusTest, RedriveOfOneDeadLetterMovesOnlyThatOne) {
+  bool broken = true;
+  RuleOptions o;
+  o.max_receive_count = 1;
+  subscribe(
+      "r", EventPattern::for_types({kPlaced}),
+      [&](const Delivery&) {
+        return broken ? DeliveryResult::retry("down") : DeliveryResult::ok();
+      },
+      o);
+  publish(kPlaced);
+  const auto second = publish(kPlaced);
+  drain();
+  auto dead = bus_->dead_letters("r");
+  ASSERT_EQ(dead->size(), 2u);
+  broken = false;
+  const auto& target = (*dead)[1];
+  ASSERT_EQ(target.event_id, second.id);
+  EXPECT_EQ(bus_->redrive("r", target.id).value(), 1u);
+  drain();
+  ASSERT_EQ(seen_["r"].size(), 3u);
+  EXPECT_EQ(seen_["r"].back().event.id, second.id);
+  auto left = bus_->dead_letters("r");
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].id, (*dead)[0].id);
+  // Gone now, and never there: not_found, nothing moved.
+  auto again = bus_->redrive("r", target.id);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind, ErrorKind::not_found);
+  EXPECT_EQ(bus_->redrive("other", (*dead)[0].id).error().kind, ErrorKind::not_found);
+  EXPECT_EQ(bus_->dead_letters("r")->size(), 1u);
+}
+
+// The console's swimlane: one correlation id's events (the first found by its
+// own id), the deliveries that failed and were retried, and its dead letters;
+// nothing of another saga.
+TEST_F(BusTest, CorrelatedFindsASagasEventsRetriesAndDeadLetters) {
+  RuleOptions o;
+  o.max_receive_count = 2;
+  o.backoff_base = 0ms;
+  o.backoff_cap = 0ms;
+  subscribe(
+      "payments.flaky", EventPattern::for_types({kPlaced}),
+      [&](const Delivery&) { return DeliveryResult::retry("provider timed out"); }, o);
+  subscribe("orders.saga", EventPattern::for_types({kCancelled}), ok);
+  auto first = publish(kPlaced);
+  auto next = event(kCancelled);
+  caused_by(next, first);
+  {
+    UnitOfWork uow{clock_};
+    uow.emit(next);
+    ASSERT_TRUE(uow.commit(*store_));
+  }
+  auto other = event(kCancelled);  // another saga's
+  {
+    UnitOfWork uow{clock_};
+    uow.emit(other);
+    ASSERT_TRUE(uow.commit(*store_));
+  }
+  drain();
+  auto c = bus_->correlated(first.id);
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->events.size(), 2u);
+  EXPECT_EQ(c->events[0].event_id, first.id);
+  EXPECT_EQ(c->events[1].event_id, next.id);
+  // Receive 1 failed and was retried; receive 2 was the last: a dead letter.
+  ASSERT_EQ(c->failures.size(), 1u);
+  EXPECT_EQ(c->failures[0].rule, "payments.flaky");
+  EXPECT_EQ(c->failures[0].event_id, first.id);
+  EXPECT_EQ(c->failures[0].receive_count, 1);
+  EXPECT_EQ(c->failures[0].error, "provider timed out");
+  ASSERT_EQ(c->dead.size(), 1u);
+  EXPECT_EQ(c->dead[0].rule, "payments.flaky");
+  EXPECT_TRUE(c->pending.empty());
+  auto none = bus_->correlated(other.id);
+  ASSERT_TRUE(none);
+  ASSERT_EQ(none->events.size(), 1u);
+  EXPECT_TRUE(none->failures.empty());
+  EXPECT_TRUE(none->dead.empty());
+}
+
 // A dead letter may have had its effects committed (only the acknowledgement
 // failed); once its inbox marker has expired, a redrive would apply it twice.
 // So redrive leaves behind what is older than the inbox retention.

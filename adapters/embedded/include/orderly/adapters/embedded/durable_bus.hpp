@@ -88,6 +88,33 @@ struct QueueStats {
   std::int64_t oldest_age_ms = 0;  // of the oldest visible or in-flight message, 0 if none
 };
 
+// A delivery that failed and was retried (the `failures` table).
+struct DeliveryFailure {
+  std::string rule, event_id;
+  int receive_count = 0;
+  std::string error;
+  platform::TimePoint at;
+};
+
+// A message still queued: waiting, backing off or in flight.
+struct PendingDelivery {
+  std::string rule, event_id;
+  int receive_count = 0;
+  bool in_flight = false;
+  std::string last_error;
+  platform::TimePoint visible_at;
+};
+
+// Everything the bus holds of one correlation id (one order's saga): its
+// events in publish order, their failed deliveries, what is still queued, and
+// the dead letters.
+struct Correlated {
+  std::vector<ArchivedEvent> events;
+  std::vector<DeliveryFailure> failures;
+  std::vector<PendingDelivery> pending;
+  std::vector<DeadLetter> dead;
+};
+
 class DurableBus final : public platform::Bus {
  public:
   static Result<std::unique_ptr<DurableBus>> open(DurableBusOptions options);
@@ -134,7 +161,9 @@ class DurableBus final : public platform::Bus {
   // --- operations ---
   Result<std::vector<DeadLetter>> dead_letters(const std::string& rule = {},
                                                std::size_t limit = 100);
-  Result<std::size_t> redrive(const std::string& rule);
+  // Every dead letter of `rule`, or only the one with id `only_id`
+  // (not_found if it is not there).
+  Result<std::size_t> redrive(const std::string& rule, std::int64_t only_id = 0);
   Result<std::size_t> replay(const std::string& rule, platform::TimePoint from,
                              platform::TimePoint to);
   Result<std::size_t> prune_archive();
@@ -144,6 +173,13 @@ class DurableBus final : public platform::Bus {
   // Archived events after `after_seq`, oldest first (for tailing and exports).
   Result<std::vector<ArchivedEvent>> archive_since(std::int64_t after_seq,
                                                    std::size_t limit = 1000);
+  // Archived events of `type`, newest first: before seq `before_seq` (0: from
+  // the newest) and archived at or after `not_before_ms` (Unix ms).
+  Result<std::vector<ArchivedEvent>> latest_of_type(const std::string& type,
+                                                    std::int64_t before_seq,
+                                                    std::int64_t not_before_ms, std::size_t limit);
+  // One correlation id's events, failures, queued messages and dead letters.
+  Result<Correlated> correlated(const std::string& correlation, std::size_t limit = 500);
   [[nodiscard]] std::vector<std::string> rule_names() const;
 
   // The relay thread's health: when it last completed a pass without an error
