@@ -2,7 +2,8 @@
 // gateway route is in openapi.yaml. The gateway's routes are read from the C++
 // source: the router.add("METHOD", "/path", ...) / router_.add(...) calls in
 // services/*/src/api.cpp (each service's routes) and hosts/embedded/src/gateway.cpp
-// (health, metrics, JWKS, admin). Path parameters are {name} on both sides.
+// (health, metrics, JWKS, admin) and hosts/embedded/src/console.cpp (the console's
+// read models; its page and assets under /console are not API routes). Path parameters are {name} on both sides.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, existsSync } from 'node:fs';
@@ -19,7 +20,7 @@ function routeSources() {
     const rel = `services/${svc}/src/api.cpp`;
     if (existsSync(join(REPO_ROOT, rel))) out.push(rel);
   }
-  out.push('hosts/embedded/src/gateway.cpp');
+  out.push('hosts/embedded/src/gateway.cpp', 'hosts/embedded/src/console.cpp');
   return out;
 }
 
@@ -33,6 +34,8 @@ export function gatewayRoutes() {
   for (const file of routeSources()) {
     const src = withoutComments(read(file));
     for (const m of src.matchAll(/\brouter_?\s*\.\s*add\s*\(\s*"([A-Z]+)"\s*,\s*"([^"]+)"/g)) {
+      // The console's page and assets are a web page, not the API: not in openapi.yaml.
+      if (m[2] === '/console' || m[2].startsWith('/console/')) continue;
       const key = `${m[1]} ${m[2]}`;
       assert.ok(!routes.has(key), `${key} is registered twice (${routes.get(key)} and ${file})`);
       routes.set(key, file);

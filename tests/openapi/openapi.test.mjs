@@ -26,10 +26,14 @@ const ROUTES = {
   '/v1/orders': { post: 'orders:write', get: 'orders:read' },
   '/v1/orders/{orderId}': { get: 'orders:read' },
   '/v1/orders/{orderId}/cancel': { post: 'orders:write' },
+  '/v1/orders/{orderId}/saga': { get: 'orders:read' },
   '/v1/products': { get: '' },
   '/v1/products/{sku}': { get: '', put: 'admin' },
   '/v1/admin/dlq': { get: 'admin' },
   '/v1/admin/dlq/{rule}/redrive': { post: 'admin' },
+  '/v1/admin/dlq/{rule}/{id}/redrive': { post: 'admin' },
+  '/v1/admin/queues': { get: 'admin' },
+  '/v1/admin/orders': { get: 'admin' },
   '/healthz': { get: '' },
   '/readyz': { get: '' },
   '/metrics': { get: 'admin' },
@@ -314,7 +318,8 @@ test('Order, OrderPage and the other response shapes', () => {
   assert.deepEqual(Object.keys(s.Shipment.properties).sort(), ['carrier', 'shipmentId', 'trackingNumber']);
   assert.deepEqual([...s.TimelineEntry.required].sort(), ['eventId', 'time', 'type']);
   assert.deepEqual(s.OrderPage.properties.nextCursor.type, ['string', 'null']);
-  assert.deepEqual(Object.keys(s.Product.properties).sort(), ['available', 'name', 'price', 'sku']);
+  assert.deepEqual(Object.keys(s.Product.properties).sort(), ['available', 'name', 'onHand', 'price', 'reserved', 'sku']);
+  assert.deepEqual(s.Product.required, ['sku', 'name', 'price', 'available'], 'stock figures are optional: admins only');
   assert.equal(s.Product.properties.available.minimum, 0);
   assert.equal(s.ProductUpdate.properties.stock.maximum, 1000000000);
   assert.deepEqual(

@@ -1,4 +1,5 @@
-// The gateway: the table's routes, health, readiness, metrics, JWKS, admin DLQ;
+// The gateway: the table's routes, health, readiness, metrics, JWKS, admin DLQ,
+// the console;
 // auth, rate limit, shedding.
 #include "orderly/hosts/embedded/gateway.hpp"
 
@@ -7,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "orderly/hosts/embedded/console.hpp"
 #include "orderly/platform/metrics.hpp"
 
 namespace orderly::hosts::embedded {
@@ -62,30 +64,8 @@ Gateway::Gateway(EmbeddedHost& host, adapters::http::TokenVerifier verifier, jso
   router_.add("GET", "/.well-known/jwks.json", "", [this](ph::Request&) {
     return ph::Response::json(200, jwks_).with("Cache-Control", "max-age=300");
   });
-  router_.add("GET", "/v1/admin/dlq", "admin", [this](ph::Request& req) -> ph::Response {
-    auto dead = host_.bus().dead_letters(req.query_param("rule").value_or(""), 1000);
-    if (!dead) return ph::problem_for(dead.error(), req);
-    json::array items;
-    for (const auto& d : *dead)
-      items.push_back(json::object{{"id", d.id},
-                                   {"rule", d.rule},
-                                   {"eventId", d.event_id},
-                                   {"type", d.event_type},
-                                   {"receiveCount", d.receive_count},
-                                   {"lastError", d.last_error},
-                                   {"deadAt", platform::format_rfc3339(d.dead_at)}});
-    return ph::Response::json(200, json::object{{"items", std::move(items)}});
-  });
-  router_.add(
-      "POST", "/v1/admin/dlq/{rule}/redrive", "admin", [this](ph::Request& req) -> ph::Response {
-        auto n = host_.bus().redrive(req.param("rule"));
-        if (!n) {
-          if (n.error().kind == platform::ErrorKind::invalid_input)
-            return ph::problem(400, "not-redrivable", "Not redrivable", n.error().message, req);
-          return ph::problem_for(n.error(), req);
-        }
-        return ph::Response::json(200, {{"rule", req.param("rule")}, {"redriven", *n}});
-      });
+  // The console, its read models and the DLQ operations (hosts/embedded/src/console.cpp).
+  add_console_routes(router_, host_);
 }
 
 bool Gateway::overloaded() {
@@ -198,7 +178,10 @@ ph::Response Gateway::handle_inner(ph::Request& req) {
     return ph::problem(503, "overloaded", "Service overloaded",
                        "the event backlog is over its bound; retry later", req)
         .with("Retry-After", "2");
-  return router_.handle(req);
+  ph::Response res = router_.handle(req);
+  // Validators on the API's reads, so that a poller (the console) gets 304s.
+  if (req.path.rfind("/v1/", 0) == 0) apply_entity_tag(req, res);
+  return res;
 }
 
 }  // namespace orderly::hosts::embedded

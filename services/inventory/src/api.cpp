@@ -6,19 +6,31 @@ namespace orderly::services::inventory {
 namespace json = boost::json;
 namespace ph = platform::http;
 
-json::object api_json(const Product& p) {
-  return {{"sku", p.sku},
-          {"name", p.name},
-          {"price", contracts::encode(p.price)},
-          {"available", std::max<std::int64_t>(0, p.available())}};
+json::object api_json(const Product& p, bool with_stock) {
+  json::object out{{"sku", p.sku},
+                   {"name", p.name},
+                   {"price", contracts::encode(p.price)},
+                   {"available", std::max<std::int64_t>(0, p.available())}};
+  if (with_stock) {
+    out["onHand"] = p.on_hand;
+    out["reserved"] = p.reserved;
+  }
+  return out;
 }
+
+namespace {
+// Stock on hand and reserved are operators' figures: shown to admins only.
+bool admin(const ph::Request& req) {
+  return req.identity && req.identity->admin();
+}
+}  // namespace
 
 void add_routes(ph::Router& router, InventoryService& inventory) {
   router.add("GET", "/v1/products", "", [&inventory](ph::Request& req) -> ph::Response {
     auto all = inventory.list_products();
     if (!all) return ph::problem_for(all.error(), req);
     json::array items;
-    for (const auto& p : *all) items.push_back(api_json(p));
+    for (const auto& p : *all) items.push_back(api_json(p, admin(req)));
     return ph::Response::json(200, json::object{{"items", std::move(items)}});
   });
 
@@ -26,7 +38,7 @@ void add_routes(ph::Router& router, InventoryService& inventory) {
     auto p = inventory.get_product(req.param("sku"));
     if (!p) return ph::problem_for(p.error(), req);
     if (!*p) return ph::problem(404, "not-found", "Not found", "no such product", req);
-    return ph::Response::json(200, api_json(**p));
+    return ph::Response::json(200, api_json(**p, admin(req)));
   });
 
   router.add("PUT", "/v1/products/{sku}", "admin", [&inventory](ph::Request& req) -> ph::Response {
@@ -44,7 +56,7 @@ void add_routes(ph::Router& router, InventoryService& inventory) {
     if (!r.ok()) return ph::validation_problem(req, r.errors());
     auto p = inventory.upsert_product(sku, name, price, stock);
     if (!p) return ph::problem_for(p.error(), req);
-    return ph::Response::json(200, api_json(*p));
+    return ph::Response::json(200, api_json(*p, true));
   });
 }
 

@@ -6,7 +6,8 @@
 
 namespace orderly::services::inventory {
 
-boost::json::object api_json(const Product& p);
+// With `with_stock` (an admin asks), also onHand and reserved.
+boost::json::object api_json(const Product& p, bool with_stock = false);
 void add_routes(platform::http::Router& router, InventoryService& inventory);
 
 }  // namespace orderly::services::inventory
