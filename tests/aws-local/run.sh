@@ -21,4 +21,9 @@ if ! { [ -f infra/node_modules/.package-lock.json ] && [ ! infra/package-lock.js
   (cd infra && npm ci --no-audit --no-fund)
 fi
 
+# The console's browser check needs the root packages (playwright-core, @axe-core/playwright).
+if ! { [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ]; }; then
+  npm ci --no-audit --no-fund
+fi
+
 ORDERLY_BIN="${bin:-build/bin/orderly}" exec node --test --test-concurrency=1 "$@" tests/aws-local/

@@ -24,7 +24,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -497,6 +497,60 @@ describe('the AWS-local twin', () => {
 
   // The CLI's own client, as a user runs it against `orderly up --aws-local`: its order
   // mix (ok, decline, flaky, out of stock) reaches terminal states with its invariants.
+  // The console's page from the twin's API origin, in Debian's headless chromium: a
+  // customer's orders, one saga drawn from the order's timeline (AWS has no saga route),
+  // a refusal highlighted, and the ops views named as not on this deployment.
+  test('the web console works against the twin (headless chromium)', { timeout: 120_000 }, async () => {
+    const { chromium } = await import('playwright-core');
+    const { default: AxeBuilder } = await import('@axe-core/playwright');
+    const mine = (await req(twin.api, { path: '/v1/orders?limit=100', token: customer })).json.items;
+    const delivered = mine.find((o) => o.status === 'DELIVERED');
+    const declined = mine.find((o) => o.cancellationReason === 'payment_declined');
+    assert.ok(delivered && declined, `the mix left a delivered and a declined order: ${JSON.stringify(mine.map((o) => o.status))}`);
+    const page0 = await req(twin.api, { path: '/console' });
+    assert.equal(page0.status, 200);
+    assert.match(page0.headers['content-security-policy'], /script-src 'self'/);
+    const browser = await chromium.launch({ executablePath: process.env.ORDERLY_CHROMIUM || '/usr/bin/chromium', headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'] });
+    const errors = [];
+    try {
+      const open = async (tok) => {
+        const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+        page.on('pageerror', (e) => errors.push(String(e)));
+        page.on('console', (m) => m.type() === 'error' && /Content Security Policy/i.test(m.text()) && errors.push(m.text()));
+        await page.goto(`${twin.api}/console`);
+        await page.getByLabel('Access token (a JWT)').fill(tok);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.locator('#who-name').filter({ hasNotText: 'Not signed in' }).waitFor();
+        return page;
+      };
+      const page = await open(customer);
+      await page.goto(`${twin.api}/console#/orders`);
+      await page.locator(`tr[data-order="${delivered.orderId}"]`).waitFor({ timeout: 20_000 });
+      await page.goto(`${twin.api}/console#/order/${delivered.orderId}`);
+      await page.locator('#order-status', { hasText: 'DELIVERED' }).waitFor({ timeout: 20_000 });
+      await page.locator('#timeline-note').waitFor({ timeout: 20_000 });
+      await page.locator('svg.swimlane g.event[data-type="OrderDelivered"]').waitFor();
+      const axe = await new AxeBuilder({ page }).analyze();
+      assert.deepEqual(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id), []);
+      await page.goto(`${twin.api}/console#/order/${declined.orderId}`);
+      await page.locator('svg.swimlane g.event.refusal[data-type="PaymentDeclined"]').waitFor({ timeout: 20_000 });
+      await page.locator('svg.swimlane g.event.compensation[data-type="OrderCancelled"]').waitFor();
+      const artifacts = process.env.ORDERLY_BROWSER_ARTIFACTS || join(REPO_ROOT, 'build', 'browser-artifacts');
+      mkdirSync(artifacts, { recursive: true });
+      await page.screenshot({ path: join(artifacts, 'console-twin-declined.png'), fullPage: true });
+      const ops = await open(admin);
+      await ops.goto(`${twin.api}/console#/queues`);
+      await ops.locator('.refused', { hasText: 'Not on this deployment' }).waitFor({ timeout: 20_000 });
+      // The admin listing falls back to one customer's orders through GET /v1/orders.
+      await ops.goto(`${twin.api}/console#/orders?customer=${encodeURIComponent(delivered.customerId)}`);
+      await ops.locator(`tr[data-order="${delivered.orderId}"]`).waitFor({ timeout: 20_000 });
+    } finally {
+      await browser.close();
+    }
+    assert.deepEqual(errors, []);
+  });
+
   test('orderly demo --url against the twin reaches the same outcomes and invariants', { timeout: 180_000 }, async () => {
     const run = spawn(process.env.ORDERLY_BIN, ['demo', '--url', twin.api, '--data-dir', dataDir, '--orders', '40', '--concurrency', '4', '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

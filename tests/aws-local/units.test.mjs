@@ -5,7 +5,7 @@
 // and the template resolver.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,7 @@ import { LambdaService } from '../../tools/aws-local/lib/lambda.mjs';
 import { HttpApi } from '../../tools/aws-local/lib/apigw.mjs';
 import { issueToken, loadOrCreateKey } from '../../tools/aws-local/lib/jwt.mjs';
 import { buildModel, effectiveConfig, Resolver } from '../../tools/aws-local/lib/template.mjs';
+import { CONSOLE } from '../../tools/aws-local/twin.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'aws-local-units-'));
@@ -272,7 +273,7 @@ describe('the HTTP API', () => {
       return { ok: true, payload: JSON.stringify({ statusCode: 201, headers: { 'X-Thing': 'y' }, cookies: ['a=1', 'b=2'], body: Buffer.from('bin').toString('base64'), isBase64Encoded: true }) };
     },
   };
-  const api = new HttpApi({ model, lambda, auth: { keys: key.jwks, issuer: 'iss-local', audience: ['aud-local'] } });
+  const api = new HttpApi({ model, lambda, auth: { keys: key.jwks, issuer: 'iss-local', audience: ['aud-local'] }, console: CONSOLE });
   let base;
   after(() => api.close());
   const call = async (method, path, { headers = {}, body } = {}) => {
@@ -289,6 +290,26 @@ describe('the HTTP API', () => {
     });
   };
   const json = (r) => JSON.parse(r.body.toString());
+
+  test('the console: its files at /console with the headers orderly up sends, nothing else', async () => {
+    const page = await call('GET', '/console');
+    assert.equal(page.status, 200);
+    assert.match(page.headers['content-type'], /^text\/html/);
+    assert.equal(page.body.toString(), readFileSync(join(CONSOLE.dir, 'index.html'), 'utf8'));
+    // The same CSP as the embedded gateway's kConsoleCsp (its C++ literal, pieces joined).
+    const hpp = readFileSync(join(here, '..', '..', 'hosts', 'embedded', 'include', 'orderly', 'hosts', 'embedded', 'console.hpp'), 'utf8');
+    const literal = /kConsoleCsp =([\s\S]*?);\n/.exec(hpp)[1];
+    const csp = [...literal.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]).join('');
+    assert.equal(page.headers['content-security-policy'], csp);
+    assert.equal(page.headers['x-content-type-options'], 'nosniff');
+    const js = await call('GET', '/console/app.js');
+    assert.match(js.headers['content-type'], /^text\/javascript/);
+    assert.equal((await call('GET', '/console/app.js', { headers: { 'if-none-match': js.headers.etag } })).status, 304);
+    assert.equal((await call('GET', '/console/nothing.js')).status, 404);
+    assert.equal((await call('GET', '/console/..%2f..%2fpackage.json')).status, 404);
+    assert.equal((await call('GET', '/console/a/b')).status, 404, 'one level only');
+    assert.equal((await call('POST', '/console')).status, 404, 'GET and HEAD only');
+  });
 
   test('JWT authorizer: 401 without or with a bad token, 403 without a route scope', async () => {
     assert.deepEqual([(await call('GET', '/v1/things/1')).status, json(await call('GET', '/v1/things/1'))], [401, { message: 'Unauthorized' }]);

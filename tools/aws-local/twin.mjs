@@ -34,6 +34,19 @@ import { unpack } from './lib/zip.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, '..', '..');
+// The web console's files and the headers `orderly up` sends with them
+// (hosts/embedded/include/orderly/hosts/embedded/console.hpp, kConsoleCsp).
+export const CONSOLE = {
+  dir: path.join(REPO_ROOT, 'hosts', 'embedded', 'console'),
+  headers: {
+    'content-security-policy':
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+    'cross-origin-opener-policy': 'same-origin',
+  },
+};
 
 export const USAGE = `usage: node tools/aws-local/twin.mjs [options]
 
@@ -324,6 +337,7 @@ export class Twin {
       auth: { keys: this.key.jwks, issuer: o.issuer, audience: [o.audience] },
       log: (l) => this.log(l),
       accessLog: (rec) => appendFileSync(accessLog, `${JSON.stringify(rec)}\n`),
+      console: CONSOLE,
     });
     this.apiPort = model.api ? await this.api.listen(o.port) : null;
     const admin = http.createServer((req, res) => this.admin(req, res));

@@ -2,8 +2,10 @@
 // template (method + path with {params} and {proxy+}, ANY, $default), the JWT authorizer
 // with route scopes, the payload format 2.0 event, and the response mapping, with API
 // Gateway's own answers: 404/401/403/413/500/503 with {"message": ...}.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import { basename, join } from 'node:path';
 import { Unauthorized, verifyToken } from './jwt.mjs';
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -49,7 +51,10 @@ function decode(s) {
 const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|[\w.+-]+\+(json|xml)))/i;
 
 export class HttpApi {
-  constructor({ model, lambda, auth, log = () => {}, accessLog = () => {} }) {
+  // console: {dir, headers} serves the web console's files at /console, as a static
+  // site would beside the API (on AWS: an S3 bucket behind CloudFront, not in the stack).
+  constructor({ model, lambda, auth, log = () => {}, accessLog = () => {}, console: site = null }) {
+    this.site = site;
     this.api = model.api;
     this.model = model;
     this.lambda = lambda;
@@ -197,7 +202,22 @@ export class HttpApi {
     return { ok: true, jwt: { claims: flat, scopes: granted.length ? granted : null } };
   }
 
+  // GET /console and /console/{file}: the console's own files, with its headers (CSP).
+  serveConsole(req, res, ctx, rawPath) {
+    ctx.routeKey = 'console';
+    const name = rawPath === '/console' || rawPath === '/console/' ? 'index.html' : basename(rawPath);
+    const file = join(this.site.dir, name);
+    if (!/^[\w.-]+$/.test(name) || !existsSync(file)) return this.gatewayError(res, ctx, 404, 'Not Found');
+    const body = readFileSync(file);
+    const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
+    const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
+    const headers = { ...this.site.headers, 'content-type': types[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream', etag, 'cache-control': 'no-cache' };
+    if (req.headers['if-none-match'] === etag) return this.send(res, ctx, 304, headers, '');
+    return this.send(res, ctx, 200, headers, body);
+  }
+
   async route(req, res, ctx, body, rawPath, rawQueryString) {
+    if (this.site && (ctx.method === 'GET' || ctx.method === 'HEAD') && /^\/console(\/[^/]*)?$/.test(rawPath)) return this.serveConsole(req, res, ctx, rawPath);
     const matched = this.match(req.method, rawPath);
     if (!matched) {
       this.gatewayError(res, ctx, 404, 'Not Found');
