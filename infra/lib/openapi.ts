@@ -3,8 +3,11 @@
 // /v1/orders... is served by the orders function and /v1/products... by the inventory
 // function (both with _HANDLER=api). The rest of the contract is local-gateway only and
 // deliberately NOT routed on AWS:
-//   /v1/admin/*              DLQ inspection and redrive: on AWS use the SQS console or the
-//                            StartMessageMoveTask (redrive) API on the rule's DLQ;
+//   /v1/admin/*              DLQ inspection and redrive, queue statistics, every customer's
+//                            orders: on AWS use the SQS console or the StartMessageMoveTask
+//                            (redrive) API on the rule's DLQ, and CloudWatch;
+//   /v1/orders/{orderId}/saga  one saga from the embedded bus's archive (the console's
+//                            swimlane): on AWS the console draws the order's own timeline;
 //   /healthz, /readyz        liveness/readiness of the local process: on AWS, health is the
 //                            Lambda and API Gateway metrics;
 //   /.well-known/jwks.json   the local signing key: on AWS, Cognito publishes the JWKS.
@@ -22,7 +25,14 @@ export const ROUTE_OWNERS: ReadonlyArray<{ readonly prefix: string; readonly ser
 ];
 
 /** Paths (or path prefixes ending in '/') that exist only on the local gateway. */
-export const LOCAL_ONLY_PATHS: readonly string[] = ['/v1/admin/', '/healthz', '/readyz', '/metrics', '/.well-known/jwks.json'];
+export const LOCAL_ONLY_PATHS: readonly string[] = [
+  '/v1/admin/',
+  '/v1/orders/{orderId}/saga',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/.well-known/jwks.json',
+];
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
 
