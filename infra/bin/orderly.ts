@@ -7,6 +7,10 @@
 //                           single hyphens, at most 20 characters; the stack is Orderly-<stage>
 //                           and every physical name carries the stage (lib/naming.ts)
 //   lambdaDir               directory with <service>.zip (default: ../build/lambda, from `make lambda`)
+//   holdBack                comma-separated services whose functions keep the previous release's
+//                           code, from previousLambdaDir: step 1 of a schema change, consumers
+//                           first (docs/events.md#deploying-a-schema-change)
+//   previousLambdaDir       directory with the previous release's <service>.zip (with holdBack)
 //   account, region         pin the stack to an environment (default: env-agnostic)
 //   cognitoDomainPrefix     hosted-domain prefix of the hosted UI and token endpoint
 //                           (default: orderly-<stage>-<account id>)
@@ -48,6 +52,21 @@ try {
   process.exit(1);
 }
 const lambdaDir = ctx('lambdaDir');
+const topology = loadTopology();
+const holdBack = splitList(ctx('holdBack')) ?? [];
+const previousLambdaDir = ctx('previousLambdaDir');
+if (holdBack.length > 0) {
+  const known = topology.services.map((s) => s.name);
+  const unknown = holdBack.filter((s) => !known.includes(s));
+  if (unknown.length > 0 || !previousLambdaDir) {
+    process.stderr.write(
+      unknown.length > 0
+        ? `orderly: -c holdBack: no service ${unknown.join(', ')} (services: ${known.join(', ')})\n`
+        : 'orderly: -c holdBack needs -c previousLambdaDir=DIR (the previous release\'s zips)\n',
+    );
+    process.exit(1);
+  }
+}
 const account = ctx('account');
 const region = ctx('region');
 
@@ -55,9 +74,13 @@ new OrderlyStack(app, stackIdFor(stage), {
   description: `Orderly (stage ${stage}): event-driven order fulfilment (five services on Lambda, DynamoDB, EventBridge, SQS)`,
   env: account || region ? { account, region } : undefined,
   stage,
-  topology: loadTopology(),
+  topology,
   api: loadApiSpec(),
   lambdaDir: lambdaDir ? path.resolve(lambdaDir) : DEFAULT_LAMBDA_DIR,
+  heldBack:
+    holdBack.length > 0 && previousLambdaDir
+      ? { services: holdBack, lambdaDir: path.resolve(previousLambdaDir) }
+      : undefined,
   cognitoDomainPrefix: ctx('cognitoDomainPrefix'),
   customerCallbackUrls: splitList(ctx('customerCallbackUrls')),
   customerLogoutUrls: splitList(ctx('customerLogoutUrls')),

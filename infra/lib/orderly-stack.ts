@@ -107,6 +107,12 @@ export interface OrderlyStackProps extends StackProps {
   readonly api: ApiSpec;
   /** Directory with `<service>.zip` (or `<service>/bootstrap`). */
   readonly lambdaDir: string;
+  /**
+   * Services whose functions keep the code of a previous release (`lambdaDir` there): the
+   * first step of a schema change, which deploys the consumers before the producer
+   * (docs/events.md#deploying-a-schema-change). Every other function gets `lambdaDir`.
+   */
+  readonly heldBack?: { readonly services: readonly string[]; readonly lambdaDir: string };
   /** Cognito hosted domain prefix (globally unique per Region). Default: orderly-<stage>-<account id>. */
   readonly cognitoDomainPrefix?: string;
   /** Redirect URLs of the customer client after sign-in. Default: http://localhost:3000/callback. */
@@ -462,7 +468,10 @@ export class OrderlyStack extends Stack {
       runtime: lambda.Runtime.PROVIDED_AL2023,
       architecture: lambda.Architecture.X86_64, // the C++ build is x86_64
       handler, // Lambda sets _HANDLER from this: the bootstrap picks api or events
-      code: lambdaCode(props.lambdaDir, svc.name),
+      code: lambdaCode(
+        props.heldBack?.services.includes(svc.name) ? props.heldBack.lambdaDir : props.lambdaDir,
+        svc.name,
+      ),
       memorySize: MEMORY_MB,
       timeout: TIMEOUT[handler],
       tracing: lambda.Tracing.ACTIVE,

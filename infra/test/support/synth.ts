@@ -40,6 +40,7 @@ export interface BuildOverrides {
   customerCallbackUrls?: string[];
   customerLogoutUrls?: string[];
   selfSignUp?: boolean;
+  heldBack?: { services: string[]; lambdaDir: string };
 }
 
 export function build(overrides: BuildOverrides = {}): Built {
@@ -57,6 +58,7 @@ export function build(overrides: BuildOverrides = {}): Built {
     customerCallbackUrls: overrides.customerCallbackUrls,
     customerLogoutUrls: overrides.customerLogoutUrls,
     selfSignUp: overrides.selfSignUp,
+    heldBack: overrides.heldBack,
   });
   return { app, stack, topology, api };
 }
