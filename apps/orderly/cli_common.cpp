@@ -1,7 +1,13 @@
 // What the orderly subcommands share (cli_common.hpp).
 #include "cli_common.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace orderly::app {
@@ -23,6 +29,33 @@ platform::Result<std::unique_ptr<adapters::embedded::DurableBus>> open_bus(const
     return platform::fail(platform::ErrorKind::not_found, "no bus in {} (run orderly up first)",
                           c.data_dir);
   return adapters::embedded::DurableBus::open({.path = c.data_dir + "/bus.db", .durability = *d});
+}
+
+platform::Result<DataDirLock> DataDirLock::acquire(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return platform::fail(platform::ErrorKind::invalid_input, "cannot create data directory {}: {}",
+                          dir, ec.message());
+  const std::string path = dir + "/.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return platform::fail(platform::ErrorKind::invalid_input, "cannot open {}: {}", path,
+                          std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK)
+      return platform::fail(platform::ErrorKind::failed_precondition,
+                            "{} is in use by another orderly up or restore (stop it first)", dir);
+    return platform::fail(platform::ErrorKind::failed_precondition, "cannot lock {}: {}", dir,
+                          std::strerror(err));
+  }
+  return DataDirLock(fd);
+}
+
+DataDirLock::~DataDirLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
 }
 
 void exit_with(int code) {

@@ -23,6 +23,23 @@ struct Common {
 // Prints "orderly: <error>" on stderr and returns the exit code 1.
 int fail(const platform::Error& e);
 
+// An exclusive lock on a data directory (flock on <dir>/.lock), held by
+// `orderly up` while it runs and by `orderly restore`: a restore cannot
+// replace files under a running server, nor two servers share a directory.
+// Released when the process ends, however it ends.
+class DataDirLock {
+ public:
+  static platform::Result<DataDirLock> acquire(const std::string& dir);
+  DataDirLock(DataDirLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  DataDirLock& operator=(DataDirLock&&) = delete;
+  DataDirLock(const DataDirLock&) = delete;
+  ~DataDirLock();
+
+ private:
+  explicit DataDirLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 // Adds --data-dir to a subcommand.
 void add_common(CLI::App* cmd, Common& c);
 

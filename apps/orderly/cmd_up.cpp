@@ -91,6 +91,8 @@ int cmd_up(const UpOptions& up) {
 
   auto durability = adapters::embedded::parse_durability(c.durability);
   if (!durability) return fail(durability.error());
+  auto lock = DataDirLock::acquire(c.data_dir);
+  if (!lock) return fail(lock.error());
   auto keys = adapters::http::KeyPair::load_or_create(c.data_dir);
   if (!keys) return fail(keys.error());
 

@@ -115,8 +115,9 @@ describe('openapi.yaml', () => {
 
   it('leaves the local-gateway-only paths out', () => {
     assert.deepEqual([...api.localOnly].sort(), [
-      '/.well-known/jwks.json', '/healthz', '/metrics', '/readyz', '/v1/admin/dlq', '/v1/admin/dlq/{rule}/redrive',
-      '/v1/admin/dlq/{rule}/{id}/redrive', '/v1/admin/orders', '/v1/admin/queues', '/v1/orders/{orderId}/saga',
+      '/.well-known/jwks.json', '/healthz', '/metrics', '/readyz', '/v1/admin/backup', '/v1/admin/dlq',
+      '/v1/admin/dlq/{rule}/redrive', '/v1/admin/dlq/{rule}/{id}/redrive', '/v1/admin/orders', '/v1/admin/queues',
+      '/v1/orders/{orderId}/saga',
     ]);
     for (const r of api.routes) assert.ok(!api.localOnly.includes(r.path), r.path);
   });

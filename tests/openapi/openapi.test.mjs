@@ -33,6 +33,7 @@ const ROUTES = {
   '/v1/admin/dlq/{rule}/redrive': { post: 'admin' },
   '/v1/admin/dlq/{rule}/{id}/redrive': { post: 'admin' },
   '/v1/admin/queues': { get: 'admin' },
+  '/v1/admin/backup': { post: 'admin' },
   '/v1/admin/orders': { get: 'admin' },
   '/healthz': { get: '' },
   '/readyz': { get: '' },

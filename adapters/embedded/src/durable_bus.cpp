@@ -218,6 +218,7 @@ Status DurableBus::publish_locked(const std::vector<platform::Item>& items, std:
 // ignores a second copy. One fsync per dirty source and one for the bus per
 // pass, however many items.
 Result<std::size_t> DurableBus::relay_once() {
+  std::lock_guard pass(relay_pass_mu_);  // pause_relay() waits for a pass to end
   std::vector<std::pair<OutboxSource*, std::vector<platform::Item>>> batches;
   std::size_t total = 0;
   for (auto& o : outboxes_) {

@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 #include <cstdlib>
 
+#include "orderly/hosts/embedded/backup.hpp"
 #include "orderly/services/contracts/events.hpp"
 #include "orderly/services/orders/api.hpp"
 
@@ -242,6 +243,15 @@ ph::Response redrive_one(EmbeddedHost& host, ph::Request& req) {
 }  // namespace
 
 void add_console_routes(ph::Router& router, EmbeddedHost& host) {
+  // A consistent online backup into <data-dir>/backups/<time>/ (backup.hpp).
+  router.add("POST", "/v1/admin/backup", "admin", [&host](ph::Request& req) -> ph::Response {
+    std::string stamp = platform::format_rfc3339(platform::SystemClock::instance().now());
+    for (char& ch : stamp)
+      if (ch == ':') ch = '-';
+    auto m = backup(host, host.options().data_dir + "/backups/" + stamp);
+    if (!m) return ph::problem_for(m.error(), req);
+    return ph::Response::json(200, to_json(*m));
+  });
   auto index = [](ph::Request& req) {
     return asset_response(req, *find_console_asset("index.html"));
   };

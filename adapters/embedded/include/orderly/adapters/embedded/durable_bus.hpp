@@ -178,6 +178,13 @@ class DurableBus final : public platform::Bus {
   Result<std::vector<ArchivedEvent>> latest_of_type(const std::string& type,
                                                     std::int64_t before_seq,
                                                     std::int64_t not_before_ms, std::size_t limit);
+  // Holds the relay between two passes until the lock is released: nothing
+  // leaves an outbox meanwhile (deliveries and handlers go on). A backup takes
+  // the bus, then the stores, under it: an event is then either in the bus
+  // copy or still in its producer's outbox in the store copy, never in neither.
+  [[nodiscard]] std::unique_lock<std::mutex> pause_relay() {
+    return std::unique_lock<std::mutex>(relay_pass_mu_);
+  }
   // One correlation id's events, failures, queued messages and dead letters.
   Result<Correlated> correlated(const std::string& correlation, std::size_t limit = 500);
   [[nodiscard]] std::vector<std::string> rule_names() const;
@@ -260,6 +267,7 @@ class DurableBus final : public platform::Bus {
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
   std::uint64_t wake_seq_ = 0;  // guarded by wake_mu_
+  std::mutex relay_pass_mu_;    // held for a whole relay pass; pause_relay() takes it
   std::mutex relay_mu_;
   std::condition_variable relay_cv_;
   bool relay_pending_ = false;  // guarded by relay_mu_
