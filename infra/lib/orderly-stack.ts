@@ -355,8 +355,9 @@ export class OrderlyStack extends Stack {
         destination: new apigwv2.LogGroupLogDestination(accessLogs),
         format: AccessLogFormat.custom(
           JSON.stringify({
+            // No client IP: API Gateway can neither truncate nor hash it, and an address is
+            // personal data (docs/protocols-and-security.md#personal-data-in-logs).
             requestId: '$context.requestId',
-            ip: '$context.identity.sourceIp',
             requestTime: '$context.requestTime',
             method: '$context.httpMethod',
             routeKey: '$context.routeKey',

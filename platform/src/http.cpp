@@ -1,6 +1,7 @@
 // Server-independent HTTP: problems, strict body parsing, the router.
 #include "orderly/platform/http.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -314,6 +315,23 @@ std::string Router::route_of(Request& req) const {
   return m.route ? m.route->pattern : std::string("unmatched");
 }
 
+std::string log_client(std::string_view a) {
+  boost::system::error_code ec;
+  const auto addr = boost::asio::ip::make_address(std::string(a), ec);
+  if (ec) return "-";
+  if (addr.is_v4() || (addr.is_v6() && addr.to_v6().is_v4_mapped())) {
+    auto b =
+        addr.is_v4()
+            ? addr.to_v4().to_bytes()
+            : boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, addr.to_v6()).to_bytes();
+    b[3] = 0;
+    return boost::asio::ip::address_v4(b).to_string();
+  }
+  auto b = addr.to_v6().to_bytes();
+  for (std::size_t i = 6; i < b.size(); ++i) b[i] = 0;
+  return boost::asio::ip::address_v6(b).to_string();
+}
+
 Response observe(Request& req, const std::string& route,
                  const std::optional<std::string>& parent_traceparent,
                  const std::function<Response(Request&)>& handler) {
@@ -359,7 +377,7 @@ Response observe(Request& req, const std::string& route,
                 {"path", req.path},
                 {"status", res.status},
                 {"duration_ms", seconds * 1000},
-                {"client", req.client}});
+                {"client", log_client(req.client)}});
   return res;
 }
 

@@ -86,3 +86,19 @@ TEST(Scopes, OnlyOrderlysResourceServerGrantsTheBareScope) {
 
 }  // namespace
 }  // namespace orderly::platform::http
+
+namespace orderly::platform::http {
+namespace {
+
+// Logs keep a client's network, not its address (docs/protocols-and-security.md).
+TEST(LogClient, TruncatesIpv4ToItsSlash24AndIpv6ToItsSlash48) {
+  EXPECT_EQ(log_client("203.0.113.77"), "203.0.113.0");
+  EXPECT_EQ(log_client("127.0.0.1"), "127.0.0.0");
+  EXPECT_EQ(log_client("2001:db8:1:2:3:4:5:6"), "2001:db8:1::");
+  EXPECT_EQ(log_client("::ffff:198.51.100.9"), "198.51.100.0");
+  EXPECT_EQ(log_client(""), "-");
+  EXPECT_EQ(log_client("not an address"), "-");
+}
+
+}  // namespace
+}  // namespace orderly::platform::http

@@ -169,7 +169,10 @@ test('logs: one JSON object per stdout line, standard fields, spans, and no toke
   for (const r of requests) {
     assert.ok(r.request_id && r.trace_id && r.span_id && r.route && r.method && typeof r.status === 'number', JSON.stringify(r));
     assert.equal(typeof r.duration_ms, 'number');
+    // The client's network, never its address: 127.0.0.1 is logged as 127.0.0.0.
+    assert.equal(r.client, '127.0.0.0', JSON.stringify(r));
   }
+  assert.ok(!stdout.includes('127.0.0.1"'), 'a whole client address in the logs');
   // Every hop of the traced order is a span of the caller's trace.
   const tracedSpans = parsed.filter((o) => o.message === 'span' && o.trace_id === traceId);
   assert.ok(tracedSpans.length >= traced.timeline.length - 1, `${tracedSpans.length} spans for the traced order`);

@@ -351,7 +351,7 @@ struct Session : std::enable_shared_from_this<Session> {
           {"durationUs", static_cast<std::int64_t>(ms * 1000)},
           {"bytes", length},
           {"requestId", r.request_id},
-          {"client", r.client}}));
+          {"client", platform::http::log_client(r.client)}}));
     }
     write();
   }

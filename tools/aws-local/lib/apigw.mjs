@@ -113,7 +113,6 @@ export class HttpApi {
     this.stats.byStatus[status] = (this.stats.byStatus[status] ?? 0) + 1;
     this.accessLog({
       requestId: ctx.requestId,
-      ip: ctx.sourceIp,
       requestTime: clfTime(ctx.start),
       method: ctx.method,
       routeKey: ctx.routeKey ?? '-',

@@ -45,6 +45,12 @@ inline constexpr std::string_view kResourceServer = "orderly";
 void add_scopes(Identity& who, std::string_view space_separated,
                 std::string_view resource_server = kResourceServer);
 
+// A client address as logs keep it: IPv4 truncated to its /24 (203.0.113.7 ->
+// 203.0.113.0), IPv6 to its /48 (2001:db8:1:2::5 -> 2001:db8:1::), anything
+// else to "-". An address is personal data; its network is enough to see where
+// a flood comes from. Rate limiting uses the whole address, never logged.
+std::string log_client(std::string_view address);
+
 struct Request {
   std::string method;
   std::string target;  // path and query, as received
