@@ -531,11 +531,14 @@ describe('the AWS-local twin', () => {
       await page.locator('#order-status', { hasText: 'DELIVERED' }).waitFor({ timeout: 20_000 });
       await page.locator('#timeline-note').waitFor({ timeout: 20_000 });
       await page.locator('svg.swimlane g.event[data-type="OrderDelivered"]').waitFor();
+      // Drawn in time order: no hop goes back in time.
+      for (const t of await page.locator('svg.swimlane text.hop-time').allTextContents()) assert.match(t, /^\+\d+ ms$/);
       const axe = await new AxeBuilder({ page }).analyze();
       assert.deepEqual(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id), []);
       await page.goto(`${twin.api}/console#/order/${declined.orderId}`);
       await page.locator('svg.swimlane g.event.refusal[data-type="PaymentDeclined"]').waitFor({ timeout: 20_000 });
       await page.locator('svg.swimlane g.event.compensation[data-type="OrderCancelled"]').waitFor();
+      for (const t of await page.locator('svg.swimlane text.hop-time').allTextContents()) assert.match(t, /^\+\d+ ms$/);
       const artifacts = process.env.ORDERLY_BROWSER_ARTIFACTS || join(REPO_ROOT, 'build', 'browser-artifacts');
       mkdirSync(artifacts, { recursive: true });
       await page.screenshot({ path: join(artifacts, 'console-twin-declined.png'), fullPage: true });

@@ -339,10 +339,12 @@ function orderView(id) {
 }
 
 // The saga as the order itself recorded it (its timeline: the events orders
-// saw, in order), for a deployment without GET /v1/orders/{id}/saga. Causes are
-// not recorded there: each hop is drawn from the event before it.
+// saw), for a deployment without GET /v1/orders/{id}/saga. Causes are not
+// recorded there: the entries are put in time order (a timer's entry carries
+// the time it was set, not the time it fired) and each hop is drawn from the
+// event before it.
 function timelineSaga(o) {
-  const tl = o.timeline ?? [];
+  const tl = [...(o.timeline ?? [])].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
   return {
     orderId: o.orderId,
     status: o.status,
