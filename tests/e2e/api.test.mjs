@@ -52,6 +52,8 @@ describe('health and discovery', () => {
     assert.ok(r.json.bus.backlog <= r.json.bus.maxBacklog);
     assert.equal(r.json.bus.relay, 'ok');
     assert.equal(r.json.bus.relayErrors, 0);
+    assert.equal(r.json.bus.workers, 'ok');
+    assert.equal(r.json.bus.workerErrors, 0);
   });
 
   test('GET /.well-known/jwks.json serves the RS256 public key that verifies CLI tokens', async () => {

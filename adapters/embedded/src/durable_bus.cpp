@@ -567,13 +567,18 @@ void DurableBus::worker_loop(std::size_t index) {
       std::lock_guard lk(wake_mu_);
       seen = wake_seq_;
     }
-    bool busy = false;
+    bool busy = false, failed = false;
     const std::size_t start = next_rule_.fetch_add(1) + index;
     for (std::size_t i = 0; i < names.size() && !stopping_; ++i) {
       auto n = deliver(names[(start + i) % names.size()], true);
-      if (!n) loop_failed("worker", n.error());
+      if (!n) {
+        loop_failed("worker", n.error());
+        failed = true;
+      }
       busy = busy || (n && *n > 0);
     }
+    // A pass over every rule without an error: the workers are alive (/readyz).
+    if (!failed) worker_ok_ms_.store(to_unix_ms(clock_->now()), std::memory_order_relaxed);
     if (busy || stopping_) continue;
     Millis wait = options_.idle_poll;
     if (auto due = next_due()) wait = std::clamp(*due - clock_->now(), Millis{0}, wait);
@@ -627,7 +632,9 @@ DurableBus::LoopHealth DurableBus::relay_health() const {
 
 DurableBus::LoopHealth DurableBus::worker_health() const {
   std::lock_guard lk(health_mu_);
-  return worker_health_;
+  auto h = worker_health_;
+  h.last_ok_ms = std::max(h.last_ok_ms, worker_ok_ms_.load(std::memory_order_relaxed));
+  return h;
 }
 
 // A loop's error is never dropped: counted, kept for /readyz, and logged (at

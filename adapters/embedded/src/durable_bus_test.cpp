@@ -590,6 +590,30 @@ TEST(DurableBusThreads, ARelayThatKeepsFailingIsCountedAndShowsAsStalled) {
   EXPECT_NE(text.find("orderly_bus_loop_errors_total{loop=\"relay\"}"), std::string::npos);
 }
 
+// /readyz calls the workers stalled after 10 s without a good pass: an idle
+// worker must still count as alive (it was reported stalled 10 s after start).
+TEST(DurableBusThreads, IdleWorkersKeepReportingTheirPasses) {
+  orderly::testing::TempDir dir;
+  auto bus = DurableBus::open({.path = dir.file("bus.db"), .idle_poll = Millis{10}});
+  ASSERT_TRUE(bus);
+  ASSERT_TRUE((*bus)->subscribe(
+      {"idle.rule",
+       EventPattern::for_types({kPlaced}),
+       [](const std::vector<Delivery>& ds) { return std::vector<DeliveryResult>(ds.size()); },
+       {}}));
+  ASSERT_TRUE((*bus)->start());
+  const auto started = (*bus)->worker_health().last_ok_ms;
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::int64_t later = started;
+  for (int i = 0; i < 200 && later == started; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    later = (*bus)->worker_health().last_ok_ms;
+  }
+  (*bus)->stop();
+  EXPECT_GT(later, started) << "an idle worker's passes are not recorded";
+  EXPECT_EQ((*bus)->worker_health().errors, 0);
+}
+
 TEST_F(BusTest, SubscribeValidatesRules) {
   auto h = [](const std::vector<Delivery>& ds) { return std::vector<DeliveryResult>(ds.size()); };
   EXPECT_TRUE(bus_->subscribe({"ok.rule-1", EventPattern{}, h, {}}));

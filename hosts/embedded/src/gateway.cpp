@@ -94,13 +94,20 @@ ph::Response Gateway::readiness(ph::Request& req) {
   const auto relay = host_.bus().relay_health();
   const auto now_ms = platform::to_unix_ms(platform::SystemClock::instance().now());
   const bool relay_ok = !ready_.load() || now_ms - relay.last_ok_ms < 10'000;
-  ok = ok && relay_ok;
+  // Likewise the workers: each pass over the rules takes at most an idle poll
+  // when there is nothing to do, so 10 s without a good one is a stall.
+  const auto workers = host_.bus().worker_health();
+  const bool workers_ok = !ready_.load() || now_ms - workers.last_ok_ms < 10'000;
+  ok = ok && relay_ok && workers_ok;
   auto backlog = host_.bus().backlog();
   json::object bus{{"backlog", backlog ? json::value(*backlog) : json::value(nullptr)},
                    {"maxBacklog", options_.max_backlog},
                    {"relay", relay_ok ? "ok" : "stalled"},
-                   {"relayErrors", relay.errors}};
+                   {"relayErrors", relay.errors},
+                   {"workers", workers_ok ? "ok" : "stalled"},
+                   {"workerErrors", workers.errors}};
   if (!relay.last_error.empty()) bus["relayLastError"] = relay.last_error;
+  if (!workers.last_error.empty()) bus["workerLastError"] = workers.last_error;
   if (!backlog) bus["error"] = backlog.error().message;
   ok = ok && backlog && *backlog <= options_.max_backlog;
   json::object body{{"status", ok ? "ready" : "not-ready"},

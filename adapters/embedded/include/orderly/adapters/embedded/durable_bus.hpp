@@ -189,10 +189,10 @@ class DurableBus final : public platform::Bus {
   Result<Correlated> correlated(const std::string& correlation, std::size_t limit = 500);
   [[nodiscard]] std::vector<std::string> rule_names() const;
 
-  // The relay thread's health: when it last completed a pass without an error
-  // (0 before its first), and its last error. A relay that keeps failing is a
-  // stalled bus: /readyz reports it (errors are also logged and counted in
-  // orderly_bus_loop_errors_total{loop}).
+  // The relay's and the workers' health: when one last completed a pass
+  // without an error (the start time before its first), and the last error.
+  // A loop that keeps failing is a stalled bus: /readyz reports it (errors are
+  // also logged and counted in orderly_bus_loop_errors_total{loop}).
   struct LoopHealth {
     std::int64_t last_ok_ms = 0;
     std::int64_t errors = 0;
@@ -279,7 +279,8 @@ class DurableBus final : public platform::Bus {
   bool settle_stop_ = false;                 // guarded by settle_mu_
   std::thread settle_thread_;
   mutable std::mutex health_mu_;
-  LoopHealth relay_health_, worker_health_;  // guarded by health_mu_
+  LoopHealth relay_health_, worker_health_;    // guarded by health_mu_
+  std::atomic<std::int64_t> worker_ok_ms_{0};  // a worker's last pass without an error
   std::int64_t last_logged_ms_ = 0;  // guarded by health_mu_: errors logged at most every 5 s
   std::atomic<std::size_t> next_rule_{0};
 };
