@@ -35,6 +35,7 @@ struct UpOptions {
   int workers = 2;
   int http_threads = 2;
   double saga_timeout_s = 30;
+  double retention_days = 90;
   double fulfilment_timeout_s =
       std::chrono::duration<double>(hosts::Settings{}.fulfilment_timeout).count();
   double carrier_delay_s = 5;
@@ -106,6 +107,7 @@ int cmd_up(const UpOptions& up) {
       .fulfilment_timeout =
           platform::Millis{static_cast<std::int64_t>(up.fulfilment_timeout_s * 1000)},
       .carrier_delay = platform::Millis{static_cast<std::int64_t>(up.carrier_delay_s * 1000)},
+      .retention = platform::Millis{static_cast<std::int64_t>(up.retention_days * 86'400'000)},
   });
   if (!sys) return fail(sys.error());
   auto api = hosts::embedded::Gateway::create(
@@ -208,6 +210,10 @@ void add_up_command(CLI::App& app) {
       ->capture_default_str();
   up->add_option("--carrier-delay", o->carrier_delay_s, "Seconds between the carrier's steps")
       ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  up->add_option("--retention-days", o->retention_days,
+                 "Days a delivered order's personal data is kept before it is erased (0: kept)")
+      ->check(CLI::Range(0.0, 36500.0))
       ->capture_default_str();
   up->add_option("--rate-limit", o->rate_limit, "Requests per second per subject")
       ->check(CLI::PositiveNumber)

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add_demo_command(app);
   add_dlq_command(app);
   add_backup_commands(app);
+  add_customers_command(app);
   add_invoke_command(app, argv[0]);
   app.add_subcommand("version", "Print the version")->callback([] {
     std::printf("orderly 0.1.0\n");

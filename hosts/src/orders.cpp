@@ -15,7 +15,8 @@ const ServiceSpec& orders_service() {
       return std::make_unique<Hosted<OrdersService>>(std::make_unique<OrdersService>(
           p.store, p.clock,
           services::orders::Config{.saga_timeout = p.settings.saga_timeout,
-                                   .fulfilment_timeout = p.settings.fulfilment_timeout}));
+                                   .fulfilment_timeout = p.settings.fulfilment_timeout,
+                                   .retention = p.settings.retention}));
     };
     s.routes = [](platform::http::Router& r, Service& svc) {
       services::orders::add_routes(r, svc.as<OrdersService>());

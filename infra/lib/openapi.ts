@@ -3,9 +3,12 @@
 // /v1/orders... is served by the orders function and /v1/products... by the inventory
 // function (both with _HANDLER=api). The rest of the contract is local-gateway only and
 // deliberately NOT routed on AWS:
-//   /v1/admin/*              DLQ inspection and redrive, queue statistics, every customer's
-//                            orders: on AWS use the SQS console or the StartMessageMoveTask
-//                            (redrive) API on the rule's DLQ, and CloudWatch;
+//   /v1/admin/* (but erasure) DLQ inspection and redrive, queue statistics, every customer's
+//                            orders, backups: on AWS use the SQS console or the
+//                            StartMessageMoveTask (redrive) API on the rule's DLQ, CloudWatch
+//                            and AWS Backup;
+// Erasure (/v1/admin/customers/{customerId}/erase, /v1/admin/erasures/{erasureId}) is the
+// orders function's, on AWS as locally (docs/adr/0017).
 //   /v1/orders/{orderId}/saga  one saga from the embedded bus's archive (the console's
 //                            swimlane): on AWS the console draws the order's own timeline;
 //   /healthz, /readyz        liveness/readiness of the local process: on AWS, health is the
@@ -22,11 +25,17 @@ export const DEFAULT_OPENAPI_FILE = path.resolve(__dirname, '..', '..', 'schemas
 export const ROUTE_OWNERS: ReadonlyArray<{ readonly prefix: string; readonly service: string }> = [
   { prefix: '/v1/orders', service: 'orders' },
   { prefix: '/v1/products', service: 'inventory' },
+  { prefix: '/v1/admin/customers', service: 'orders' },
+  { prefix: '/v1/admin/erasures', service: 'orders' },
 ];
 
 /** Paths (or path prefixes ending in '/') that exist only on the local gateway. */
 export const LOCAL_ONLY_PATHS: readonly string[] = [
-  '/v1/admin/',
+  '/v1/admin/dlq',
+  '/v1/admin/dlq/',
+  '/v1/admin/queues',
+  '/v1/admin/backup',
+  '/v1/admin/orders',
   '/v1/orders/{orderId}/saga',
   '/healthz',
   '/readyz',

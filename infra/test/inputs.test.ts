@@ -105,10 +105,11 @@ describe('topology.json', () => {
 describe('openapi.yaml', () => {
   const api = loadApiSpec();
 
-  it('routes /v1/orders... to orders and /v1/products... to inventory', () => {
+  it('routes /v1/orders... and erasure to orders and /v1/products... to inventory', () => {
     assert.ok(api.routes.length > 0);
     for (const r of api.routes) {
-      const expected = r.path.startsWith('/v1/orders') ? 'orders' : r.path.startsWith('/v1/products') ? 'inventory' : undefined;
+      const erasure = r.path.startsWith('/v1/admin/customers/') || r.path.startsWith('/v1/admin/erasures/');
+      const expected = r.path.startsWith('/v1/orders') || erasure ? 'orders' : r.path.startsWith('/v1/products') ? 'inventory' : undefined;
       assert.equal(r.service, expected, `${r.method} ${r.path}`);
     }
   });

@@ -2,6 +2,7 @@
 #include "orderly/platform/idempotency.hpp"
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include <cctype>
 
@@ -11,6 +12,15 @@ std::string idempotency_pk(std::string_view owner, std::string_view key) {
   // The owner's length first: no two (owner, key) pairs give one partition key,
   // whatever characters either holds ("alice"+"k#1" and "alice#k"+"1" differ).
   return fmt::format("IDEMPOTENCY#{}:{}#{}", owner.size(), owner, key);
+}
+
+std::string request_digest(std::string_view request) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(request.data(), request.size(), d, &n, EVP_sha256(), nullptr);
+  std::string out = "sha256:";
+  for (unsigned int i = 0; i < n; ++i) out += fmt::format("{:02x}", d[i]);
+  return out;
 }
 
 Result<std::optional<IdempotencyRecord>> IdempotencyRecords::find(ItemStore& store,
@@ -30,13 +40,19 @@ Result<std::optional<IdempotencyRecord>> IdempotencyRecords::find(ItemStore& sto
 Item IdempotencyRecords::item(std::string_view owner, const IdempotencyRecord& r,
                               const Clock& clock) const {
   const auto expires = to_unix_ms(clock.now()) / 1000 + kIdempotencyTtlSeconds;
-  return Item{idempotency_pk(owner, r.key), std::string(kIdempotencySk), 0,
-              boost::json::object{{"request", r.request}, {result_attr_, r.result_id}}, expires};
+  return Item{
+      idempotency_pk(owner, r.key), std::string(kIdempotencySk), 0,
+      boost::json::object{{"request", request_digest(r.request)}, {result_attr_, r.result_id}},
+      expires};
 }
 
 IdempotencyVerdict judge(const std::optional<IdempotencyRecord>& seen, std::string_view request) {
   if (!seen) return IdempotencyVerdict::first;
-  return seen->request == request ? IdempotencyVerdict::repeat : IdempotencyVerdict::reused;
+  // Records keep the body's digest (request_digest); one written before they
+  // did (kept at most kIdempotencyTtlSeconds) holds the body itself.
+  const bool same = seen->request.starts_with("sha256:") ? seen->request == request_digest(request)
+                                                         : seen->request == request;
+  return same ? IdempotencyVerdict::repeat : IdempotencyVerdict::reused;
 }
 
 namespace http {

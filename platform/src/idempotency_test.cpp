@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <map>
 
 namespace orderly::platform {
@@ -43,7 +44,8 @@ TEST(Idempotency, TheRecordItemKeepsItsKeyFormatAttributesAndTtl) {
   auto item = records.item("cust-1", {"k-1", R"({"a":1})", "order-9"}, clock);
   EXPECT_EQ(item.pk, "IDEMPOTENCY#6:cust-1#k-1");
   EXPECT_EQ(item.sk, "KEY");
-  EXPECT_EQ(item.attrs, (boost::json::object{{"request", R"({"a":1})"}, {"orderId", "order-9"}}));
+  EXPECT_EQ(item.attrs, (boost::json::object{{"request", request_digest(R"({"a":1})")},
+                                             {"orderId", "order-9"}}));
   EXPECT_EQ(item.ttl, to_unix_ms(clock.now()) / 1000 + 24 * 3600);
 }
 
@@ -54,9 +56,19 @@ TEST(Idempotency, FindReadsBackWhatWasWrittenAndPassesStoreErrorsOn) {
   auto none = records.find(store, "cust-1", "k-1");
   ASSERT_TRUE(none);
   EXPECT_FALSE(*none);
-  const IdempotencyRecord r{"k-1", R"({"a":1})", "order-9"};
-  ASSERT_TRUE(store.put(records.item("cust-1", r, clock), Condition::not_exists()));
-  EXPECT_EQ(records.find(store, "cust-1", "k-1").value(), std::optional<IdempotencyRecord>{r});
+  const std::string body = R"({"paymentToken":"tok_ok","shippingAddress":{"name":"Ada"}})";
+  const IdempotencyRecord r{"k-1", body, "order-9"};
+  const auto item = records.item("cust-1", r, clock);
+  // The record keeps the body's digest, never the body (a token, an address).
+  EXPECT_EQ(boost::json::serialize(item.attrs).find("tok_ok"), std::string::npos);
+  EXPECT_EQ(boost::json::serialize(item.attrs).find("Ada"), std::string::npos);
+  ASSERT_TRUE(store.put(item, Condition::not_exists()));
+  const auto found = records.find(store, "cust-1", "k-1").value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->request, request_digest(body));
+  EXPECT_EQ(found->result_id, "order-9");
+  EXPECT_EQ(judge(found, body), IdempotencyVerdict::repeat);
+  EXPECT_EQ(judge(found, R"({"paymentToken":"tok_other"})"), IdempotencyVerdict::reused);
   EXPECT_FALSE(*records.find(store, "cust-2", "k-1"));  // keys are per owner
   store.down = true;
   EXPECT_EQ(records.find(store, "cust-1", "k-1").error().kind, ErrorKind::transient);
@@ -70,6 +82,12 @@ TEST(Idempotency, SameKeyAndBodyRepeatsAnotherBodyIsReuse) {
   EXPECT_EQ(judge(std::nullopt, R"({"a":1})"), IdempotencyVerdict::first);
   EXPECT_EQ(judge(r, R"({"a":1})"), IdempotencyVerdict::repeat);
   EXPECT_EQ(judge(r, R"({"a":2})"), IdempotencyVerdict::reused);
+  // As read back from the store: the digest.
+  const IdempotencyRecord stored{"k-1", request_digest(R"({"a":1})"), "order-9"};
+  EXPECT_EQ(judge(stored, R"({"a":1})"), IdempotencyVerdict::repeat);
+  EXPECT_EQ(judge(stored, R"({"a":2})"), IdempotencyVerdict::reused);
+  EXPECT_EQ(request_digest(""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 TEST(Idempotency, HeaderIsOptionalBoundedAndOfASafeAlphabet) {

@@ -201,6 +201,32 @@ void JsonReader::array(std::string_view key, std::size_t min, std::size_t max,
   }
 }
 
+std::vector<std::string> JsonReader::string_array(
+    std::string_view key, std::size_t min, std::size_t max,
+    const std::function<bool(std::string_view)>& valid, std::string_view expected) {
+  std::vector<std::string> out;
+  const auto* v = find(key, true);
+  if (!v) return out;
+  if (!v->is_array()) {
+    fail(key, "must be an array");
+    return out;
+  }
+  const auto& a = v->get_array();
+  if (a.size() < min || a.size() > max) {
+    fail(key, fmt::format("must have {} to {} elements", min, max));
+    return out;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const std::string p = fmt::format("{}[{}]", path_of(key), i);
+    if (!a[i].is_string() || !valid(a[i].get_string())) {
+      errors_->push_back({p, fmt::format("must be {}", expected)});
+      continue;
+    }
+    out.emplace_back(a[i].get_string());
+  }
+  return out;
+}
+
 void JsonReader::done() {
   for (const auto& kv : *o_)
     if (!read_.count(std::string_view(kv.key()))) fail(kv.key(), "is not a known field");

@@ -97,6 +97,16 @@ int main(int argc, char** argv) {
     auto archived = s.bus().archive_since(0, 100'000);
     if (!archived) return fail(archived.error().describe());
     for (const auto& a : *archived) samples.emplace(a.type, a.body);  // the first of each type
+    // Every order has ended: the customer's data may be erased (after the samples
+    // above were taken: the bus redacts its copies of their events).
+    auto erasure = s.orders().erase_customer("sample-customer");
+    if (!erasure) return fail(erasure.error().describe());
+    if (!drain()) return fail("erasure did not settle");
+    auto done = s.orders().get_erasure(erasure->id);
+    if (!done || !*done || (*done)->status != "COMPLETED") return fail("erasure did not complete");
+    archived = s.bus().archive_since(0, 100'000);
+    if (!archived) return fail(archived.error().describe());
+    for (const auto& a : *archived) samples.emplace(a.type, a.body);
   }
   std::filesystem::remove_all(work);
 

@@ -91,10 +91,12 @@ export function envelopeSchemaFrom(document) {
   return schema;
 }
 
-// What subject a CloudEvent of this type must carry (design: the orderId, or
-// the sku for ProductUpdated).
+// What subject a CloudEvent of this type must carry (design: the orderId, the
+// sku for ProductUpdated, the erasureId for an erasure and its answers).
 export function expectedSubject(type, data) {
-  return type === 'orderly.inventory.ProductUpdated.v1' ? data.sku : data.orderId;
+  if (type === 'orderly.inventory.ProductUpdated.v1') return data.sku;
+  if (/Customer(Erased|ErasureRequested)\.v1$/.test(type)) return data.erasureId;
+  return data.orderId;
 }
 
 // Validators for whole events: CloudEventEnvelope (from the AsyncAPI

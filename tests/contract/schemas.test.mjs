@@ -9,8 +9,8 @@ import {
 const schemas = loadEventSchemas();
 const OPTIONAL = new Set(['line2']); // the only optional field in the catalogue (Address.line2)
 
-test('schemas/events holds the 24 catalogue event schemas plus common', () => {
-  assert.equal(schemas.length, 24, `event schema files: ${schemas.map((s) => s.file).join(', ')}`);
+test('schemas/events holds the 29 catalogue event schemas plus common', () => {
+  assert.equal(schemas.length, 29, `event schema files: ${schemas.map((s) => s.file).join(', ')}`);
 });
 
 test('common.schema.json compiles and its $defs examples are valid', () => {
@@ -162,7 +162,14 @@ for (const { file, type } of schemas) {
         no(setAt(ex, [...path, 'floor'], '3'), `an extra property in Address at ${at}`);
         assert.ok(validate(setAt(ex, [...path, 'line2'], undefined)), `line2 must be optional at ${at}:\n${formatErrors(validate.errors)}`);
       }
-      if (Array.isArray(v)) {
+      if (Array.isArray(v) && typeof v[0] === 'string') {
+        // A list of ids (CustomerErasureRequested.orderIds): may be empty, bounded, each a UUID.
+        const max = schema.properties[key].maxItems;
+        assert.ok(Number.isInteger(max), `${at} has no maxItems`);
+        no(setAt(ex, path, Array(max + 1).fill(v[0])), `${max + 1} entries in ${at}`);
+        no(setAt(ex, [...path, 0], 'not-a-uuid'), `a non-UUID in ${at}`);
+        no(setAt(ex, [...path, 0], 7), `a number in ${at}`);
+      } else if (Array.isArray(v)) {
         no(setAt(ex, path, []), `an empty ${at}`);
         no(setAt(ex, path, Array(101).fill(v[0])), `101 entries in ${at}`);
         no(setAt(ex, [...path, 0, 'extra'], 1), `an extra property in ${at}[0]`);
@@ -198,4 +205,11 @@ test('family-specific constraints', () => {
   no('NotificationSent', { ...ex('NotificationSent'), subject: '' }, 'an empty subject');
   for (const reason of ['payment_declined', 'out_of_stock', 'timeout', 'customer_request', 'fulfilment_timeout']) ok('OrderCancelled', { ...ex('OrderCancelled'), reason });
   for (const step of ['dispatch', 'deliver']) ok('CarrierProgressed', { ...ex('CarrierProgressed'), step });
+  ok('CustomerErasureRequested', { ...ex('CustomerErasureRequested'), orderIds: [] });
+  ok('CustomerErasureRequested', { ...ex('CustomerErasureRequested'), reason: 'retention' });
+  for (const name of ['InventoryCustomerErased', 'PaymentsCustomerErased', 'ShippingCustomerErased', 'NotificationsCustomerErased']) {
+    no(name, { ...ex(name), redacted: -1 }, 'a negative count');
+    no(name, { ...ex(name), redacted: 1.5 }, 'a fractional count');
+    ok(name, { ...ex(name), redacted: 0 });
+  }
 });

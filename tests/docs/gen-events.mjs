@@ -193,6 +193,48 @@ export const EVENT_NOTES = {
       'The notifications service delivered a message through its channel (locally the mailbox `MAILBOX#<customerId>` in its own store): one per `OrderConfirmed`, `OrderCancelled`, `ShipmentDispatched` and `ShipmentDelivered`. The notification id derives from the triggering event\'s id.',
     effects: {},
   },
+  'orderly.orders.CustomerErasureRequested.v1': {
+    trigger:
+      '`POST /v1/admin/customers/{customerId}/erase` (admin; `orderly customers erase ID` locally) was accepted, or retention found a delivered order past the retention period. Orders first refused (409) if one of the orders was not DELIVERED or CANCELLED, then replaced each order\'s shipping address with `[erased]` (one conditional write per order), purged its store, and wrote in one unit of work the erasure `ERASURE#<erasureId>` (IN_PROGRESS, `answered: {orders: n}`), the listing item `CUSTOMER#<customerId>` / `ERASURE#<erasureId>` and this event. Locally, the bus redacts its copies (archive, queued messages, dead letters) of the customer\'s and the orders\' events when it publishes this one, and checkpoints `bus.db` before any rule receives it.',
+    effects: {
+      'inventory.events': 'Nothing to redact (stock and reservations hold no personal data); emits `InventoryCustomerErased` with `redacted: 0`.',
+      'payments.events': 'Nothing to redact (payments hold ids, amounts and states; never the token); emits `PaymentsCustomerErased` with `redacted: 0`.',
+      'shipping.events': 'Replaces the address of each listed order\'s shipment `SHIPMENT#<orderId>` with `[erased]` (the country stays), one conditional write each; emits `ShippingCustomerErased` with how many shipments are erased.',
+      'notifications.events': 'Deletes the customer\'s mailbox items `MAILBOX#<customerId>` about the listed orders; emits `NotificationsCustomerErased` with how many it deleted.',
+    },
+  },
+  'orderly.inventory.InventoryCustomerErased.v1': {
+    trigger:
+      'Inventory handled a `CustomerErasureRequested`; it keeps nothing personal. The inventory service answers in the same unit of work as the request\'s inbox marker, after its writes are purged from its store\'s files (`ItemStore::purge_overwritten`: a truncating WAL checkpoint locally, nothing on DynamoDB).',
+    effects: {
+      'orders.erasure':
+        'Adds `inventory` (with its count) to the erasure item `ERASURE#<erasureId>`\'s `answered`; an answer already there changes nothing. With all five answered, the erasure becomes `COMPLETED` with `completedAt`.',
+    },
+  },
+  'orderly.payments.PaymentsCustomerErased.v1': {
+    trigger:
+      'Payments handled a `CustomerErasureRequested`; it keeps nothing personal. The payments service answers in the same unit of work as the request\'s inbox marker, after its writes are purged from its store\'s files (`ItemStore::purge_overwritten`: a truncating WAL checkpoint locally, nothing on DynamoDB).',
+    effects: {
+      'orders.erasure':
+        'Adds `payments` (with its count) to the erasure item `ERASURE#<erasureId>`\'s `answered`; an answer already there changes nothing. With all five answered, the erasure becomes `COMPLETED` with `completedAt`.',
+    },
+  },
+  'orderly.shipping.ShippingCustomerErased.v1': {
+    trigger:
+      'Shipping erased the addresses of the erasure\'s shipments. The shipping service answers in the same unit of work as the request\'s inbox marker, after its writes are purged from its store\'s files (`ItemStore::purge_overwritten`: a truncating WAL checkpoint locally, nothing on DynamoDB).',
+    effects: {
+      'orders.erasure':
+        'Adds `shipping` (with its count) to the erasure item `ERASURE#<erasureId>`\'s `answered`; an answer already there changes nothing. With all five answered, the erasure becomes `COMPLETED` with `completedAt`.',
+    },
+  },
+  'orderly.notifications.NotificationsCustomerErased.v1': {
+    trigger:
+      'Notifications deleted the mailbox messages of the erasure\'s orders. The notifications service answers in the same unit of work as the request\'s inbox marker, after its writes are purged from its store\'s files (`ItemStore::purge_overwritten`: a truncating WAL checkpoint locally, nothing on DynamoDB).',
+    effects: {
+      'orders.erasure':
+        'Adds `notifications` (with its count) to the erasure item `ERASURE#<erasureId>`\'s `answered`; an answer already there changes nothing. With all five answered, the erasure becomes `COMPLETED` with `completedAt`.',
+    },
+  },
 };
 
 // What Orderly puts in each envelope attribute; the constraints come from
@@ -202,7 +244,7 @@ export const ENVELOPE_NOTES = {
   id: 'A UUIDv7 minted when the event is created (`make_event`, platform/src/event.cpp), before it is written to the outbox. The deduplication key: consumers record `INBOX#<id>` / `<rule>`. Not the EventBridge event id, which differs.',
   source: '`orderly.<service>` of the producer. On AWS the pipe copies it to the EventBridge `source` (it must not start with `aws.`).',
   type: '`orderly.<service>.<Name>.v<N>`: names the version. Rules match on it; on AWS it becomes the EventBridge `detail-type`.',
-  subject: 'What the event is about: the order id, or the SKU for `ProductUpdated`.',
+  subject: 'What the event is about: the order id, the SKU for `ProductUpdated`, or the erasure id for `CustomerErasureRequested` and its answers.',
   time: 'When the fact happened: RFC 3339 in UTC with milliseconds (`format_rfc3339`).',
   datacontenttype: 'Always `application/json`; anything else is rejected.',
   traceparent:

@@ -21,7 +21,7 @@ const CANCELLED = 'orderly.orders.OrderCancelled.v1';
 // The rules whose subscriptions list OrderCancelled (services/*/src/service.cpp);
 // orders' own rules (orders.saga, orders.timers, orders.catalogue) do not.
 const CONSUMERS = ['inventory.events', 'notifications.events', 'payments.events', 'shipping.events'];
-const ALL_RULES = [...CONSUMERS, 'orders.catalogue', 'orders.saga', 'orders.timers', 'shipping.carrier'].sort();
+const ALL_RULES = [...CONSUMERS, 'orders.catalogue', 'orders.erasure', 'orders.saga', 'orders.timers', 'shipping.carrier'].sort();
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
 
 const poisonId = randomUUID();

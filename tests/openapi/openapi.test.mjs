@@ -34,6 +34,8 @@ const ROUTES = {
   '/v1/admin/dlq/{rule}/{id}/redrive': { post: 'admin' },
   '/v1/admin/queues': { get: 'admin' },
   '/v1/admin/backup': { post: 'admin' },
+  '/v1/admin/customers/{customerId}/erase': { post: 'admin' },
+  '/v1/admin/erasures/{erasureId}': { get: 'admin' },
   '/v1/admin/orders': { get: 'admin' },
   '/healthz': { get: '' },
   '/readyz': { get: '' },

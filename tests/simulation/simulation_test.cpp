@@ -26,18 +26,37 @@ TEST(Simulation, TheSameSeedReplaysTheSameTraceBitForBit) {
 TEST(Simulation, RunsReachTheStatesTheyAreMeantToExplore) {
   // Over a handful of seeds the simulator must actually crash, cancel, deliver
   // and dead-end orders; otherwise the invariants below check an idle system.
-  int crashes = 0, delivered = 0, cancelled = 0, poison = 0;
+  int crashes = 0, delivered = 0, cancelled = 0, poison = 0, erasures = 0, refused = 0,
+      erased_orders = 0;
   for (std::uint64_t seed = 0; seed < 40; ++seed) {
     auto r = run_simulation({.seed = seed, .keep_trace = false});
     crashes += r.crashes;
     delivered += r.orders_delivered;
     cancelled += r.orders_cancelled;
     poison += r.poison;
+    erasures += r.erasures;
+    refused += r.erasures_refused;
+    erased_orders += r.erased_orders;
   }
   EXPECT_GT(crashes, 10);
   EXPECT_GT(delivered, 40);
   EXPECT_GT(cancelled, 40);
   EXPECT_GT(poison, 3) << "the DLQ invariant needs runs with poison in them";
+  EXPECT_GT(erasures, 10) << "the erasure invariant needs erasures";
+  EXPECT_GT(erased_orders, 20) << "the erasure invariant needs orders to erase";
+  EXPECT_GT(refused, 5) << "erasures racing orders in flight must be explored";
+}
+
+TEST(Simulation, TheErasureInvariantCatchesABusThatKeepsItsCopies) {
+  // Planted in the simulator's bus setup (no redaction): "no personal field is
+  // left after an erasure" must fail, naming bus.db (or its WAL).
+  int caught = 0;
+  for (std::uint64_t seed = 0; seed < 30 && caught == 0; ++seed) {
+    auto r = run_simulation({.seed = seed, .keep_trace = false, .plant_bus_keeps_copies = true});
+    for (const auto& v : r.violations)
+      if (v.find("erasure: bus.db") != std::string::npos) ++caught;  // bus.db or its WAL
+  }
+  EXPECT_GT(caught, 0);
 }
 
 TEST(Simulation, TheMoneyInvariantCatchesAProviderThatDoesNotRelease) {

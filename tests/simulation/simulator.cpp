@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,6 +21,7 @@
 #include "orderly/platform/log.hpp"
 #include "orderly/platform/unit_of_work.hpp"
 #include "orderly/services/inventory/service.hpp"
+#include "orderly/services/notifications/service.hpp"
 #include "orderly/services/orders/service.hpp"
 #include "orderly/services/payments/service.hpp"
 #include "orderly/services/payments/simulated_provider.hpp"
@@ -67,6 +70,7 @@ class SimStore final : public platform::ItemStore {
   Status remove(const std::string& pk, const std::string& sk, platform::Condition c) override;
   Result<platform::Page> query(const std::string& pk, const platform::QueryOptions& q) override;
   Status transact_write(const std::vector<platform::WriteOp>& ops) override;
+  Status purge_overwritten() override;
 
  private:
   Status enter(const char* op, bool write);
@@ -123,6 +127,8 @@ struct World {
   int stall_at = -1;  // the fault phase's one stall, if this run has one
   bool poison_run = false;
   std::map<std::string, platform::CloudEvent> poison;  // by event id
+  std::vector<std::string> erasures;                   // accepted erasure ids
+  int erasures_refused = 0;                            // 409: an order was in flight
   SimResult result;
   int step = 0;
 
@@ -182,6 +188,11 @@ Status SimStore::transact_write(const std::vector<platform::WriteOp>& ops) {
   return r;
 }
 
+Status SimStore::purge_overwritten() {
+  if (auto s = enter("purge", true); !s) return s;
+  return real_.purge_overwritten();
+}
+
 template <class F>
 auto SimProvider::call(const char* op, const std::string& key, F&& f) -> decltype(f()) {
   Scheduler::yield(fmt::format("provider.{}", op));
@@ -234,12 +245,16 @@ Status open_world(World& w) {
   std::filesystem::remove_all(w.dir);
   std::filesystem::create_directories(w.dir);
   platform::seed_ids_for_simulation(w.options.seed * 0x9E3779B97F4A7C15ULL + 1);
-  auto bus =
-      DurableBus::open({.path = (w.dir / "bus.db").string(),
-                        .clock = &w.clock,
-                        .workers = 1,  // never started: the simulator drives it
-                        .seed = w.options.seed,
-                        .fault_hook = [](std::string_view point) { Scheduler::yield(point); }});
+  auto bus = DurableBus::open(
+      {.path = (w.dir / "bus.db").string(),
+       .clock = &w.clock,
+       .workers = 1,  // never started: the simulator drives it
+       .seed = w.options.seed,
+       .fault_hook = [](std::string_view point) { Scheduler::yield(point); },
+       .redaction_for =
+           w.options.plant_bus_keeps_copies
+               ? std::function<std::optional<platform::Redaction>(const platform::CloudEvent&)>{}
+               : c::redaction_for});
   if (!bus) return tl::unexpected(bus.error());
   w.bus = std::move(*bus);
   w.provider = std::make_unique<SimProvider>(w);
@@ -277,6 +292,10 @@ Status open_world(World& w) {
 
 // ---- actions ----
 
+std::string personal_street(const std::string& order_id) {
+  return order_id + " Analytical Row";
+}
+
 void place_order(World& w) {
   static const char* kTokens[] = {"tok_ok",    "tok_ok",      "tok_ok",     "tok_ok",
                                   "tok_flaky", "tok_decline", "tok_timeout"};
@@ -291,14 +310,32 @@ void place_order(World& w) {
   if (w.rng.chance(w.options.cancel_rate)) w.cancel_planned.insert(id);
   w.sched.spawn("place " + id, [&w, id, customer, token, items] {
     auto& orders = w.service<services::orders::OrdersService>("orders");
-    services::orders::PlaceOrder cmd{
-        id,
-        customer,
-        items,
-        token,
-        {"Ada Lovelace", "12 Analytical Row", std::nullopt, "London", "N1 9GU", "GB"},
-        {}};
+    services::orders::PlaceOrder cmd{id,
+                                     customer,
+                                     items,
+                                     token,
+                                     // Personal data unique to the order, so the erasure invariant
+                                     // can look for it byte by byte in every file.
+                                     {fmt::format("Ada {}", customer), personal_street(id),
+                                      std::nullopt, "London", "N1 9GU", "GB"},
+                                     {}};
     (void)orders.place_order(cmd);  // a failure is the customer's retry to make
+  });
+}
+
+// A customer's erasure, at any moment: refused (409) while one of their
+// orders is in flight, and racing everything else when it is not.
+void erase_customer(World& w) {
+  const std::string customer = fmt::format("customer-{}", w.rng.below(3));
+  w.trace("spawn erase " + customer);
+  w.sched.spawn("erase " + customer, [&w, customer] {
+    auto e = w.service<services::orders::OrdersService>("orders").erase_customer(customer);
+    if (e) {
+      w.erasures.push_back(e->id);
+      w.trace(fmt::format("erasure {} of {} accepted", e->id, customer));
+    } else if (e.error().kind == ErrorKind::failed_precondition) {
+      ++w.erasures_refused;
+    }
   });
 }
 
@@ -442,6 +479,7 @@ void fault_step(World& w, int& placed) {
     return cancel_order(w, *it);
   }
   if (choice >= 790 && choice < 793 && w.poison_run && w.poison.size() < 2) return inject_poison(w);
+  if (choice >= 793 && choice < 797 && w.erasures.size() < 3) return erase_customer(w);
   if (choice >= 820 && choice < 830 && w.rng.chance(w.options.crash_rate * 100)) return crash(w);
   if (choice >= 830 && choice < 880) {
     const auto d = platform::Millis{w.rng.between(5, 800)};
@@ -545,6 +583,72 @@ void check_safety(World& w) {
   }
 }
 
+// Erasure: every accepted erasure completes, and afterwards no personal field
+// of the orders it covered is left anywhere: not in a service's records (the
+// order's and the shipment's address, the mailbox), and not in any byte of any
+// file (every store and the bus, with their WAL files).
+template <class Violate>
+void check_erasures(World& w, Violate& violate) {
+  auto& orders = w.service<services::orders::OrdersService>("orders");
+  auto& shipping = w.service<services::shipping::ShippingService>("shipping");
+  auto& notifications = w.service<services::notifications::NotificationsService>("notifications");
+  if (w.erasures.empty()) return;
+  // What each erasure covered, from its CustomerErasureRequested in the archive.
+  std::map<std::string, c::CustomerErasureRequested> requested;
+  auto archived = w.bus->archive_since(0, 1'000'000);
+  if (!archived) return violate("", "erasure: archive unreadable: " + archived.error().message);
+  for (const auto& a : *archived) {
+    if (a.type != c::CustomerErasureRequested::kType) continue;
+    auto e = platform::parse_event(a.body);
+    if (!e) continue;
+    auto d = c::decode<c::CustomerErasureRequested>(*e);
+    if (d) requested.emplace(d->erasure_id, *d);
+  }
+  std::map<std::string, std::string> files;  // name -> bytes
+  for (const auto& f : std::filesystem::directory_iterator(w.dir)) {
+    std::ifstream in(f.path(), std::ios::binary);
+    files[f.path().filename().string()].assign(std::istreambuf_iterator<char>(in),
+                                               std::istreambuf_iterator<char>());
+  }
+  for (const auto& id : w.erasures) {
+    auto er = orders.get_erasure(id);
+    if (!er || !*er) {
+      violate("", "erasure: " + id + " accepted but not recorded");
+      continue;
+    }
+    if ((*er)->status != "COMPLETED")
+      violate("", fmt::format("liveness: erasure {} is {} with {} answers", id, (*er)->status,
+                              (*er)->answered.size()));
+    const auto it = requested.find(id);
+    if (it == requested.end()) {
+      violate("", "erasure: " + id + " was never published");
+      continue;
+    }
+    const auto& d = it->second;
+    auto mail = notifications.mailbox(d.customer_id, 1000);
+    for (const auto& order_id : d.order_ids) {
+      auto o = orders.get_order(order_id);
+      if (o && *o && (*o)->shipping_address.line1 != c::kErased)
+        violate(order_id, "erasure: the order keeps its address after erasure " + id);
+      auto s = shipping.get_shipment(order_id);
+      if (s && *s && (*s)->address && (*s)->address->line1 != c::kErased)
+        violate(order_id, "erasure: the shipment keeps its address after erasure " + id);
+      if (mail)
+        for (const auto& n : *mail)
+          if (n.order_id == order_id)
+            violate(order_id,
+                    fmt::format("erasure: a {} message is in the mailbox after erasure {}",
+                                services::notifications::to_string(n.template_name), id));
+      if (o && *o) ++w.result.erased_orders;
+      const std::string street = personal_street(order_id);
+      for (const auto& [name, bytes] : files)
+        if (bytes.find(street) != std::string::npos)
+          violate(order_id,
+                  fmt::format("erasure: {} still holds the address after erasure {}", name, id));
+    }
+  }
+}
+
 void check(World& w) {
   auto& orders = w.service<services::orders::OrdersService>("orders");
   auto& payments = w.service<services::payments::PaymentsService>("payments");
@@ -620,6 +724,7 @@ void check(World& w) {
       violate("", fmt::format("goods: {} on hand {} != seeded {} - shipped {}", p.sku,
                               (*now)->on_hand, p.on_hand, shipped[p.sku]));
   }
+  check_erasures(w, violate);
   // DLQ: empty, unless the run injected poison; then exactly the poison, once
   // in each rule that matches it, with the reason.
   std::map<std::string, std::set<std::string>> poison_dead;  // event id -> rules
@@ -655,9 +760,9 @@ void check(World& w) {
 std::string SimResult::report() const {
   std::string out = fmt::format(
       "simulation seed {}: {} ({} steps, {} crashes, {} delivered, {} cancelled ({} at the "
-      "fulfilment deadline), {} poison)\n",
+      "fulfilment deadline), {} poison, {} erasures ({} orders; {} refused))\n",
       seed, ok ? "ok" : "INVARIANTS BROKEN", steps, crashes, orders_delivered, orders_cancelled,
-      deadline_cancels, poison);
+      deadline_cancels, poison, erasures, erased_orders, erasures_refused);
   for (const auto& v : violations) out += "  violation: " + v + "\n";
   if (!ok) {
     out += fmt::format("  replay: build/tests/orderly_sim --seed {} --trace\n", seed);
@@ -701,6 +806,8 @@ SimResult run_simulation(const SimOptions& options) {
   if (!drain(w)) w.result.violations.push_back("liveness: the system did not come to rest");
   check(w);
   w.result.steps = w.step;
+  w.result.erasures = static_cast<int>(w.erasures.size());
+  w.result.erasures_refused = w.erasures_refused;
   w.result.ok = w.result.violations.empty();
   SimResult out = std::move(w.result);
   w.sched.kill_all();

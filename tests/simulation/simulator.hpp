@@ -59,6 +59,10 @@ struct SimOptions {
   // outbox during the fault phase. They must end in the DLQ of every rule
   // that matches them, with their reason, and change nothing else.
   double poison_rate = 0.3;
+  // A bug planted in the bus's setup (it is not told which events are
+  // erasures, so it keeps its copies), so a test can show that "no personal
+  // field is left after an erasure" does fail.
+  bool plant_bus_keeps_copies = false;
 };
 
 struct SimResult {
@@ -71,6 +75,9 @@ struct SimResult {
   int orders_delivered = 0, orders_cancelled = 0;
   int poison = 0;            // poison events injected
   int deadline_cancels = 0;  // orders cancelled by the fulfilment deadline
+  int erasures = 0;          // accepted (each must complete)
+  int erasures_refused = 0;  // refused: one of the customer's orders was in flight
+  int erased_orders = 0;     // orders covered by a completed erasure, checked byte by byte
   std::string offending_order;
   std::uint64_t seed = 0;
   [[nodiscard]] std::string report() const;

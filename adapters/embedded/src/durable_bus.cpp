@@ -180,6 +180,11 @@ Status DurableBus::publish_locked(const std::vector<platform::Item>& items, std:
       if (!s) return s;
       continue;
     }
+    if (options_.redaction_for)
+      if (auto r = options_.redaction_for(entry->event)) {
+        if (auto n = redact_locked(*r); !n) return tl::unexpected(n.error());
+        purge_pending_ = true;
+      }
     const auto& stored = item.attrs.at("event");
     const std::string body =
         stored.is_string() ? std::string(stored.get_string()) : json::serialize(stored);
@@ -210,6 +215,55 @@ Status DurableBus::publish_locked(const std::vector<platform::Item>& items, std:
   return {};
 }
 
+Result<std::size_t> DurableBus::redact_locked(const platform::Redaction& r) {
+  if (r.paths.empty()) return std::size_t{0};
+  // json_replace(body, p1, ?, p2, ?, ...) changes only the paths present; the
+  // WHERE clause keeps rows without any of them untouched.
+  std::string replace = "json_replace(body";
+  std::string present;
+  for (std::size_t i = 0; i < r.paths.size(); ++i) {
+    replace += fmt::format(", ?{}, ?1", i + 4);
+    present += fmt::format("{}json_type(body, ?{}) IS NOT NULL", i ? " OR " : "", i + 4);
+  }
+  replace += ")";
+  json::array subjects;
+  for (const auto& s : r.subjects) subjects.emplace_back(s);
+  const std::string subject_list = json::serialize(subjects);
+  std::size_t changed = 0;
+  for (const std::string table : {"archive", "dlq"}) {
+    const std::string sql = fmt::format(
+        "UPDATE {0} SET body = {1} WHERE json_valid(body) AND (json_extract(body, "
+        "'$.data.customerId') = ?2 OR json_extract(body, '$.subject') IN (SELECT value FROM "
+        "json_each(?3))) AND ({2})",
+        table, replace, present);
+    auto st = db_->prepare(sql);
+    if (!st) return tl::unexpected(st.error());
+    StmtGuard g(**st);
+    g->bind(1, r.replacement);
+    g->bind(2, r.customer_id);
+    g->bind(3, subject_list);
+    for (std::size_t i = 0; i < r.paths.size(); ++i) g->bind(static_cast<int>(i + 4), r.paths[i]);
+    if (auto s = g->run(); !s) return tl::unexpected(s.error());
+    changed += static_cast<std::size_t>(db_->changes());
+  }
+  return changed;
+}
+
+Result<std::size_t> DurableBus::redact(const platform::Redaction& r) {
+  std::lock_guard lk(db_mu_);
+  std::size_t n = 0;
+  {
+    auto tx = Transaction::begin(*db_);
+    if (!tx) return tl::unexpected(tx.error());
+    auto changed = redact_locked(r);
+    if (!changed) return changed;
+    if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
+    n = *changed;
+  }
+  if (auto s = db_->checkpoint_truncate(); !s) return tl::unexpected(s.error());
+  return n;
+}
+
 // One pass over every source: read each outbox, make those commits durable in
 // their source (a power loss must not keep the events and lose the order that
 // emitted them), publish all of them in one bus transaction, make that durable
@@ -233,6 +287,7 @@ Result<std::size_t> DurableBus::relay_once() {
 
   hook("relay.before_publish");
   std::optional<Db::SyncPoint> point;
+  bool erasure_in_pass = false;
   {
     std::lock_guard lk(db_mu_);
     const std::int64_t now = to_unix_ms(clock_->now());
@@ -241,6 +296,14 @@ Result<std::size_t> DurableBus::relay_once() {
     for (const auto& [source, items] : batches)
       if (auto s = publish_locked(items, now); !s) return tl::unexpected(s.error());
     if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
+    // An erasure's redaction reaches the file before a rule can receive the
+    // erasure (receive() takes db_mu_). If this fails, the pass fails, the
+    // items stay in their outboxes, and the next pass redacts again.
+    if (purge_pending_) {
+      if (auto s = db_->checkpoint_truncate(); !s) return tl::unexpected(s.error());
+      purge_pending_ = false;
+      erasure_in_pass = true;
+    }
     auto p = db_->sync_point();
     if (!p) return tl::unexpected(p.error());
     point = *p;
@@ -253,6 +316,13 @@ Result<std::size_t> DurableBus::relay_once() {
 
   for (const auto& [source, items] : batches)
     if (auto s = source->remove_outbox(items); !s) return tl::unexpected(s.error());
+  // An erasure went out in this pass: the events removed from the outboxes in
+  // it, or before (older ids are relayed first), may hold the personal data it
+  // erases. Purged before the pass ends, so before any answer to the erasure
+  // can be relayed (this thread relays them).
+  if (erasure_in_pass)
+    for (auto& o : outboxes_)
+      if (auto s = o.source->purge_outbox(); !s) return tl::unexpected(s.error());
   return total;
 }
 

@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <map>
 #include <set>
 #include <thread>
@@ -713,6 +716,113 @@ TEST_F(BusTest, ABatchCommitsAsOneTransactionAndAFailedUnitOfWorkRollsBackAlone)
   EXPECT_TRUE(*store_->get("N#2", "S"));
   auto st = bus_->stats("svc.writer");
   EXPECT_EQ(st->ready + st->delayed + st->in_flight, 1);  // n == 1 waits for its retry
+}
+
+// Erasure (docs/adr/0017): the bus redacts its copies when it publishes an
+// erasure, and checkpoints before any rule can receive the erasure: the
+// erasure's own handler already finds the files clean.
+std::string bus_file_bytes(const std::string& path) {
+  std::string out;
+  for (const std::string& f : {path, path + "-wal"}) {
+    std::ifstream in(f, std::ios::binary);
+    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return out;
+}
+
+TEST(DurableBusErasure, RedactsArchiveQueuedAndDeadCopiesBeforeTheErasureIsReceived) {
+  orderly::testing::TempDir dir;
+  ManualClock clock;
+  auto st = SqliteItemStore::open(dir.file("svc.db"), {.clock = &clock});
+  ASSERT_TRUE(st);
+  const std::string bus_path = dir.file("bus.db");
+  auto opened =
+      DurableBus::open({.path = bus_path,
+                        .clock = &clock,
+                        .seed = 1,
+                        .redaction_for = [](const CloudEvent& e) -> std::optional<Redaction> {
+                          if (e.type != "orderly.test.Erase") return std::nullopt;
+                          return Redaction{std::string(e.data.at("customerId").as_string()),
+                                           {"order-9"},
+                                           {"$.data.shippingAddress.name",
+                                            "$.data.shippingAddress.line1", "$.data.paymentToken"},
+                                           "[erased]"};
+                        }});
+  ASSERT_TRUE(opened);
+  auto& bus = **opened;
+  bus.attach_outbox("svc", **st);
+  auto rule = [](std::string name, std::string type, std::function<DeliveryResult()> outcome) {
+    return Rule{std::move(name), EventPattern::for_types({std::move(type)}),
+                [outcome](const std::vector<Delivery>& batch) {
+                  return std::vector<DeliveryResult>(batch.size(), outcome());
+                },
+                RuleOptions{}};
+  };
+  std::string seen_by_erasure;
+  ASSERT_TRUE(bus.subscribe(rule("poisoned", kPlaced, [] { return DeliveryResult::fail("bad"); })));
+  ASSERT_TRUE(bus.subscribe(rule("erasure", "orderly.test.Erase", [&] {
+    seen_by_erasure = bus_file_bytes(bus_path);
+    return DeliveryResult::ok();
+  })));
+  // Never received: its copy stays queued (it reads the archive's body).
+  RuleOptions later;
+  ASSERT_TRUE(bus.subscribe({"queued", EventPattern::for_types({kPlaced}),
+                             [](const std::vector<Delivery>& b) {
+                               return std::vector<DeliveryResult>(b.size(), DeliveryResult::ok());
+                             },
+                             later}));
+  auto emit = [&](const std::string& type, const std::string& subject, boost::json::object data) {
+    UnitOfWork uow{clock};
+    uow.emit(make_event("orderly.orders", type, subject, std::move(data), clock.now()));
+    ASSERT_TRUE(uow.commit(**st));
+  };
+  auto address = [](const char* name) {
+    return boost::json::object{{"name", name}, {"line1", "1 Secret Street"}, {"country", "GB"}};
+  };
+  emit(kPlaced, "order-1",
+       {{"customerId", "c-1"}, {"shippingAddress", address("Redact Rita 4711")}});
+  emit(kPlaced, "order-9", {{"customerId", "someone"}, {"paymentToken", "tok_secret_4711"}});
+  emit(kPlaced, "order-2", {{"customerId", "c-2"}, {"shippingAddress", address("Keep Karl 4711")}});
+  ASSERT_TRUE(bus.relay_once());
+  ASSERT_TRUE(bus.deliver_once("poisoned"));
+  ASSERT_EQ(bus.dead_letters("poisoned")->size(), 3u);
+  ASSERT_NE(bus_file_bytes(bus_path).find("Redact Rita 4711"), std::string::npos);
+
+  emit("orderly.test.Erase", "erasure-1", {{"customerId", "c-1"}});
+  ASSERT_TRUE(bus.relay_once());
+  ASSERT_TRUE(bus.deliver_once("erasure"));
+  ASSERT_FALSE(seen_by_erasure.empty());
+  for (const char* gone : {"Redact Rita 4711", "tok_secret_4711"})
+    EXPECT_EQ(seen_by_erasure.find(gone), std::string::npos) << gone << " in bus.db when received";
+  EXPECT_NE(seen_by_erasure.find("Keep Karl 4711"), std::string::npos);
+
+  std::map<std::string, std::string> archived;
+  const auto all = bus.archive_since(0);
+  ASSERT_TRUE(all);
+  for (const auto& a : *all) {
+    auto v = boost::json::parse(a.body).as_object();
+    archived[std::string(v.at("subject").as_string())] = boost::json::serialize(v.at("data"));
+  }
+  EXPECT_EQ(
+      archived["order-1"],
+      R"({"customerId":"c-1","shippingAddress":{"name":"[erased]","line1":"[erased]","country":"GB"}})");
+  EXPECT_EQ(archived["order-9"], R"({"customerId":"someone","paymentToken":"[erased]"})");
+  EXPECT_NE(archived["order-2"].find("Keep Karl 4711"), std::string::npos);
+  const auto dead = bus.dead_letters("poisoned");
+  ASSERT_TRUE(dead);
+  for (const auto& d : *dead)
+    EXPECT_EQ(d.body.find("4711") != std::string::npos,
+              d.body.find("Keep Karl") != std::string::npos)
+        << d.body;
+  // The copies still queued are delivered with the redacted body.
+  auto queued = bus.begin_delivery("queued");
+  ASSERT_TRUE(queued && *queued);
+  ASSERT_EQ((*queued)->batch.size(), 3u);
+  for (const auto& d : (*queued)->batch) {
+    const auto data = boost::json::serialize(d.event.data);
+    EXPECT_EQ(data.find("Redact Rita"), std::string::npos) << data;
+    EXPECT_EQ(data.find("tok_secret"), std::string::npos) << data;
+  }
 }
 
 TEST(DurableBusThreads, DeliversEverythingAndStopsGracefully) {

@@ -135,9 +135,14 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, Durability d, int 
   // each took its peak RSS past 64 MB under a backlog with no gain in
   // throughput (bench/results/2026-12-02-e2e-throughput.md); the WAL and the
   // OS page cache serve the rest.
+  // secure_delete=ON: deleted and overwritten content is zeroed, in a page's
+  // free space and in pages that go to the freelist, so an erased address does
+  // not linger in the file (docs/adr/0017; checkpoint_truncate() clears the
+  // WAL). FAST is not enough: it leaves freed pages as they were, and the
+  // simulator found an outbox event with an address on one (seed 144).
   for (const std::string& pragma :
        {"PRAGMA synchronous=" + sync, std::string("PRAGMA temp_store=MEMORY"),
-        std::string("PRAGMA cache_size=-2048")}) {
+        std::string("PRAGMA cache_size=-2048"), std::string("PRAGMA secure_delete=ON")}) {
     if (auto s = db->exec(pragma); !s) return tl::unexpected(s.error());
   }
   return db;
@@ -178,6 +183,16 @@ Status Db::sync() {
 Db::~Db() {
   cache_.clear();
   sqlite3_close(db_);
+}
+
+Status Db::checkpoint_truncate() {
+  int log = 0, done = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+  if (rc == SQLITE_BUSY)
+    return platform::fail(ErrorKind::transient, "{}: checkpoint kept from finishing by a reader",
+                          path_);
+  if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(rc, "wal_checkpoint(TRUNCATE)", db_));
+  return {};
 }
 
 Status Db::exec(std::string_view sql) {

@@ -3,7 +3,9 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <utility>
 
+#include "orderly/platform/log.hpp"
 #include "orderly/platform/unit_of_work.hpp"
 
 namespace orderly::adapters::embedded {
@@ -406,6 +408,15 @@ Status SqliteItemStore::sync() {
   return point ? db_->sync_to(*point) : Status{};
 }
 
+Status SqliteItemStore::purge_overwritten() {
+  std::lock_guard lk(mu_);
+  if (group_ && group_thread_ == std::this_thread::get_id()) {
+    purge_after_group_ = true;
+    return {};
+  }
+  return db_->checkpoint_truncate();
+}
+
 Status SqliteItemStore::begin_group() {
   mu_.lock();  // held until end_group()
   if (group_) {
@@ -434,6 +445,12 @@ Status SqliteItemStore::end_group() {
   group_.reset();  // rolls back if the commit failed
   const bool wrote = s && group_wrote_;
   group_wrote_ = false;
+  if (std::exchange(purge_after_group_, false) && s)
+    if (auto p = db_->checkpoint_truncate(); !p)
+      // The commit stands (its messages are settled as done); the next erasure's
+      // checkpoint, or the one SQLite runs at close, covers these pages.
+      platform::log::warn("checkpoint after an erasure failed",
+                          {{"store", path()}, {"error", p.error().describe()}});
   mu_.unlock();
   if (wrote) notify();
   return s;

@@ -6,6 +6,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <thread>
 
 #include "conformance/item_store_conformance.hpp"
@@ -46,6 +49,60 @@ using conformance::ItemStoreConformance;
 INSTANTIATE_TEST_SUITE_P(Sqlite, ItemStoreConformance,
                          ::testing::Values(StoreFactory{"sqlite", make_sqlite, ""}),
                          [](const auto&) { return std::string("sqlite"); });
+
+// The bytes of the store's files (the database and its WAL), for erasure tests.
+std::string file_bytes(const std::string& path) {
+  std::string out;
+  for (const std::string& f : {path, path + "-wal"}) {
+    std::ifstream in(f, std::ios::binary);
+    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return out;
+}
+
+// Erasure (docs/adr/0017): after purge_overwritten(), what was deleted or
+// overwritten is in neither file, while the store is still open (a close
+// checkpoints anyway). Without secure_delete the deleted cell stays in the
+// page's free space and the overwritten version in the WAL.
+TEST(SqliteItemStoreErasure, PurgeLeavesNoDeletedOrOverwrittenBytesInTheFiles) {
+  orderly::testing::TempDir dir;
+  const auto path = dir.file("erase.db");
+  auto s = SqliteItemStore::open(path, {});
+  ASSERT_TRUE(s);
+  auto& store = **s;
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(store.put(Item{"KEEP", "K" + std::to_string(i), 0, {{"who", "Keeper Kate"}}, {}},
+                          Condition::not_exists()));
+  ASSERT_TRUE(store.put(Item{"GONE", "1", 0, {{"who", "Deleted Dora 4711"}}, {}}, {}));
+  ASSERT_TRUE(store.put(Item{"EDIT", "1", 0, {{"who", "Overwritten Olga 4711"}}, {}}, {}));
+  ASSERT_TRUE(store.purge_overwritten());  // both in the database file now
+  ASSERT_NE(file_bytes(path).find("Deleted Dora 4711"), std::string::npos);
+  ASSERT_TRUE(store.remove("GONE", "1", {}));
+  ASSERT_TRUE(store.put(Item{"EDIT", "1", 0, {{"who", "[erased]"}}, {}}, {}));
+  ASSERT_TRUE(store.purge_overwritten());
+  const auto bytes = file_bytes(path);
+  EXPECT_EQ(bytes.find("Deleted Dora 4711"), std::string::npos);
+  EXPECT_EQ(bytes.find("Overwritten Olga 4711"), std::string::npos);
+  EXPECT_NE(bytes.find("Keeper Kate"), std::string::npos);  // the search finds what is there
+  EXPECT_EQ(*store.get("EDIT", "1"), (Item{"EDIT", "1", 2, {{"who", "[erased]"}}, {}}));
+}
+
+// Inside a group (a handler under group commit) the purge waits for the
+// group's commit, and runs before the lock is released.
+TEST(SqliteItemStoreErasure, PurgeInsideAGroupRunsWhenTheGroupCommits) {
+  orderly::testing::TempDir dir;
+  const auto path = dir.file("group.db");
+  auto s = SqliteItemStore::open(path, {});
+  ASSERT_TRUE(s);
+  auto& store = **s;
+  ASSERT_TRUE(store.put(Item{"EDIT", "1", 0, {{"who", "Grouped Greta 4711"}}, {}}, {}));
+  ASSERT_TRUE(store.purge_overwritten());
+  ASSERT_TRUE(store.begin_group());
+  ASSERT_TRUE(store.put(Item{"EDIT", "1", 0, {{"who", "[erased]"}}, {}}, {}));
+  ASSERT_TRUE(store.purge_overwritten());  // deferred: the write is not committed yet
+  ASSERT_TRUE(store.end_group());
+  EXPECT_EQ(file_bytes(path).find("Grouped Greta 4711"), std::string::npos);
+}
 
 TEST(SqliteItemStore, DataSurvivesReopenInBothDurabilityModes) {
   for (auto d : {Durability::normal, Durability::full}) {

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "orderly/platform/metrics.hpp"
+#include "orderly/services/contracts/events.hpp"
 
 namespace orderly::hosts::embedded {
 
@@ -18,6 +19,7 @@ EmbeddedHost::EmbeddedHost(Options o)
       settings_{.saga_timeout = options_.saga_timeout,
                 .fulfilment_timeout = options_.fulfilment_timeout,
                 .carrier_delay = options_.carrier_delay,
+                .retention = options_.retention,
                 .catalogue = options_.catalogue} {}
 
 Result<std::unique_ptr<EmbeddedHost>> EmbeddedHost::open(Options options) {
@@ -38,7 +40,8 @@ Result<std::unique_ptr<EmbeddedHost>> EmbeddedHost::open(Options options) {
                                .durability = o.durability,
                                .clock = &clock,
                                .workers = o.workers,
-                               .seed = o.seed});
+                               .seed = o.seed,
+                               .redaction_for = services::contracts::redaction_for});
   if (!bus) return tl::unexpected(bus.error());
   host->bus_ = std::move(*bus);
 

@@ -189,6 +189,47 @@ void read(JsonReader& r, SagaTimedOut& e) {
   e.placed_at = r.string_matching("placedAt", platform::is_rfc3339, "an RFC 3339 timestamp");
 }
 
+json::object encode(const CustomerErasureRequested& e) {
+  json::array ids;
+  for (const auto& id : e.order_ids) ids.push_back(json::value(id));
+  return {{"erasureId", e.erasure_id},
+          {"customerId", e.customer_id},
+          {"reason", e.reason},
+          {"orderIds", std::move(ids)}};
+}
+void read(JsonReader& r, CustomerErasureRequested& e) {
+  e.erasure_id = read_uuid(r, "erasureId");
+  e.customer_id = r.string("customerId", 1, kIdMax);
+  e.reason = r.one_of("reason", {"request", "retention"});
+  e.order_ids = r.string_array("orderIds", 0, kMaxErasureOrders, is_uuid_string, "a UUID");
+}
+
+namespace {
+template <class E>
+json::object encode_erased(const E& e) {
+  return {{"erasureId", e.erasure_id}, {"customerId", e.customer_id}, {"redacted", e.redacted}};
+}
+template <class E>
+void read_erased(JsonReader& r, E& e) {
+  e.erasure_id = read_uuid(r, "erasureId");
+  e.customer_id = r.string("customerId", 1, kIdMax);
+  e.redacted = r.integer("redacted", 0, INT64_MAX);
+}
+}  // namespace
+
+#define ORDERLY_ERASED_CODEC(E)     \
+  json::object encode(const E& e) { \
+    return encode_erased(e);        \
+  }                                 \
+  void read(JsonReader& r, E& e) {  \
+    read_erased(r, e);              \
+  }
+ORDERLY_ERASED_CODEC(InventoryCustomerErased)
+ORDERLY_ERASED_CODEC(PaymentsCustomerErased)
+ORDERLY_ERASED_CODEC(ShippingCustomerErased)
+ORDERLY_ERASED_CODEC(NotificationsCustomerErased)
+#undef ORDERLY_ERASED_CODEC
+
 // ---- inventory ----
 
 json::object encode(const InventoryReserved& e) {
@@ -403,6 +444,22 @@ platform::Status validate_data(std::string_view type, const json::object& data) 
   ORDERLY_EVENT_TYPES(ORDERLY_VALIDATE)
 #undef ORDERLY_VALIDATE
   return platform::fail(platform::ErrorKind::not_found, "unknown event type {}", type);
+}
+
+const std::vector<std::string>& personal_data_paths() {
+  static const std::vector<std::string> paths{
+      "$.data.shippingAddress.name",       "$.data.shippingAddress.line1",
+      "$.data.shippingAddress.line2",      "$.data.shippingAddress.city",
+      "$.data.shippingAddress.postalCode", "$.data.paymentToken"};
+  return paths;
+}
+
+std::optional<platform::Redaction> redaction_for(const platform::CloudEvent& e) {
+  if (e.type != CustomerErasureRequested::kType) return std::nullopt;
+  auto d = decode<CustomerErasureRequested>(e.data);
+  if (!d) return std::nullopt;  // a consumer dead-letters it with the reason
+  return platform::Redaction{d->customer_id, d->order_ids, personal_data_paths(),
+                             std::string(kErased)};
 }
 
 std::vector<std::string_view> all_event_types() {

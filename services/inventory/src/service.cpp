@@ -28,10 +28,10 @@ InventoryService::InventoryService(platform::ItemStore& store, const platform::C
     : store_(store), clock_(clock), config_(std::move(config)) {}
 
 std::vector<std::string> InventoryService::produces() {
-  return {std::string(c::InventoryReserved::kType),
-          std::string(c::InventoryReservationFailed::kType),
-          std::string(c::InventoryReleased::kType), std::string(c::InventoryCommitted::kType),
-          std::string(c::ProductUpdated::kType)};
+  return {
+      std::string(c::InventoryReserved::kType), std::string(c::InventoryReservationFailed::kType),
+      std::string(c::InventoryReleased::kType), std::string(c::InventoryCommitted::kType),
+      std::string(c::ProductUpdated::kType),    std::string(c::InventoryCustomerErased::kType)};
 }
 
 std::vector<platform::Subscription<InventoryService>> InventoryService::subscriptions() {
@@ -62,6 +62,12 @@ std::vector<platform::Subscription<InventoryService>> InventoryService::subscrip
                  ORDERLY_TRY(loaded, s.load_for_reservation(d.order_id));
                  ORDERLY_TRY(outcome, commit(loaded->reservation, d.order_id, loaded->products));
                  return s.write(*loaded, *outcome, &e, uow);
+               }),
+               // Stock and reservations are by SKU and order id: nothing personal.
+               on<c::CustomerErasureRequested>([](InventoryService& s,
+                                                  const c::CustomerErasureRequested& d,
+                                                  const CloudEvent& e, UnitOfWork& uow) {
+                 return c::answer_erasure<c::InventoryCustomerErased>(s.store_, d, 0, e, uow);
                }),
            }}};
 }

@@ -1,6 +1,8 @@
 // Notifications: one message per milestone event.
 #include "orderly/services/notifications/service.hpp"
 
+#include <set>
+
 #include "orderly/platform/id.hpp"
 #include "orderly/services/contracts/handlers.hpp"
 
@@ -17,6 +19,11 @@ namespace {
 std::string mailbox_pk(std::string_view customer) {
   return "MAILBOX#" + std::string(customer);
 }
+// An erased order: ERASED#<customerId> / <orderId>. A milestone of that order
+// arriving late (a retried OrderCancelled) sends nothing.
+std::string erased_pk(std::string_view customer) {
+  return "ERASED#" + std::string(customer);
+}
 }  // namespace
 
 Status MailboxChannel::deliver(const Notification& n, UnitOfWork& uow) {
@@ -32,7 +39,8 @@ NotificationsService::NotificationsService(platform::ItemStore& store, const pla
     : store_(store), clock_(clock), channel_(channel) {}
 
 std::vector<std::string> NotificationsService::produces() {
-  return {std::string(c::NotificationSent::kType)};
+  return {std::string(c::NotificationSent::kType),
+          std::string(c::NotificationsCustomerErased::kType)};
 }
 
 std::vector<platform::Subscription<NotificationsService>> NotificationsService::subscriptions() {
@@ -62,6 +70,9 @@ std::vector<platform::Subscription<NotificationsService>> NotificationsService::
                  return s.send(Template::shipment_delivered, e, d.customer_id, d.order_id,
                                {{"carrier", std::string("ParcelSim")}}, uow);
                }),
+               on<c::CustomerErasureRequested>(
+                   [](NotificationsService& s, const c::CustomerErasureRequested& d,
+                      const CloudEvent& e, UnitOfWork& uow) { return s.erase(d, e, uow); }),
            }}};
 }
 
@@ -72,6 +83,12 @@ std::vector<platform::Rule> NotificationsService::rules() {
 Status NotificationsService::send(Template t, const CloudEvent& cause,
                                   const std::string& customer_id, const std::string& order_id,
                                   const Values& values, UnitOfWork& uow) {
+  // An order whose customer's data was erased gets no new message; the check
+  // in the unit of work closes the race with an erasure committing meanwhile
+  // (the conflict is retried, and the retry reads the marker).
+  ORDERLY_TRY(erased, store_.get(erased_pk(customer_id), order_id));
+  if (*erased) return {};
+  uow.check(erased_pk(customer_id), order_id, Condition::not_exists());
   // One notification per milestone event: its id derives from the event's.
   const auto n = render(t, platform::derived_uuid("orderly.notifications", cause.id), customer_id,
                         order_id, values);
@@ -82,6 +99,41 @@ Status NotificationsService::send(Template t, const CloudEvent& cause,
   platform::caused_by(e, cause);
   uow.emit(std::move(e));
   return {};
+}
+
+// The customer's mailbox messages about the erasure's orders are deleted (a
+// message is its content: there is nothing to keep pseudonymised). Deletes go
+// ahead of the answer, one by one: they are idempotent, and up to
+// kMaxErasureOrders orders' messages do not fit one unit of work.
+Status NotificationsService::erase(const c::CustomerErasureRequested& d, const CloudEvent& e,
+                                   UnitOfWork& uow) {
+  // The markers first: from here no new message of these orders is sent.
+  for (const auto& order_id : d.order_ids)
+    if (auto v = store_.put(Item{erased_pk(d.customer_id), order_id, 0,
+                                 boost::json::object{{"erasureId", d.erasure_id}}, std::nullopt},
+                            Condition::none());
+        !v)
+      return tl::unexpected(v.error());
+  // Then the messages already sent (a send that committed before a marker is
+  // among them: the query runs after every marker is in).
+  const std::set<std::string, std::less<>> orders(d.order_ids.begin(), d.order_ids.end());
+  std::vector<std::string> doomed;
+  platform::QueryOptions q;
+  q.limit = 100;
+  for (;;) {
+    ORDERLY_TRY(page, store_.query(mailbox_pk(d.customer_id), q));
+    for (const auto& it : page->items) {
+      const auto* o = it.attrs.if_contains("orderId");
+      if (o && o->is_string() && orders.count(std::string_view(o->get_string())))
+        doomed.push_back(it.sk);
+    }
+    if (!page->next_cursor) break;
+    q.cursor = page->next_cursor;
+  }
+  for (const auto& sk : doomed)
+    if (auto s = store_.remove(mailbox_pk(d.customer_id), sk, Condition::none()); !s) return s;
+  return c::answer_erasure<c::NotificationsCustomerErased>(
+      store_, d, static_cast<std::int64_t>(doomed.size()), e, uow);
 }
 
 Result<std::vector<Notification>> NotificationsService::mailbox(const std::string& customer_id,

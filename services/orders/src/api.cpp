@@ -21,6 +21,24 @@ json::object api_json(const Order& o) {
   return j;
 }
 
+json::object erasure_api_json(const Erasure& e) {
+  json::object answered;
+  for (const auto& [service, n] : e.answered) answered[service] = n;
+  json::array waiting;
+  for (const auto& service : erasure_participants())
+    if (!answered.contains(service)) waiting.emplace_back(service);
+  json::object o{{"erasureId", e.id},
+                 {"customerId", e.customer_id},
+                 {"reason", e.reason},
+                 {"status", e.status},
+                 {"requestedAt", e.requested_at},
+                 {"orders", e.orders},
+                 {"answered", std::move(answered)},
+                 {"waitingFor", std::move(waiting)}};
+  o["completedAt"] = e.completed_at ? json::value(*e.completed_at) : json::value(nullptr);
+  return o;
+}
+
 namespace {
 
 bool may_see(const ph::Request& req, const Order& o) {
@@ -166,6 +184,26 @@ void add_routes(ph::Router& router, OrdersService& orders) {
     out["nextCursor"] = page->next_cursor ? json::value(*page->next_cursor) : json::value(nullptr);
     return ph::Response::json(200, out);
   });
+
+  // Erasure of a customer's personal data (docs/adr/0017): admins only.
+  router.add(
+      "POST", "/v1/admin/customers/{customerId}/erase", "admin",
+      [&orders](ph::Request& req) -> ph::Response {
+        const std::string customer = req.param("customerId");
+        if (customer.empty() || customer.size() > 128)
+          return ph::validation_problem(req, {{"customerId", "must be 1 to 128 characters"}});
+        auto e = orders.erase_customer(customer, "request", std::nullopt, trace_of(req));
+        if (!e) return ph::problem_for(e.error(), req);
+        return ph::Response::json(202, erasure_api_json(*e))
+            .with("Location", "/v1/admin/erasures/" + e->id);
+      });
+  router.add("GET", "/v1/admin/erasures/{erasureId}", "admin",
+             [&orders](ph::Request& req) -> ph::Response {
+               auto e = orders.get_erasure(req.param("erasureId"));
+               if (!e) return ph::problem_for(e.error(), req);
+               if (!*e) return ph::problem(404, "not-found", "Not found", "no such erasure", req);
+               return ph::Response::json(200, erasure_api_json(**e));
+             });
 
   router.add("POST", "/v1/orders/{orderId}/cancel", "orders:write",
              [&orders](ph::Request& req) -> ph::Response {

@@ -26,8 +26,8 @@ PaymentsService::PaymentsService(platform::ItemStore& store, const platform::Clo
 
 std::vector<std::string> PaymentsService::produces() {
   return {std::string(c::PaymentAuthorized::kType), std::string(c::PaymentDeclined::kType),
-          std::string(c::PaymentCaptured::kType), std::string(c::PaymentVoided::kType),
-          std::string(c::PaymentRefunded::kType)};
+          std::string(c::PaymentCaptured::kType),   std::string(c::PaymentVoided::kType),
+          std::string(c::PaymentRefunded::kType),   std::string(c::PaymentsCustomerErased::kType)};
 }
 
 std::vector<platform::Subscription<PaymentsService>> PaymentsService::subscriptions() {
@@ -39,6 +39,15 @@ std::vector<platform::Subscription<PaymentsService>> PaymentsService::subscripti
                  ORDERLY_TRY(loaded, s.load(d.order_id));
                  if (!needs_authorization(loaded->payment))
                    return s.finish(*loaded, skip_authorization(loaded->payment), e, uow);
+                 // The customer's data was erased while this placement was still on
+                 // its way (the order had ended first: cancelled before payments saw
+                 // it; the bus redacted the token). An erased order is never
+                 // authorised, and an earlier attempt that reached the provider before
+                 // a crash is voided by payment id, as a cancel does.
+                 if (d.payment_token == c::kErased) {
+                   ORDERLY_TRY(outcome, cancel(loaded->payment, d.order_id, d.total));
+                   return s.finish(*loaded, *outcome, e, uow);
+                 }
                  // A transient provider failure goes back to the bus, which retries.
                  ORDERLY_TRY(answer, s.provider_.authorize(payment_id_for(d.order_id),
                                                            d.payment_token, d.total));
@@ -56,6 +65,13 @@ std::vector<platform::Subscription<PaymentsService>> PaymentsService::subscripti
                  ORDERLY_TRY(loaded, s.load(d.order_id));
                  ORDERLY_TRY(outcome, cancel(loaded->payment, d.order_id, d.total));
                  return s.finish(*loaded, *outcome, e, uow);
+               }),
+               // Payments keeps ids, amounts and states, never the token or a name:
+               // nothing to redact; the records stay for accounting.
+               on<c::CustomerErasureRequested>([](PaymentsService& s,
+                                                  const c::CustomerErasureRequested& d,
+                                                  const CloudEvent& e, UnitOfWork& uow) {
+                 return c::answer_erasure<c::PaymentsCustomerErased>(s.store_, d, 0, e, uow);
                }),
            }}};
 }

@@ -29,7 +29,8 @@ std::vector<std::string> ShippingService::produces() {
           std::string(c::ShipmentDelivered::kType),
           std::string(c::ShipmentCancelled::kType),
           std::string(c::ShipmentCancellationRefused::kType),
-          std::string(c::CarrierProgressed::kType)};
+          std::string(c::CarrierProgressed::kType),
+          std::string(c::ShippingCustomerErased::kType)};
 }
 
 std::vector<platform::Subscription<ShippingService>> ShippingService::subscriptions() {
@@ -57,6 +58,9 @@ std::vector<platform::Subscription<ShippingService>> ShippingService::subscripti
                    step([](const auto& s, const c::OrderCancellationRequested& d) {
                      return on_cancellation_requested(s, d);
                    })),
+               on<c::CustomerErasureRequested>(
+                   [](ShippingService& s, const c::CustomerErasureRequested& d, const CloudEvent& e,
+                      UnitOfWork& uow) { return s.erase(d, e, uow); }),
            }},
           {
               std::string(kCarrierRule),
@@ -94,6 +98,34 @@ Status ShippingService::finish(const Loaded& l, const Outcome& o, const CloudEve
     uow.schedule(std::move(timer), clock_.now() + config_.carrier_delay, std::string(kCarrierRule));
   }
   return {};
+}
+
+// Each of the erasure's orders' shipment keeps its id, status, carrier and
+// tracking number; its address becomes [erased] (the country stays: it names
+// no one). One write per shipment, ahead of the answer: up to
+// kMaxErasureOrders of them do not fit one unit of work, and each is
+// idempotent, so a redelivery redoes what is left.
+Status ShippingService::erase(const c::CustomerErasureRequested& d, const CloudEvent& e,
+                              UnitOfWork& uow) {
+  std::int64_t redacted = 0;
+  for (const auto& order_id : d.order_ids) {
+    ORDERLY_TRY(l, load(order_id));
+    if (!l->shipment || l->shipment->customer_id != d.customer_id) continue;
+    if (!l->shipment->address) continue;
+    auto& a = *l->shipment->address;
+    const std::string erased(c::kErased);
+    ++redacted;  // counted once done, whichever delivery did it
+    if (a.name == erased && a.line1 == erased && a.city == erased && a.postal_code == erased &&
+        (!a.line2 || *a.line2 == erased))
+      continue;
+    a.name = a.line1 = a.city = a.postal_code = erased;
+    if (a.line2) a.line2 = erased;
+    ORDERLY_TRY(v, store_.put(Item{shipment_pk(order_id), std::string(kShipmentSk), 0,
+                                   to_json(*l->shipment), std::nullopt},
+                              Condition::version_is(l->version)));
+    (void)v;
+  }
+  return c::answer_erasure<c::ShippingCustomerErased>(store_, d, redacted, e, uow);
 }
 
 Result<std::optional<Shipment>> ShippingService::get_shipment(const std::string& order_id) {

@@ -50,6 +50,10 @@ struct Settings {
   // 3 s at most per retry, applies on both.
   platform::Millis fulfilment_timeout{3'600'000};
   platform::Millis carrier_delay{5'000};  // between a shipment's carrier steps
+  // How long a delivered order's personal data is kept (docs/adr/0017): 90
+  // days covers the 30-day return window and a chargeback's usual 60 more
+  // days of disputes, by which time a delivery address is no longer needed.
+  platform::Millis retention{90LL * 24 * 3600 * 1000};
   std::optional<std::vector<services::inventory::Product>> catalogue;  // default: the seed
   bool seed_catalogue = true;  // inventory writes its catalogue into an empty store at start
 };

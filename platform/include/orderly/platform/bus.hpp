@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,17 @@ struct Rule {
 };
 
 Status validate_rule(const Rule& r);
+
+// What an erasure asks a bus to redact in the copies of events it keeps (its
+// archive, queued messages and dead letters; docs/adr/0017): in every event
+// whose data.customerId is `customer_id`, or whose subject is one of
+// `subjects`, each JSON path in `paths` that is present becomes `replacement`.
+struct Redaction {
+  std::string customer_id;
+  std::vector<std::string> subjects;
+  std::vector<std::string> paths;  // SQLite JSON paths: "$.data.shippingAddress.name"
+  std::string replacement = "[erased]";
+};
 
 class Bus {
  public:

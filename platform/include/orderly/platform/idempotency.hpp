@@ -17,7 +17,9 @@
 //           Condition::not_exists());  // a concurrent twin fails with a conflict
 //
 // The record is IDEMPOTENCY#<length of owner>:<owner>#<key> / KEY, kept 24 h
-// (item TTL). A key is 1 to 128 characters of [A-Za-z0-9._:-]; anything else
+// (item TTL). It keeps the SHA-256 of the body, never the body: a body holds a
+// payment token and an address, and records cannot be found by customer to be
+// erased (docs/adr/0017). A key is 1 to 128 characters of [A-Za-z0-9._:-]; anything else
 // is a 400 problem (bad-idempotency-key).
 #pragma once
 
@@ -39,11 +41,16 @@ inline constexpr std::string_view kIdempotencySk = "KEY";
 
 // What an Idempotency-Key remembers.
 struct IdempotencyRecord {
-  std::string key;        // the Idempotency-Key header
-  std::string request;    // the canonical (re-serialised) body of the first request
+  std::string key;  // the Idempotency-Key header
+  // The canonical (re-serialised) body of the first request; as read back from
+  // the store, its request_digest().
+  std::string request;
   std::string result_id;  // what the first request created, e.g. an order id
   friend bool operator==(const IdempotencyRecord&, const IdempotencyRecord&) = default;
 };
+
+// "sha256:<hex>" of a canonical request body: what a record keeps of it.
+std::string request_digest(std::string_view request);
 
 // The partition key of a record: keys are scoped to their owner (the caller),
 // whose length prefixes it so that no two (owner, key) pairs collide.

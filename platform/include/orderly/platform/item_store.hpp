@@ -112,6 +112,10 @@ class ItemStore {
   // At most kMaxTransactItems operations on distinct keys, all or nothing.
   // A failed condition is a conflict whose message names the operation's index.
   virtual Status transact_write(const std::vector<WriteOp>& ops) = 0;
+  // Makes what was overwritten or deleted so far unrecoverable from the
+  // store's files, before an erasure is reported done (docs/adr/0017). SQLite:
+  // a truncating WAL checkpoint. DynamoDB has no files of ours: nothing to do.
+  virtual Status purge_overwritten() { return {}; }
 };
 
 // Validation shared by adapters: limits, distinct keys, non-empty keys.

@@ -54,6 +54,11 @@ class JsonReader {
   void array(std::string_view key, std::size_t min, std::size_t max,
              const std::function<void(JsonReader&, std::size_t)>& fn);
 
+  // Reads an array of strings, each of which `valid` accepts.
+  std::vector<std::string> string_array(std::string_view key, std::size_t min, std::size_t max,
+                                        const std::function<bool(std::string_view)>& valid,
+                                        std::string_view expected);
+
   // Accepts and ignores a field (e.g. client-sent prices the server recomputes).
   void ignore(std::string_view key) { read_.emplace(key); }
   // Marks keys not read so far as unknown. Call once, after the reads.

@@ -61,6 +61,13 @@ struct DurableBusOptions {
   // "consume.before_handler", "consume.before_ack"). Crash tests kill the
   // process here; production leaves it empty.
   std::function<void(std::string_view point)> fault_hook;
+  // Erasure (docs/adr/0017): for an event that asks for one (the hosts pass
+  // contracts::redaction_for), what to redact in the archive, and with it the
+  // queued messages, and in the dead letters. Applied when the event is
+  // published, in the same transaction, and checkpointed into bus.db before
+  // any rule can receive it: no service answers an erasure the bus has not
+  // made.
+  std::function<std::optional<platform::Redaction>(const platform::CloudEvent&)> redaction_for;
 };
 
 struct DeadLetter {
@@ -167,6 +174,10 @@ class DurableBus final : public platform::Bus {
   Result<std::size_t> replay(const std::string& rule, platform::TimePoint from,
                              platform::TimePoint to);
   Result<std::size_t> prune_archive();
+  // Applies `r` to the archive (so to queued messages too) and the dead
+  // letters, then checkpoints bus.db (Db::checkpoint_truncate). Returns how
+  // many copies changed.
+  Result<std::size_t> redact(const platform::Redaction& r);
   Result<QueueStats> stats(const std::string& rule);
   Result<std::int64_t> backlog();  // messages not yet delivered, all rules
   Result<std::int64_t> archived_count();
@@ -235,6 +246,8 @@ class DurableBus final : public platform::Bus {
   void enqueue_settlement(PendingSettle p);
   void settle_loop();
   Status publish_locked(const std::vector<platform::Item>& items, std::int64_t now);
+  Result<std::size_t> redact_locked(const platform::Redaction& r);
+  bool purge_pending_ = false;  // guarded by db_mu_: a redaction awaits its checkpoint
   Result<std::vector<Received>> receive(const RuleState& r);
   Status settle(const RuleState& r, const std::vector<Settlement>& s);
   Status move_to_dlq(std::int64_t id, const std::string& error);

@@ -49,6 +49,10 @@ class OutboxSource {
   // If end_group() fails, none of the group's writes happened. The bus runs a
   // batch's handlers inside a group of the rule owner's source. A source
   // without groups commits each write on its own (the default).
+  // Makes the outbox items deleted so far unrecoverable from the source's
+  // files (an erasure's relay pass calls it: the events it removed may carry
+  // the personal data being erased). SqliteItemStore: a truncating checkpoint.
+  virtual platform::Status purge_outbox() { return {}; }
   virtual platform::Status begin_group() { return {}; }
   virtual platform::Status end_group() { return {}; }
 

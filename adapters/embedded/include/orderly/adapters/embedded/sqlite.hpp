@@ -116,6 +116,13 @@ class Db {
   Result<std::optional<SyncPoint>> sync_point();  // nullopt: nothing to sync
   Status sync_to(const SyncPoint& p);
 
+  // Copies the whole WAL into the database file and truncates the WAL to zero
+  // bytes (wal_checkpoint(TRUNCATE)), so that no older version of a page is
+  // left in either file: with secure_delete (on for every file), bytes an
+  // erasure overwrote or deleted are then gone from disk. transient if a
+  // reader kept it from finishing. Call it outside a transaction.
+  Status checkpoint_truncate();
+
  private:
   Db(sqlite3* db, std::string path, Durability d)
       : db_(db), path_(std::move(path)), durability_(d) {}

@@ -45,6 +45,11 @@ class SqliteItemStore final : public platform::ItemStore, public OutboxSource {
   Status remove(const std::string& pk, const std::string& sk, platform::Condition c) override;
   Result<platform::Page> query(const std::string& pk, const platform::QueryOptions& q) override;
   Status transact_write(const std::vector<platform::WriteOp>& ops) override;
+  // Inside a group (a handler's unit of work under group commit), the purge
+  // runs when end_group() has committed, before the lock is released: the
+  // relay cannot read the group's outbox (an erasure's answer) before it.
+  Status purge_overwritten() override;
+  Status purge_outbox() override { return purge_overwritten(); }
 
   // Deletes every item whose TTL has passed; returns how many.
   Result<std::size_t> sweep_expired() override;
@@ -82,6 +87,7 @@ class SqliteItemStore final : public platform::ItemStore, public OutboxSource {
   std::optional<Transaction> group_;  // guarded by mu_: the open group's transaction
   bool group_wrote_ = false;          // guarded by mu_
   std::thread::id group_thread_;      // guarded by mu_: the thread that opened it
+  bool purge_after_group_ = false;    // guarded by mu_: purge_overwritten() inside the group
   std::mutex observers_mu_;
   std::map<std::size_t, std::function<void()>> observers_;
   std::size_t next_observer_ = 0;

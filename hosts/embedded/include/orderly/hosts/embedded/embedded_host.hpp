@@ -39,6 +39,7 @@ struct Options {
   platform::Millis saga_timeout{30'000};
   platform::Millis fulfilment_timeout = hosts::Settings{}.fulfilment_timeout;
   platform::Millis carrier_delay{5'000};
+  platform::Millis retention = hosts::Settings{}.retention;
   std::optional<std::vector<services::inventory::Product>>
       catalogue;                      // default: the 20-product seed
   std::optional<std::uint64_t> seed;  // bus jitter

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "orderly/platform/bus.hpp"
 #include "orderly/platform/clock.hpp"
 #include "orderly/platform/event.hpp"
 #include "orderly/platform/json_reader.hpp"
@@ -113,6 +114,50 @@ struct SagaTimedOut {
   std::string order_id;
   std::string placed_at;  // RFC 3339
   [[nodiscard]] const std::string& subject() const { return order_id; }
+};
+
+// A customer's personal data is to be erased (docs/adr/0017): by an admin's
+// request, or by retention for one delivered order. Orders has redacted its own
+// records; every other service redacts its own and answers with its
+// <Service>CustomerErased. Holds ids only.
+struct CustomerErasureRequested {
+  static constexpr std::string_view kType = "orderly.orders.CustomerErasureRequested.v1";
+  static constexpr std::string_view kSource = "orderly.orders";
+  std::string erasure_id, customer_id;
+  std::string reason;                  // request | retention
+  std::vector<std::string> order_ids;  // the orders whose copies to redact
+  [[nodiscard]] const std::string& subject() const { return erasure_id; }
+};
+inline constexpr std::size_t kMaxErasureOrders = 1000;
+
+// The answers: one type per service (a schema file names one type), one shape.
+struct InventoryCustomerErased {
+  static constexpr std::string_view kType = "orderly.inventory.InventoryCustomerErased.v1";
+  static constexpr std::string_view kSource = "orderly.inventory";
+  std::string erasure_id, customer_id;
+  std::int64_t redacted = 0;  // records redacted or deleted
+  [[nodiscard]] const std::string& subject() const { return erasure_id; }
+};
+struct PaymentsCustomerErased {
+  static constexpr std::string_view kType = "orderly.payments.PaymentsCustomerErased.v1";
+  static constexpr std::string_view kSource = "orderly.payments";
+  std::string erasure_id, customer_id;
+  std::int64_t redacted = 0;  // records redacted or deleted
+  [[nodiscard]] const std::string& subject() const { return erasure_id; }
+};
+struct ShippingCustomerErased {
+  static constexpr std::string_view kType = "orderly.shipping.ShippingCustomerErased.v1";
+  static constexpr std::string_view kSource = "orderly.shipping";
+  std::string erasure_id, customer_id;
+  std::int64_t redacted = 0;  // records redacted or deleted
+  [[nodiscard]] const std::string& subject() const { return erasure_id; }
+};
+struct NotificationsCustomerErased {
+  static constexpr std::string_view kType = "orderly.notifications.NotificationsCustomerErased.v1";
+  static constexpr std::string_view kSource = "orderly.notifications";
+  std::string erasure_id, customer_id;
+  std::int64_t redacted = 0;  // records redacted or deleted
+  [[nodiscard]] const std::string& subject() const { return erasure_id; }
 };
 
 // ---- inventory ----
@@ -245,6 +290,11 @@ struct NotificationSent {
   X(OrderDelivered)              \
   X(OrderCancellationRequested)  \
   X(SagaTimedOut)                \
+  X(CustomerErasureRequested)    \
+  X(InventoryCustomerErased)     \
+  X(PaymentsCustomerErased)      \
+  X(ShippingCustomerErased)      \
+  X(NotificationsCustomerErased) \
   X(InventoryReserved)           \
   X(InventoryReservationFailed)  \
   X(InventoryReleased)           \
@@ -325,6 +375,13 @@ bool is_uuid_string(std::string_view s);
 // Decodes `data` as the event type `type` names: ok, or invalid_input naming
 // the field; not_found for a type this code does not know.
 platform::Status validate_data(std::string_view type, const boost::json::object& data);
+
+// The personal fields events carry (the shipping address's name and lines,
+// the payment token), as JSON paths into a CloudEvent; and for a
+// CustomerErasureRequested, what a bus must redact in its copies of events.
+const std::vector<std::string>& personal_data_paths();
+std::optional<platform::Redaction> redaction_for(const platform::CloudEvent& e);
+inline constexpr std::string_view kErased = "[erased]";
 
 // Every event type, for catalogues and contract tests.
 std::vector<std::string_view> all_event_types();

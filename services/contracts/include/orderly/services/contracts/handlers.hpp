@@ -15,7 +15,9 @@
 #include <string>
 #include <utility>
 
+#include "orderly/platform/item_store.hpp"
 #include "orderly/platform/subscriptions.hpp"
+#include "orderly/platform/unit_of_work.hpp"
 #include "orderly/services/contracts/events.hpp"
 
 namespace orderly::services::contracts {
@@ -39,6 +41,20 @@ struct On {
 template <class E, class F>
 On<E, F> on(F fn) {
   return {std::move(fn)};
+}
+
+// A service's answer to an erasure (`Answer` is its <Service>CustomerErased),
+// emitted as a consequence of the request, once its redaction is made and
+// purged from its store's files (ItemStore::purge_overwritten).
+template <class Answer>
+platform::Status answer_erasure(platform::ItemStore& store, const CustomerErasureRequested& d,
+                                std::int64_t redacted, const platform::CloudEvent& cause,
+                                platform::UnitOfWork& uow) {
+  if (auto s = store.purge_overwritten(); !s) return s;
+  auto e = to_event(Answer{d.erasure_id, d.customer_id, redacted}, uow.clock().now());
+  platform::caused_by(e, cause);
+  uow.emit(std::move(e));
+  return {};
 }
 
 }  // namespace orderly::services::contracts

@@ -41,6 +41,8 @@ class NotificationsService {
                                             std::size_t limit = 100);
 
  private:
+  platform::Status erase(const contracts::CustomerErasureRequested& d,
+                         const platform::CloudEvent& e, platform::UnitOfWork& uow);
   platform::Status send(Template t, const platform::CloudEvent& cause,
                         const std::string& customer_id, const std::string& order_id,
                         const Values& values, platform::UnitOfWork& uow);

@@ -10,6 +10,9 @@ namespace orderly::services::orders {
 // The API representation of an order (the stored form minus saga internals).
 boost::json::object api_json(const Order& o);
 
+// The API representation of an erasure (GET /v1/admin/erasures/{erasureId}).
+boost::json::object erasure_api_json(const Erasure& e);
+
 void add_routes(platform::http::Router& router, OrdersService& orders);
 
 }  // namespace orderly::services::orders

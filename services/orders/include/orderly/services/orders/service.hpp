@@ -25,11 +25,32 @@ struct Config {
   // CONFIRMED -> cancelled through the pivot if not shipped by then (see
   // on_saga_timeout); hosts::Settings says why the default is what it is.
   platform::Millis fulfilment_timeout{3'600'000};
+  // A DELIVERED order's personal data (its shipping address, and every
+  // service's copies) is erased this long after delivery, through the same
+  // erasure flow (reason retention); 0 keeps it. hosts::Settings says why the
+  // default is what it is.
+  platform::Millis retention{90LL * 24 * 3600 * 1000};
 };
 
 inline constexpr std::string_view kSagaRule = "orders.saga";
 inline constexpr std::string_view kTimerRule = "orders.timers";
 inline constexpr std::string_view kCatalogueRule = "orders.catalogue";
+inline constexpr std::string_view kErasureRule = "orders.erasure";
+
+// An erasure of a customer's personal data (docs/adr/0017), as orders records
+// it: which services have answered (and how many records each redacted), and
+// COMPLETED once all five have.
+struct Erasure {
+  std::string id, customer_id;
+  std::string reason;  // request | retention
+  std::string status;  // IN_PROGRESS | COMPLETED
+  std::string requested_at;
+  std::optional<std::string> completed_at;
+  std::size_t orders = 0;                                      // how many orders it covers
+  std::vector<std::pair<std::string, std::int64_t>> answered;  // service, redacted
+};
+// The services that answer an erasure, orders first.
+const std::vector<std::string>& erasure_participants();
 
 // What an Idempotency-Key of POST /v1/orders remembers: the request it came
 // with and its order (result_id).
@@ -62,6 +83,23 @@ class OrdersService {
   Result<std::optional<Order>> get_order(const std::string& order_id);
   Result<OrderPage> list_orders(const std::string& customer_id, std::size_t limit,
                                 std::optional<std::string> cursor);
+  // Erases the customer's personal data: redacts the shipping address of each
+  // of their orders (every order, or `only` those), records the erasure and
+  // emits CustomerErasureRequested for the other services. failed_precondition
+  // (409) while one of those orders is not DELIVERED or CANCELLED: its saga
+  // would copy the address on after the redaction. Safe to repeat: a second
+  // erasure finds nothing left to redact and completes the same way.
+  Result<Erasure> erase_customer(const std::string& customer_id, std::string reason = "request",
+                                 std::optional<std::vector<std::string>> only = std::nullopt,
+                                 std::optional<std::string> traceparent = std::nullopt);
+  Result<std::optional<Erasure>> get_erasure(const std::string& erasure_id);
+  // Retention: erases up to `limit` delivered orders whose retention period has
+  // passed, oldest delivery first (each an erasure of one order, reason
+  // retention); returns how many. Orders runs it after each delivery it
+  // records (so it keeps pace with them, on every runtime, with no scheduler);
+  // hosts may also call it on a timer.
+  Result<std::size_t> expire_personal_data(std::size_t limit);
+
   // What orders knows of a product (from ProductUpdated): not_found if nothing
   // yet, so `if (!entry)` reads "not known"; otherwise a store error as it is,
   // or permanent if the stored entry is unreadable.
@@ -78,6 +116,10 @@ class OrdersService {
                       const std::optional<std::string>& traceparent);
   platform::Status on_product_updated(const contracts::ProductUpdated& d,
                                       const platform::CloudEvent& e, platform::UnitOfWork& uow);
+  platform::Status on_erased(const std::string& service, const std::string& erasure_id,
+                             std::int64_t redacted, platform::UnitOfWork& uow);
+  Result<std::vector<std::string>> customer_order_ids(const std::string& customer_id);
+  void retention_after_delivery();
   void emit(platform::UnitOfWork& uow, Order& order, const std::vector<OrderEvent>& events,
             const platform::CloudEvent* cause, const std::optional<std::string>& traceparent);
 

@@ -30,6 +30,8 @@ class ShippingService {
   Result<std::optional<Shipment>> get_shipment(const std::string& order_id);
 
  private:
+  platform::Status erase(const contracts::CustomerErasureRequested& d,
+                         const platform::CloudEvent& e, platform::UnitOfWork& uow);
   struct Loaded {
     std::optional<Shipment> shipment;
     std::int64_t version = 0;
