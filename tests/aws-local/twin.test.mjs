@@ -500,6 +500,53 @@ describe('the AWS-local twin', () => {
   // The console's page from the twin's API origin, in Debian's headless chromium: a
   // customer's orders, one saga drawn from the order's timeline (AWS has no saga route),
   // a refusal highlighted, and the ops views named as not on this deployment.
+  test('a customer\'s erasure runs through the Lambda handlers and leaves no address in any table', { timeout: 180_000 }, async () => {
+    const ddb = new Ddb(twin.dynamodb);
+    const endpoints = JSON.parse(readFileSync(join(dataDir, 'aws-local', 'endpoints.json'), 'utf8'));
+    const scanAll = async () => (await Promise.all(Object.values(endpoints.tables).map((t) => ddb.scanAll(t)))).flat().map(unmarshalItem);
+    const [[, rs]] = byType(template, 'AWS::Cognito::UserPoolResourceServer');
+    const who = `twin-erase-${randomUUID().slice(0, 8)}`;
+    const tok = await token({ dataDir, customer: who, scopes: [`${rs.Properties.Identifier}/orders:read`, `${rs.Properties.Identifier}/orders:write`] });
+    const street = `${randomUUID().slice(0, 8)} Erasure Lane`;
+    const address = { ...ADDRESS, name: `Twin Erasee ${street}`, line1: street };
+    const products = (await scanAll()).filter((i) => i.pk === 'PRODUCT' && i.onHand - i.reserved >= 5).map((p) => p.sku).sort();
+    assert.ok(products.length > 0);
+    const placed = await waitFor(async () => {
+      const r = await req(twin.api, { method: 'POST', path: '/v1/orders', token: tok, body: { items: [{ sku: products[0], quantity: 1 }], paymentToken: 'tok_ok', shippingAddress: address } });
+      return r.status === 202 ? r.json : r.status === 422 && /unknown sku/.test(r.text) ? null : Promise.reject(new Error(`${r.status} ${r.text}`));
+    }, 60_000, { what: 'an order placed', intervalMs: 500 });
+    // In flight: refused, with the order named.
+    const early = await req(twin.api, { method: 'POST', path: `/v1/admin/customers/${who}/erase`, token: admin });
+    if (early.status === 409) assert.match(early.json.detail, new RegExp(placed.orderId));
+    else assert.equal(early.status, 202, early.text); // delivered already (fast carrier): then it is accepted
+    await waitFor(async () => (await req(twin.api, { path: `/v1/orders/${placed.orderId}`, token: tok })).json?.status === 'DELIVERED', 120_000, { what: 'DELIVERED', intervalMs: 500 });
+    assert.ok((await scanAll()).some((i) => JSON.stringify(i).includes(street)), 'the address is not in any table before the erasure: the scan is broken');
+    const r = early.status === 202 ? early : await req(twin.api, { method: 'POST', path: `/v1/admin/customers/${who}/erase`, token: admin });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.headers.location, `/v1/admin/erasures/${r.json.erasureId}`);
+    // A customer may not erase, nor read an erasure.
+    assert.equal((await req(twin.api, { method: 'POST', path: `/v1/admin/customers/${who}/erase`, token: tok })).status, 403);
+    assert.equal((await req(twin.api, { path: r.headers.location, token: tok })).status, 403);
+    const done = await waitFor(async () => {
+      const g = await req(twin.api, { path: r.headers.location, token: admin });
+      return g.json?.status === 'COMPLETED' ? g.json : null;
+    }, 120_000, { what: 'the erasure COMPLETED', intervalMs: 500 });
+    assert.deepEqual(Object.keys(done.answered).sort(), ['inventory', 'notifications', 'orders', 'payments', 'shipping']);
+    assert.equal(done.answered.shipping, 1);
+    assert.ok(done.answered.notifications >= 3, JSON.stringify(done.answered));
+    const o = (await req(twin.api, { path: `/v1/orders/${placed.orderId}`, token: tok })).json;
+    assert.equal(o.shippingAddress.line1, '[erased]');
+    assert.equal(o.status, 'DELIVERED');
+    // Every record is redacted. What is left is the outbox: on DynamoDB an outbox item is
+    // not deleted when the pipe has published it (it expires by TTL, 7 days, and the
+    // restore runbook re-drives from it), so the events that carried the address stay there
+    // until then (ADR 0017 and operations.md#erasure-on-aws say so). Nothing else may hold it.
+    const left = (await scanAll()).filter((i) => JSON.stringify(i).includes(street));
+    assert.deepEqual(left.filter((i) => i.pk !== 'OUTBOX').map((i) => `${i.pk} ${i.sk}`), [], 'records still holding the address');
+    const now = Date.now() / 1000;
+    for (const i of left) assert.ok(Number(i._ttl) > now && Number(i._ttl) <= now + 7 * 24 * 3600 + 60, `outbox item ${i.sk} without its 7-day TTL: ${i._ttl}`);
+  });
+
   test('the web console works against the twin (headless chromium)', { timeout: 120_000 }, async () => {
     const { chromium } = await import('playwright-core');
     const { default: AxeBuilder } = await import('@axe-core/playwright');
