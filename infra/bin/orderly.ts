@@ -87,6 +87,7 @@ new OrderlyStack(app, stackIdFor(stage), {
   selfSignUp: flag('selfSignUp'),
   paramsSecretsLayerArn: ctx('paramsSecretsLayerArn'),
   alarmEmail: ctx('alarmEmail'),
+  retentionDays: ctx('retentionDays') === undefined ? undefined : Number(ctx('retentionDays')),
 });
 
 // cdk-nag v3 is a CDK policy-validation plugin: findings fail `cdk synth`/`cdk deploy`.

@@ -125,7 +125,15 @@ export interface OrderlyStackProps extends StackProps {
   readonly paramsSecretsLayerArn?: string;
   /** Optional e-mail address subscribed to the alarm topic. */
   readonly alarmEmail?: string;
+  /**
+   * Days a delivered order's personal data is kept before orders erases it (`-c retentionDays`,
+   * default 90; 0 keeps it): ORDERLY_RETENTION_DAYS of the functions (ADR 0017).
+   */
+  readonly retentionDays?: number;
 }
+
+/** Days a delivered order's personal data is kept (hosts::Settings::retention; ADR 0017). */
+export const DEFAULT_RETENTION_DAYS = 90;
 
 /** Acknowledge a cdk-nag finding on one construct, always with a specific reason. */
 export function acknowledge(scope: IConstruct, id: string, reason: string): void {
@@ -463,6 +471,9 @@ export class OrderlyStack extends Stack {
 
     const secret = SERVICE_SECRETS[svc.name];
     const wantsSecrets = secret !== undefined && secret.handler === handler;
+    const retentionDays = props.retentionDays ?? DEFAULT_RETENTION_DAYS;
+    if (!Number.isFinite(retentionDays) || retentionDays < 0 || retentionDays > 36500)
+      throw new Error(`-c retentionDays=${props.retentionDays}: expected a number of days from 0 to 36500`);
     const fn = new lambda.Function(this, `${id}Function`, {
       functionName,
       description: `Orderly ${svc.name} service, ${handler} handler`,
@@ -494,6 +505,8 @@ export class OrderlyStack extends Stack {
         // with ChangeMessageVisibilityBatch, not after the 180 s visibility timeout. The
         // event source mapping's grant already holds sqs:ChangeMessageVisibility on the queue.
         ...(handler === 'events' ? { ORDERLY_SQS_RETRY_BACKOFF: '1' } : {}),
+        // Orders erases a delivered order's personal data this many days after delivery.
+        ...(svc.name === 'orders' ? { ORDERLY_RETENTION_DAYS: String(retentionDays) } : {}),
       },
       ...(wantsSecrets
         ? {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ITEM_STORE_ACTIONS, SERVICE_SECRETS } from '../lib/orderly-stack';
-import { allStatements, asArray, P, refId, resourcesOfType, synthesized, TEST_STAGE } from './support/synth';
+import { allStatements, asArray, build, P, refId, resourcesOfType, synthesized, TEST_STAGE } from './support/synth';
 
 const { json, topology } = synthesized();
 const R = json.Resources;
@@ -53,6 +53,8 @@ describe('Lambda functions', () => {
       // Debian's OpenSSL in the bootstraps knows only /usr/lib/ssl: AL2023 keeps its CAs here.
       assert.equal(env.SSL_CERT_FILE, '/etc/pki/tls/certs/ca-bundle.crt');
       assert.equal(env._HANDLER, undefined, '_HANDLER is reserved: Lambda sets it');
+      // Retention of delivered orders' personal data (ADR 0017): orders only, 90 days by default.
+      assert.equal(env.ORDERLY_RETENTION_DAYS, svc === 'orders' ? '90' : undefined);
 
       // Its role: no managed policy; DynamoDB only on its own table; logs only to its group.
       const roleId = refId(p.Role)!;
@@ -151,5 +153,16 @@ describe('payment provider secret', () => {
         assert.equal(f.p.Environment.Variables[spec.envVar], undefined);
       }
     }
+  });
+});
+
+describe('retention (-c retentionDays)', () => {
+  it('reaches the orders functions as ORDERLY_RETENTION_DAYS, and a bad value fails the synth', () => {
+    const json = build({ retentionDays: 7.5 }).app.synth().getStackArtifact(`Orderly-${TEST_STAGE}`).template;
+    const fns = Object.values<any>(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    const orders = fns.filter((f) => f.Properties.Environment.Variables.ORDERLY_SERVICE === 'orders');
+    assert.equal(orders.length, 2);
+    for (const f of orders) assert.equal(f.Properties.Environment.Variables.ORDERLY_RETENTION_DAYS, '7.5');
+    for (const bad of [-1, Number.NaN, 40000]) assert.throws(() => build({ retentionDays: bad }), /retentionDays/);
   });
 });

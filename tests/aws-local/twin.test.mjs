@@ -620,3 +620,72 @@ describe('the AWS-local twin', () => {
     assert.equal(dead[0][1], 1, `dead letters: ${JSON.stringify(dead)}`);
   });
 });
+
+// Retention on the twin: the orders function gets ORDERLY_RETENTION_DAYS from the stack
+// (-c retentionDays, two seconds here), and the next delivery after an order's period has
+// passed erases it through the same handlers.
+describe('retention on the AWS-local twin', () => {
+  let twin;
+  let dataDir;
+  let snapshot = [];
+
+  before(async () => {
+    dataDir = tempDir('orderly-aws-local-retention-');
+    twin = await startTwin(dataDir, ['--context', `retentionDays=${2 / 86400}`]);
+  });
+
+  after(async () => {
+    if (!twin) return;
+    snapshot = descendants(twin.proc.pid);
+    twin.proc.stdin.end();
+    let timer;
+    const r = await Promise.race([twin.exited, new Promise((res) => (timer = setTimeout(() => res(null), 30_000)))]);
+    clearTimeout(timer);
+    if (!r) twin.proc.kill('SIGKILL');
+    const deadline = Date.now() + 15_000;
+    while (snapshot.some(alive) && Date.now() < deadline) await sleep(200);
+    for (const p of snapshot.filter(alive)) process.kill(p.pid, 'SIGKILL');
+    removeDir(dataDir);
+    assert.ok(r && r.code === 0, `the twin did not stop cleanly: ${JSON.stringify(r)}`);
+  });
+
+  test('a delivered order past its retention is erased by the next delivery; the fresh one is kept', { timeout: 240_000 }, async () => {
+    const template = JSON.parse(readFileSync(join(dataDir, 'aws-local', 'template.json'), 'utf8'));
+    const fnEnv = byType(template, 'AWS::Lambda::Function').map(([, f]) => f.Properties.Environment.Variables).filter((v) => v.ORDERLY_SERVICE === 'orders');
+    assert.ok(fnEnv.length > 0 && fnEnv.every((v) => Number(v.ORDERLY_RETENTION_DAYS) === 2 / 86400), JSON.stringify(fnEnv));
+    const [[, rs]] = byType(template, 'AWS::Cognito::UserPoolResourceServer');
+    const scopes = [`${rs.Properties.Identifier}/orders:read`, `${rs.Properties.Identifier}/orders:write`];
+    const [a, b] = await Promise.all(['ret-old', 'ret-new'].map((c) => token({ dataDir, customer: `${c}-${randomUUID().slice(0, 8)}`, scopes })));
+    const ddb = new Ddb(twin.dynamodb);
+    const endpoints = JSON.parse(readFileSync(join(dataDir, 'aws-local', 'endpoints.json'), 'utf8'));
+    const scanAll = async () => (await Promise.all(Object.values(endpoints.tables).map((t) => ddb.scanAll(t)))).flat().map(unmarshalItem);
+    const sku = await waitFor(async () => {
+      const p = (await scanAll()).filter((i) => i.pk === 'PRODUCT' && i.onHand - i.reserved >= 5).map((i) => i.sku).sort();
+      return p[0] ?? null;
+    }, 60_000, { what: 'the seeded catalogue', intervalMs: 500 });
+    const street = (w) => `${w} ${randomUUID().slice(0, 8)} Retention Road`;
+    const old = { ...ADDRESS, line1: street('old') };
+    const fresh = { ...ADDRESS, line1: street('new') };
+    const deliver = async (tok, address) => {
+      const placed = await waitFor(async () => {
+        const r = await req(twin.api, { method: 'POST', path: '/v1/orders', token: tok, body: { items: [{ sku, quantity: 1 }], paymentToken: 'tok_ok', shippingAddress: address } });
+        return r.status === 202 ? r.json : r.status === 422 && /unknown sku/.test(r.text) ? null : Promise.reject(new Error(`${r.status} ${r.text}`));
+      }, 60_000, { what: 'an order placed', intervalMs: 500 });
+      await waitFor(async () => (await req(twin.api, { path: `/v1/orders/${placed.orderId}`, token: tok })).json?.status === 'DELIVERED', 120_000, { what: 'DELIVERED', intervalMs: 500 });
+      return placed.orderId;
+    };
+    const first = await deliver(a, old);
+    assert.equal((await req(twin.api, { path: `/v1/orders/${first}`, token: a })).json.shippingAddress.line1, old.line1, 'erased before its period passed');
+    await sleep(2500);
+    const second = await deliver(b, fresh);
+    const erased = await waitFor(async () => {
+      const o = (await req(twin.api, { path: `/v1/orders/${first}`, token: a })).json;
+      return o.shippingAddress.line1 === '[erased]' ? o : null;
+    }, 60_000, { what: 'the expired order erased', intervalMs: 500 });
+    assert.equal(erased.status, 'DELIVERED');
+    assert.equal((await req(twin.api, { path: `/v1/orders/${second}`, token: b })).json.shippingAddress.line1, fresh.line1);
+    // The erasure's answers: the shipment's address goes too (outbox items keep theirs until their TTL).
+    await waitFor(async () => !(await scanAll()).some((i) => i.pk !== 'OUTBOX' && JSON.stringify(i).includes(old.line1)), 60_000, { what: 'every record of the old order redacted', intervalMs: 500 });
+    assert.ok((await scanAll()).some((i) => i.pk.startsWith('SHIPMENT#') && JSON.stringify(i).includes(fresh.line1)), 'the fresh shipment lost its address');
+  });
+});

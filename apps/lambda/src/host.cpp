@@ -368,6 +368,16 @@ int serve(const hosts::ServiceSpec& spec) {
   // The seed catalogue goes into an empty table on first start (one read
   // after that), unless ORDERLY_SEED_CATALOGUE=0.
   settings.seed_catalogue = env("ORDERLY_SEED_CATALOGUE") != "0";
+  // Days a delivered order's personal data is kept (orders; infra -c retentionDays).
+  if (const std::string days = env("ORDERLY_RETENTION_DAYS"); !days.empty()) {
+    char* end = nullptr;
+    const double d = std::strtod(days.c_str(), &end);
+    if (end == days.c_str() || *end != '\0' || !(d >= 0 && d <= 36500))
+      return init_failed(
+          {ErrorKind::invalid_input,
+           fmt::format("ORDERLY_RETENTION_DAYS={}: expected days from 0 to 36500", days)});
+    settings.retention = platform::Millis{static_cast<std::int64_t>(d * 86'400'000)};
+  }
   std::vector<std::shared_ptr<void>> owned;
   services::payments::PaymentProvider* provider = nullptr;
   if (auto s = provide_ports(spec, *stores->store, owned, provider); !s)

@@ -41,6 +41,7 @@ export interface BuildOverrides {
   customerLogoutUrls?: string[];
   selfSignUp?: boolean;
   heldBack?: { services: string[]; lambdaDir: string };
+  retentionDays?: number;
 }
 
 export function build(overrides: BuildOverrides = {}): Built {
@@ -59,6 +60,7 @@ export function build(overrides: BuildOverrides = {}): Built {
     customerLogoutUrls: overrides.customerLogoutUrls,
     selfSignUp: overrides.selfSignUp,
     heldBack: overrides.heldBack,
+    retentionDays: overrides.retentionDays,
   });
   return { app, stack, topology, api };
 }

@@ -428,7 +428,8 @@ Result<Erasure> OrdersService::erase_customer(const std::string& customer_id, st
 Result<std::size_t> OrdersService::expire_personal_data(std::size_t limit) {
   platform::QueryOptions q;
   // Due before now: sort keys start with the due time (RFC 3339, UTC, fixed width).
-  q.sk = platform::SkRange::between("", platform::format_rfc3339(clock_.now()));
+  // (DynamoDB refuses an empty key value: "0" sorts before every timestamp.)
+  q.sk = platform::SkRange::between("0", platform::format_rfc3339(clock_.now()));
   q.limit = limit;
   ORDERLY_TRY(page, store_.query(std::string(kRetentionPk), q));
   std::size_t n = 0;
