@@ -51,3 +51,26 @@ test('log retention on AWS', () => {
   assert.match(read('infra/lib/orderly-stack.ts'), /LOG_RETENTION = logs\.RetentionDays\.ONE_MONTH/);
   assert.match(read('docs/protocols-and-security.md'), /Log groups keep 30 days on AWS/);
 });
+
+test('retention of delivered orders\' personal data: the same default in the code, the stack and the documents', () => {
+  const host = fromCode('hosts/include/orderly/hosts/service_table.hpp', /retention\{(\d+)LL \* 24 \* 3600 \* 1000\}/);
+  const service = fromCode('services/orders/include/orderly/services/orders/service.hpp', /retention\{(\d+)LL \* 24 \* 3600 \* 1000\}/);
+  const stack = fromCode('infra/lib/orderly-stack.ts', /DEFAULT_RETENTION_DAYS = (\d+);/);
+  const cli = fromCode('apps/orderly/cmd_up.cpp', /double retention_days = (\d+);/);
+  assert.deepEqual([service, stack, cli], [host, host, host]);
+  assert.match(read('docs/operations.md'), new RegExp(`erased ${host} days after delivery`));
+  assert.match(read('docs/protocols-and-security.md'), new RegExp(`erased ${host} days after\\s+delivery`));
+  assert.match(read('docs/adr/0017-customer-erasure-as-an-event-driven-flow.md'), new RegExp(`${host}\\s+days by default`));
+  assert.match(read('README.md'), new RegExp(`retention \\(${host} days after\\s+delivery\\)`));
+});
+
+test('erasure: the order limit, the redacted value and secure_delete', () => {
+  const limit = fromCode('services/contracts/include/orderly/services/contracts/events.hpp', /kMaxErasureOrders = (\d+);/);
+  assert.equal(JSON.parse(read('schemas/events/CustomerErasureRequested.schema.json')).properties.orderIds.maxItems, limit);
+  assert.match(read('docs/operations.md'), new RegExp(`more than ${limit.toLocaleString('en-GB')} orders`));
+  assert.match(read('services/contracts/include/orderly/services/contracts/events.hpp'), /kErased = "\[erased\]"/);
+  assert.match(read('docs/operations.md'), /become `\[erased\]`/);
+  assert.match(read('adapters/embedded/src/sqlite.cpp'), /"PRAGMA secure_delete=ON"/);
+  for (const doc of ['docs/operations.md', 'docs/protocols-and-security.md', 'docs/adr/0017-customer-erasure-as-an-event-driven-flow.md'])
+    assert.match(read(doc), /secure_delete=ON/, doc);
+});
