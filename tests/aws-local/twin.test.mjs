@@ -80,6 +80,23 @@ const alive = (p) => {
 
 // ---------------------------------------------------------------- the twin
 
+// The documented stop (stdin closes): waits up to 30 s for the twin, then 15 s for
+// every process it started; kills what is left. Returns its exit, the processes
+// it had, and those that outlived it.
+async function stopTwin(twin) {
+  const snapshot = descendants(twin.proc.pid);
+  twin.proc.stdin.end();
+  let timer;
+  const r = await Promise.race([twin.exited, new Promise((res) => (timer = setTimeout(() => res(null), 30_000)))]);
+  clearTimeout(timer);
+  if (!r) twin.proc.kill('SIGKILL');
+  const deadline = Date.now() + 15_000;
+  while (snapshot.some(alive) && Date.now() < deadline) await sleep(200);
+  const left = snapshot.filter(alive);
+  for (const p of left) process.kill(p.pid, 'SIGKILL');
+  return { r, snapshot, left };
+}
+
 async function startTwin(dataDir, args = []) {
   const argv = [TWIN, '--data-dir', dataDir, '--port', '0', '--lambda-dir', LAMBDA_DIR, '--prewarm', '--visibility-timeout-cap', String(CAP_SECONDS), ...args];
   const proc = spawn(process.execPath, argv, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -185,16 +202,8 @@ describe('the AWS-local twin', () => {
 
   after(async () => {
     if (!twin) return;
-    snapshot = descendants(twin.proc.pid);
-    twin.proc.stdin.end(); // the documented stop: stdin closes
-    let timer;
-    const r = await Promise.race([twin.exited, new Promise((res) => (timer = setTimeout(() => res(null), 30_000)))]);
-    clearTimeout(timer);
-    if (!r) twin.proc.kill('SIGKILL');
-    const deadline = Date.now() + 15_000;
-    while (snapshot.some(alive) && Date.now() < deadline) await sleep(200);
-    const left = snapshot.filter(alive);
-    for (const p of left) process.kill(p.pid, 'SIGKILL');
+    let r, left;
+    ({ r, snapshot, left } = await stopTwin(twin));
     if (process.env.ORDERLY_E2E_KEEP) process.stderr.write(`kept ${dataDir}\n`);
     else removeDir(dataDir);
     assert.ok(r, 'the twin did not exit within 30 s of its stdin closing');
@@ -627,7 +636,6 @@ describe('the AWS-local twin', () => {
 describe('retention on the AWS-local twin', () => {
   let twin;
   let dataDir;
-  let snapshot = [];
 
   before(async () => {
     dataDir = tempDir('orderly-aws-local-retention-');
@@ -636,17 +644,10 @@ describe('retention on the AWS-local twin', () => {
 
   after(async () => {
     if (!twin) return;
-    snapshot = descendants(twin.proc.pid);
-    twin.proc.stdin.end();
-    let timer;
-    const r = await Promise.race([twin.exited, new Promise((res) => (timer = setTimeout(() => res(null), 30_000)))]);
-    clearTimeout(timer);
-    if (!r) twin.proc.kill('SIGKILL');
-    const deadline = Date.now() + 15_000;
-    while (snapshot.some(alive) && Date.now() < deadline) await sleep(200);
-    for (const p of snapshot.filter(alive)) process.kill(p.pid, 'SIGKILL');
+    const { r, left } = await stopTwin(twin);
     removeDir(dataDir);
     assert.ok(r && r.code === 0, `the twin did not stop cleanly: ${JSON.stringify(r)}`);
+    assert.deepEqual(left.map((p) => p.cmd), [], 'processes the twin started outlived it');
   });
 
   test('a delivered order past its retention is erased by the next delivery; the fresh one is kept', { timeout: 240_000 }, async () => {

@@ -3,6 +3,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -27,5 +29,16 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The bytes of a SQLite file and of its WAL, one after the other (absent files
+// add nothing): what an erasure test searches for bytes that must be gone.
+inline std::string sqlite_file_bytes(const std::string& path) {
+  std::string out;
+  for (const std::string& f : {path, path + "-wal"}) {
+    std::ifstream in(f, std::ios::binary);
+    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return out;
+}
 
 }  // namespace orderly::testing

@@ -721,15 +721,6 @@ TEST_F(BusTest, ABatchCommitsAsOneTransactionAndAFailedUnitOfWorkRollsBackAlone)
 // Erasure (docs/adr/0017): the bus redacts its copies when it publishes an
 // erasure, and checkpoints before any rule can receive the erasure: the
 // erasure's own handler already finds the files clean.
-std::string bus_file_bytes(const std::string& path) {
-  std::string out;
-  for (const std::string& f : {path, path + "-wal"}) {
-    std::ifstream in(f, std::ios::binary);
-    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return out;
-}
-
 TEST(DurableBusErasure, RedactsArchiveQueuedAndDeadCopiesBeforeTheErasureIsReceived) {
   orderly::testing::TempDir dir;
   ManualClock clock;
@@ -761,7 +752,7 @@ TEST(DurableBusErasure, RedactsArchiveQueuedAndDeadCopiesBeforeTheErasureIsRecei
   std::string seen_by_erasure;
   ASSERT_TRUE(bus.subscribe(rule("poisoned", kPlaced, [] { return DeliveryResult::fail("bad"); })));
   ASSERT_TRUE(bus.subscribe(rule("erasure", "orderly.test.Erase", [&] {
-    seen_by_erasure = bus_file_bytes(bus_path);
+    seen_by_erasure = orderly::testing::sqlite_file_bytes(bus_path);
     return DeliveryResult::ok();
   })));
   // Never received: its copy stays queued (it reads the archive's body).
@@ -786,7 +777,8 @@ TEST(DurableBusErasure, RedactsArchiveQueuedAndDeadCopiesBeforeTheErasureIsRecei
   ASSERT_TRUE(bus.relay_once());
   ASSERT_TRUE(bus.deliver_once("poisoned"));
   ASSERT_EQ(bus.dead_letters("poisoned")->size(), 3u);
-  ASSERT_NE(bus_file_bytes(bus_path).find("Redact Rita 4711"), std::string::npos);
+  ASSERT_NE(orderly::testing::sqlite_file_bytes(bus_path).find("Redact Rita 4711"),
+            std::string::npos);
 
   emit("orderly.test.Erase", "erasure-1", {{"customerId", "c-1"}});
   ASSERT_TRUE(bus.relay_once());

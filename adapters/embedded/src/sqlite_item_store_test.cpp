@@ -50,16 +50,6 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, ItemStoreConformance,
                          ::testing::Values(StoreFactory{"sqlite", make_sqlite, ""}),
                          [](const auto&) { return std::string("sqlite"); });
 
-// The bytes of the store's files (the database and its WAL), for erasure tests.
-std::string file_bytes(const std::string& path) {
-  std::string out;
-  for (const std::string& f : {path, path + "-wal"}) {
-    std::ifstream in(f, std::ios::binary);
-    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return out;
-}
-
 // Erasure (docs/adr/0017): after purge_overwritten(), what was deleted or
 // overwritten is in neither file, while the store is still open (a close
 // checkpoints anyway). Without secure_delete the deleted cell stays in the
@@ -76,11 +66,11 @@ TEST(SqliteItemStoreErasure, PurgeLeavesNoDeletedOrOverwrittenBytesInTheFiles) {
   ASSERT_TRUE(store.put(Item{"GONE", "1", 0, {{"who", "Deleted Dora 4711"}}, {}}, {}));
   ASSERT_TRUE(store.put(Item{"EDIT", "1", 0, {{"who", "Overwritten Olga 4711"}}, {}}, {}));
   ASSERT_TRUE(store.purge_overwritten());  // both in the database file now
-  ASSERT_NE(file_bytes(path).find("Deleted Dora 4711"), std::string::npos);
+  ASSERT_NE(orderly::testing::sqlite_file_bytes(path).find("Deleted Dora 4711"), std::string::npos);
   ASSERT_TRUE(store.remove("GONE", "1", {}));
   ASSERT_TRUE(store.put(Item{"EDIT", "1", 0, {{"who", "[erased]"}}, {}}, {}));
   ASSERT_TRUE(store.purge_overwritten());
-  const auto bytes = file_bytes(path);
+  const auto bytes = orderly::testing::sqlite_file_bytes(path);
   EXPECT_EQ(bytes.find("Deleted Dora 4711"), std::string::npos);
   EXPECT_EQ(bytes.find("Overwritten Olga 4711"), std::string::npos);
   EXPECT_NE(bytes.find("Keeper Kate"), std::string::npos);  // the search finds what is there
@@ -101,7 +91,8 @@ TEST(SqliteItemStoreErasure, PurgeInsideAGroupRunsWhenTheGroupCommits) {
   ASSERT_TRUE(store.put(Item{"EDIT", "1", 0, {{"who", "[erased]"}}, {}}, {}));
   ASSERT_TRUE(store.purge_overwritten());  // deferred: the write is not committed yet
   ASSERT_TRUE(store.end_group());
-  EXPECT_EQ(file_bytes(path).find("Grouped Greta 4711"), std::string::npos);
+  EXPECT_EQ(orderly::testing::sqlite_file_bytes(path).find("Grouped Greta 4711"),
+            std::string::npos);
 }
 
 TEST(SqliteItemStore, DataSurvivesReopenInBothDurabilityModes) {

@@ -22,20 +22,13 @@ json::object api_json(const Order& o) {
 }
 
 json::object erasure_api_json(const Erasure& e) {
-  json::object answered;
-  for (const auto& [service, n] : e.answered) answered[service] = n;
+  // The stored form, plus who is still awaited, and completedAt always present.
+  json::object o = to_json(e);
   json::array waiting;
   for (const auto& service : erasure_participants())
-    if (!answered.contains(service)) waiting.emplace_back(service);
-  json::object o{{"erasureId", e.id},
-                 {"customerId", e.customer_id},
-                 {"reason", e.reason},
-                 {"status", e.status},
-                 {"requestedAt", e.requested_at},
-                 {"orders", e.orders},
-                 {"answered", std::move(answered)},
-                 {"waitingFor", std::move(waiting)}};
-  o["completedAt"] = e.completed_at ? json::value(*e.completed_at) : json::value(nullptr);
+    if (!o.at("answered").as_object().contains(service)) waiting.emplace_back(service);
+  o["waitingFor"] = std::move(waiting);
+  if (!o.contains("completedAt")) o["completedAt"] = nullptr;
   return o;
 }
 

@@ -34,20 +34,6 @@ std::string erasure_pk(std::string_view id) {
   return "ERASURE#" + std::string(id);
 }
 
-json::object erasure_json(const Erasure& e) {
-  json::object answered;
-  for (const auto& [service, n] : e.answered) answered[service] = n;
-  json::object o{{"erasureId", e.id},
-                 {"customerId", e.customer_id},
-                 {"reason", e.reason},
-                 {"status", e.status},
-                 {"requestedAt", e.requested_at},
-                 {"orders", e.orders},
-                 {"answered", std::move(answered)}};
-  if (e.completed_at) o["completedAt"] = *e.completed_at;
-  return o;
-}
-
 Result<Erasure> erasure_from_json(const json::object& o) {
   platform::JsonReader r{o};
   Erasure e;
@@ -87,6 +73,20 @@ TimelineEntry entry_for(const CloudEvent& e) {
 
 std::string order_pk(std::string_view order_id) {
   return "ORDER#" + std::string(order_id);
+}
+
+json::object to_json(const Erasure& e) {
+  json::object answered;
+  for (const auto& [service, n] : e.answered) answered[service] = n;
+  json::object o{{"erasureId", e.id},
+                 {"customerId", e.customer_id},
+                 {"reason", e.reason},
+                 {"status", e.status},
+                 {"requestedAt", e.requested_at},
+                 {"orders", e.orders},
+                 {"answered", std::move(answered)}};
+  if (e.completed_at) o["completedAt"] = *e.completed_at;
+  return o;
 }
 
 OrdersService::OrdersService(platform::ItemStore& store, const platform::Clock& clock,
@@ -413,7 +413,7 @@ Result<Erasure> OrdersService::erase_customer(const std::string& customer_id, st
       c::to_event(c::CustomerErasureRequested{er.id, customer_id, er.reason, ids}, clock_.now());
   if (traceparent) e.traceparent = traceparent;
   uow.emit(std::move(e));
-  uow.put(Item{erasure_pk(er.id), std::string(kErasureSk), 0, erasure_json(er), std::nullopt},
+  uow.put(Item{erasure_pk(er.id), std::string(kErasureSk), 0, to_json(er), std::nullopt},
           Condition::not_exists());
   uow.put(Item{customer_pk(customer_id), erasure_pk(er.id), 0, json::object{{"erasureId", er.id}},
                std::nullopt},
@@ -481,7 +481,7 @@ Status OrdersService::on_erased(const std::string& service, const std::string& e
     const std::string id = er->id;
     uow.after_commit([id] { platform::log::info("erasure completed", {{"erasure_id", id}}); });
   }
-  uow.put(Item{erasure_pk(erasure_id), std::string(kErasureSk), 0, erasure_json(*er), std::nullopt},
+  uow.put(Item{erasure_pk(erasure_id), std::string(kErasureSk), 0, to_json(*er), std::nullopt},
           Condition::version_is((*item)->version));
   return {};
 }

@@ -129,5 +129,7 @@ class OrdersService {
 };
 
 std::string order_pk(std::string_view order_id);
+// An erasure as stored (ERASURE#<id>), also the base of its API form.
+boost::json::object to_json(const Erasure& e);
 
 }  // namespace orderly::services::orders
