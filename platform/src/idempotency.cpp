@@ -2,7 +2,7 @@
 #include "orderly/platform/idempotency.hpp"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
+#include <mbedtls/md.h>
 
 #include <cctype>
 
@@ -15,11 +15,11 @@ std::string idempotency_pk(std::string_view owner, std::string_view key) {
 }
 
 std::string request_digest(std::string_view request) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(request.data(), request.size(), d, &n, EVP_sha256(), nullptr);
+  unsigned char d[32];
+  mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+             reinterpret_cast<const unsigned char*>(request.data()), request.size(), d);
   std::string out = "sha256:";
-  for (unsigned int i = 0; i < n; ++i) out += fmt::format("{:02x}", d[i]);
+  for (unsigned char c : d) out += fmt::format("{:02x}", c);
   return out;
 }
 

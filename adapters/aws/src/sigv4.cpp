@@ -1,9 +1,7 @@
 // SigV4 signing, following botocore's canonicalisation.
 #include "orderly/adapters/aws/sigv4.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
+#include <mbedtls/md.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -173,17 +171,18 @@ platform::Result<Credentials> Credentials::from_env() {
 }
 
 std::string sha256_hex(std::string_view data) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
+  unsigned char d[32];
+  mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+             reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
   return hex(d, sizeof d);
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<const char*>(out), len);
+  unsigned char out[32];
+  mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+                  reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                  reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
+  return std::string(reinterpret_cast<const char*>(out), sizeof out);
 }
 
 std::string sign_v4(SignedRequest& req, const Credentials& creds, const std::string& region,

@@ -1,21 +1,30 @@
-// HttpClient over Beast: async operations on a private io_context, run to
-// completion per call, so that tcp_stream's timeouts apply.
+// HttpClient over Beast, with mbedTLS for https (ADR 0018). Every socket
+// operation is an async one on a private io_context, run to completion per
+// call, so that tcp_stream's timeouts apply; mbedTLS reads and writes through
+// the same operations (its BIO callbacks), and Beast's synchronous HTTP
+// read/write run on a small stream that is either the socket or the TLS
+// session.
 #include "orderly/adapters/http/client.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
+#include <mbedtls/asn1.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>  // the BIO error codes only
+#include <mbedtls/oid.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
 
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <vector>
@@ -25,29 +34,36 @@ namespace orderly::adapters::http {
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 namespace asio = boost::asio;
-namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using platform::ErrorKind;
 using platform::fail;
 
 namespace {
 
-// Where the common distributions keep their CA bundle. The Lambda bootstraps
-// link Debian's OpenSSL, whose compiled-in default (/usr/lib/ssl/cert.pem and
-// /usr/lib/ssl/certs) does not exist on provided.al2023: Amazon Linux keeps its
-// bundle under /etc/pki.
-constexpr std::array<const char*, 3> kCaBundles = {
+// Where the common distributions keep their CA bundle. mbedTLS has no
+// compiled-in default: SSL_CERT_FILE and SSL_CERT_DIR first (what the stack
+// sets on Lambda, and OpenSSL's convention), then these. provided.al2023 keeps
+// its bundle under /etc/pki.
+constexpr std::array<const char*, 4> kCaBundles = {
     "/etc/pki/tls/certs/ca-bundle.crt",                   // Amazon Linux, RHEL, Fedora
     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // what the above links to
-    "/etc/ssl/certs/ca-certificates.crt",                 // Debian, Ubuntu, Alpine
+    "/etc/ssl/certs/ca-certificates.crt",                 // Debian, Ubuntu
+    "/etc/ssl/cert.pem",                                  // Alpine, the BSDs
 };
 
-// The system trust store: OpenSSL's defaults (SSL_CERT_FILE and SSL_CERT_DIR
-// when set, else its compiled-in paths), plus each bundle above that exists
-// and is not a file already loaded. Returns the CA files in use, for error
-// messages. A bundle that does not load is skipped: with no trust anchor at
-// all, every handshake fails verification (never verify_none).
-std::vector<std::string> load_system_trust(SSL_CTX* ctx) {
+std::string tls_error(int code) {
+  std::array<char, 160> buf{};
+  mbedtls_strerror(code, buf.data(), buf.size());
+  return fmt::format("{} (-0x{:04x})", buf.data(), static_cast<unsigned>(-code));
+}
+
+// The system trust store: $SSL_CERT_FILE and each bundle above that exists
+// and is not a file already loaded; if none is, every certificate file in
+// $SSL_CERT_DIR. Returns the CA files in use, for error messages. A bundle that does
+// not load is skipped; a certificate mbedTLS cannot parse (say, a key type it
+// lacks) is skipped and its bundle kept. With no trust anchor at all, every
+// handshake fails verification (never verify_none).
+std::vector<std::string> load_system_trust(mbedtls_x509_crt* ca) {
   namespace fs = std::filesystem;
   std::vector<std::string> files, loaded;  // as named; canonical
   auto seen = [&](const std::string& canonical) {
@@ -55,34 +71,127 @@ std::vector<std::string> load_system_trust(SSL_CTX* ctx) {
       if (l == canonical) return true;
     return false;
   };
-  SSL_CTX_set_default_verify_paths(ctx);  // silently skips paths that do not exist
-  ERR_clear_error();
-  const char* env_file = std::getenv(X509_get_default_cert_file_env());
-  const std::string default_file =
-      env_file && *env_file ? std::string(env_file) : std::string(X509_get_default_cert_file());
-  std::error_code ec;
-  if (auto c = fs::canonical(default_file, ec); !ec && fs::is_regular_file(c, ec)) {
-    files.push_back(default_file);
-    loaded.push_back(c.string());
-  }
-  for (const char* bundle : kCaBundles) {
-    const auto c = fs::canonical(bundle, ec);
-    if (ec || !fs::is_regular_file(c, ec) || seen(c.string())) continue;
-    if (SSL_CTX_load_verify_locations(ctx, bundle, nullptr) == 1) {
-      files.emplace_back(bundle);
+  auto count = [&] {
+    int n = 0;
+    for (const auto* c = ca; c && c->raw.len > 0; c = c->next) ++n;
+    return n;
+  };
+  auto load_file = [&](const std::string& file) {
+    std::error_code ec;
+    const auto c = fs::canonical(file, ec);
+    if (ec || !fs::is_regular_file(c, ec) || seen(c.string())) return;
+    const int before = count();
+    mbedtls_x509_crt_parse_file(ca, file.c_str());  // > 0: that many were skipped
+    if (count() > before) {
+      files.push_back(file);
       loaded.push_back(c.string());
     }
-    ERR_clear_error();
+  };
+  if (const char* f = std::getenv("SSL_CERT_FILE"); f && *f) load_file(f);
+  for (const char* bundle : kCaBundles) load_file(bundle);
+  // A directory is read only when no bundle was found: it usually holds the
+  // same certificates again (Debian's /etc/ssl/certs), and parsing each twice
+  // would double the cost at init.
+  if (const char* d = std::getenv("SSL_CERT_DIR"); d && *d && files.empty()) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(d, ec)) load_file(e.path().string());
   }
   return files;
 }
 
 std::string describe_trust(const std::vector<std::string>& files) {
   if (files.empty())
-    return fmt::format("no CA bundle found: set SSL_CERT_FILE (looked in {}, {})",
-                       X509_get_default_cert_file(), fmt::join(kCaBundles, ", "));
+    return fmt::format("no CA bundle found: set SSL_CERT_FILE (looked in {})",
+                       fmt::join(kCaBundles, ", "));
   return fmt::format("CA files: {}", fmt::join(files, ", "));
 }
+
+// mbedTLS 2.28 checks DNS names only; it skips iPAddress entries of the
+// subjectAltName. For a host that is an IP literal the name check is ours:
+// the leaf's SAN must hold exactly those address bytes (RFC 6125 6.2.1).
+bool san_has_ip(const mbedtls_x509_crt& crt, const std::vector<unsigned char>& ip) {
+  unsigned char* p = crt.v3_ext.p;
+  if (!p) return false;
+  const unsigned char* end = p + crt.v3_ext.len;
+  std::size_t len = 0;
+  // [3] EXPLICIT Extensions, if the buffer starts at the tag.
+  if (mbedtls_asn1_get_tag(&p, end, &len,
+                           MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3) == 0)
+    end = p + len;
+  if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+    return false;
+  end = p + len;
+  while (p < end) {
+    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+      return false;
+    const unsigned char* ext_end = p + len;
+    mbedtls_asn1_buf oid{};
+    if (mbedtls_asn1_get_tag(&p, ext_end, &oid.len, MBEDTLS_ASN1_OID) != 0) return false;
+    oid.p = p;
+    p += oid.len;
+    const bool san = oid.len == MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME) &&
+                     std::memcmp(oid.p, MBEDTLS_OID_SUBJECT_ALT_NAME, oid.len) == 0;
+    if (!san) {
+      p = const_cast<unsigned char*>(ext_end);
+      continue;
+    }
+    int critical = 0;
+    mbedtls_asn1_get_bool(&p, ext_end, &critical);  // optional
+    if (mbedtls_asn1_get_tag(&p, ext_end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0) return false;
+    if (mbedtls_asn1_get_tag(&p, ext_end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) !=
+        0)
+      return false;
+    const unsigned char* names_end = p + len;
+    while (p < names_end) {
+      const unsigned char tag = *p++;
+      if (mbedtls_asn1_get_len(&p, names_end, &len) != 0) return false;
+      if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_IP_ADDRESS) &&
+          len == ip.size() && std::memcmp(p, ip.data(), len) == 0)
+        return true;
+      p += len;
+    }
+    return false;
+  }
+  return false;
+}
+
+// The address bytes of an IP literal host; empty for a DNS name.
+std::vector<unsigned char> ip_bytes(const std::string& host) {
+  std::array<unsigned char, 16> b{};
+  if (inet_pton(AF_INET, host.c_str(), b.data()) == 1) return {b.begin(), b.begin() + 4};
+  if (inet_pton(AF_INET6, host.c_str(), b.data()) == 1) return {b.begin(), b.end()};
+  return {};
+}
+
+// What every connection of one client shares: the random generator, the
+// trust anchors and the TLS configuration (TLS 1.2 and up, peer verified).
+struct TlsConfig {
+  mbedtls_entropy_context entropy;
+  mbedtls_ctr_drbg_context drbg;
+  mbedtls_x509_crt ca;
+  mbedtls_ssl_config conf;
+  TlsConfig() {
+    mbedtls_entropy_init(&entropy);
+    mbedtls_ctr_drbg_init(&drbg);
+    mbedtls_x509_crt_init(&ca);
+    mbedtls_ssl_config_init(&conf);
+  }
+  ~TlsConfig() {
+    mbedtls_ssl_config_free(&conf);
+    mbedtls_x509_crt_free(&ca);
+    mbedtls_ctr_drbg_free(&drbg);
+    mbedtls_entropy_free(&entropy);
+  }
+  TlsConfig(const TlsConfig&) = delete;
+  TlsConfig& operator=(const TlsConfig&) = delete;
+};
+
+struct SslDeleter {
+  void operator()(mbedtls_ssl_context* s) const {
+    mbedtls_ssl_free(s);
+    delete s;
+  }
+};
 
 }  // namespace
 
@@ -135,26 +244,205 @@ struct HttpClient::Impl {
   Origin origin;
   ClientOptions options;
   asio::io_context io;
-  ssl::context tls_ctx{ssl::context::tls_client};
-  std::vector<std::string> ca_files;  // the trust anchors' files, for error messages
-  std::optional<beast::tcp_stream> plain;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  std::unique_ptr<TlsConfig> tls;      // https only
+  std::vector<unsigned char> host_ip;  // an IP literal host's bytes: the name check is ours
+  std::vector<std::string> ca_files;   // the trust anchors' files, for error messages
+  std::optional<beast::tcp_stream> socket;
+  std::unique_ptr<mbedtls_ssl_context, SslDeleter> session;  // on `socket`, https only
+  beast::error_code io_error;  // the last socket error under mbedTLS (timeouts, resets)
+  std::string scratch;         // one TLS record's worth of a request
   beast::flat_buffer buffer;
   std::mutex mu;
   std::size_t opened = 0;
+  std::size_t received = 0;  // bytes read in this exchange
 
-  bool connected() const { return plain.has_value() || secure.has_value(); }
+  bool connected() const { return socket.has_value(); }
   void drop() {
-    plain.reset();
-    secure.reset();
+    session.reset();
+    socket.reset();
     buffer.clear();
   }
-  beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
 
   // Runs the io_context until the started operation completes.
   void run() {
     io.restart();
     io.run();
+  }
+
+  // The socket, one operation at a time, under the stream's deadline.
+  std::size_t socket_read(asio::mutable_buffer b, beast::error_code& ec) {
+    std::size_t n = 0;
+    socket->async_read_some(b, [&](beast::error_code e, std::size_t k) {
+      ec = e;
+      n = k;
+    });
+    run();
+    received += n;
+    return n;
+  }
+  std::size_t socket_write(asio::const_buffer b, beast::error_code& ec) {
+    std::size_t n = 0;
+    socket->async_write_some(b, [&](beast::error_code e, std::size_t k) {
+      ec = e;
+      n = k;
+    });
+    run();
+    return n;
+  }
+
+  // mbedTLS's BIO: the same socket operations.
+  static int bio_send(void* ctx, const unsigned char* buf, std::size_t len) {
+    auto* self = static_cast<Impl*>(ctx);
+    const auto n = self->socket_write(asio::buffer(buf, len), self->io_error);
+    if (self->io_error) return MBEDTLS_ERR_NET_SEND_FAILED;
+    return static_cast<int>(n);
+  }
+  static int bio_recv(void* ctx, unsigned char* buf, std::size_t len) {
+    auto* self = static_cast<Impl*>(ctx);
+    const auto n = self->socket_read(asio::buffer(buf, len), self->io_error);
+    if (self->io_error == asio::error::eof) return 0;  // mbedTLS: the peer closed
+    if (self->io_error) return MBEDTLS_ERR_NET_RECV_FAILED;
+    return static_cast<int>(n);
+  }
+  static int verify_ip(void* ctx, mbedtls_x509_crt* crt, int depth, std::uint32_t* flags) {
+    const auto* self = static_cast<const Impl*>(ctx);
+    if (depth == 0 && !san_has_ip(*crt, self->host_ip)) *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+    return 0;
+  }
+
+  // Beast's synchronous HTTP read and write run on this: the socket, or the
+  // TLS session on it.
+  struct Stream {
+    Impl& impl;
+    template <class Buffers>
+    std::size_t read_some(const Buffers& buffers, beast::error_code& ec) {
+      ec = {};
+      for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+           ++it) {
+        asio::mutable_buffer b = *it;
+        if (b.size() == 0) continue;
+        if (!impl.session) return impl.socket_read(b, ec);
+        for (;;) {
+          const int r =
+              mbedtls_ssl_read(impl.session.get(), static_cast<unsigned char*>(b.data()), b.size());
+          if (r > 0) return static_cast<std::size_t>(r);
+          if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) continue;
+          if (r == 0 || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+            ec = asio::error::eof;
+          } else if (impl.io_error) {
+            ec = impl.io_error;
+          } else {
+            ec = asio::error::connection_aborted;
+            impl.tls_failure = tls_error(r);
+          }
+          return 0;
+        }
+      }
+      return 0;
+    }
+    template <class Buffers>
+    std::size_t read_some(const Buffers& buffers) {
+      beast::error_code ec;
+      const auto n = read_some(buffers, ec);
+      if (ec) throw beast::system_error(ec);
+      return n;
+    }
+    template <class Buffers>
+    std::size_t write_some(const Buffers& buffers, beast::error_code& ec) {
+      ec = {};
+      if (!impl.session) {
+        std::size_t total = 0;
+        for (auto it = asio::buffer_sequence_begin(buffers);
+             it != asio::buffer_sequence_end(buffers); ++it) {
+          asio::const_buffer b = *it;
+          if (b.size() == 0) continue;
+          total = impl.socket_write(b, ec);
+          break;
+        }
+        return total;
+      }
+      // Gather the pieces (status line, fields, body) into one TLS record of
+      // at most 16 KiB, not one record per piece.
+      impl.scratch.clear();
+      for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+           ++it) {
+        asio::const_buffer b = *it;
+        const auto room = kRecord - impl.scratch.size();
+        impl.scratch.append(static_cast<const char*>(b.data()), std::min(room, b.size()));
+        if (impl.scratch.size() == kRecord) break;
+      }
+      if (impl.scratch.empty()) return 0;
+      for (;;) {
+        const int r = mbedtls_ssl_write(impl.session.get(),
+                                        reinterpret_cast<const unsigned char*>(impl.scratch.data()),
+                                        impl.scratch.size());
+        if (r >= 0) return static_cast<std::size_t>(r);
+        if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) continue;
+        if (impl.io_error) {
+          ec = impl.io_error;
+        } else {
+          ec = asio::error::connection_aborted;
+          impl.tls_failure = tls_error(r);
+        }
+        return 0;
+      }
+    }
+    template <class Buffers>
+    std::size_t write_some(const Buffers& buffers) {
+      beast::error_code ec;
+      const auto n = write_some(buffers, ec);
+      if (ec) throw beast::system_error(ec);
+      return n;
+    }
+    static constexpr std::size_t kRecord = 16 * 1024;
+  };
+  std::string tls_failure;  // what mbedTLS said, when a TLS error ended an exchange
+
+  platform::Status handshake() {
+    session.reset(new mbedtls_ssl_context);
+    mbedtls_ssl_init(session.get());
+    if (const int r = mbedtls_ssl_setup(session.get(), &tls->conf); r != 0) {
+      drop();
+      return fail(ErrorKind::transient, "TLS setup for {}: {}", origin.host, tls_error(r));
+    }
+    if (host_ip.empty()) {
+      // SNI, and the name the certificate must carry (DNS names, wildcards).
+      if (const int r = mbedtls_ssl_set_hostname(session.get(), origin.host.c_str()); r != 0) {
+        drop();
+        return fail(ErrorKind::invalid_input, "TLS host name {}: {}", origin.host, tls_error(r));
+      }
+    } else {
+      mbedtls_ssl_set_verify(session.get(), &Impl::verify_ip, this);  // no SNI for an address
+    }
+    mbedtls_ssl_set_bio(session.get(), this, &Impl::bio_send, &Impl::bio_recv, nullptr);
+    io_error = {};
+    socket->expires_after(options.connect_timeout);
+    int r = 0;
+    do {
+      r = mbedtls_ssl_handshake(session.get());
+    } while (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE);
+    if (r == 0) return {};
+    const auto flags = mbedtls_ssl_get_verify_result(session.get());
+    const auto socket_error = io_error;
+    drop();
+    if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+      // A certificate that does not verify will not verify on a retry either.
+      std::array<char, 512> info{};
+      mbedtls_x509_crt_verify_info(info.data(), info.size(), "", flags);
+      std::string why(info.data());
+      while (!why.empty() && why.back() == '\n') why.pop_back();
+      for (auto& c : why)
+        if (c == '\n') c = ';';
+      return fail(ErrorKind::failed_precondition,
+                  "TLS handshake with {}: certificate verify failed: {} ({})", origin.host, why,
+                  describe_trust(ca_files));
+    }
+    if (socket_error)
+      return fail(ErrorKind::transient, "TLS handshake with {}: {}", origin.host,
+                  socket_error.message());
+    // The peer refused us (an alert) or spoke no TLS we accept: a retry would too.
+    return fail(ErrorKind::failed_precondition, "TLS handshake with {}: {}", origin.host,
+                tls_error(r));
   }
 
   platform::Status connect() {
@@ -168,42 +456,18 @@ struct HttpClient::Impl {
                            });
     run();
     if (ec) return fail(ErrorKind::transient, "resolve {}: {}", origin.host, ec.message());
-    if (origin.tls) {
-      secure.emplace(io, tls_ctx);
-    } else {
-      plain.emplace(io);
-    }
-    auto& tcp_layer = lowest();
-    tcp_layer.expires_after(options.connect_timeout);
-    tcp_layer.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    socket.emplace(io);
+    socket->expires_after(options.connect_timeout);
+    socket->async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
     run();
     if (ec) {
       drop();
       return fail(ErrorKind::transient, "connect {}:{}: {}", origin.host, origin.port,
                   ec.message());
     }
-    tcp_layer.socket().set_option(tcp::no_delay(true), ec);
-    if (origin.tls) {
-      // SSL_set_tlsext_host_name is a macro with a C cast; call what it expands to.
-      if (SSL_ctrl(secure->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                   origin.host.data()) != 1) {
-        drop();
-        return fail(ErrorKind::transient, "TLS SNI for {} failed", origin.host);
-      }
-      secure->set_verify_callback(ssl::host_name_verification(origin.host));
-      tcp_layer.expires_after(options.connect_timeout);
-      secure->async_handshake(ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
-      run();
-      if (ec) {
-        drop();
-        // A certificate that does not verify will not verify on a retry either.
-        const bool verify = ec.category() == asio::error::get_ssl_category();
-        if (verify)
-          return fail(ErrorKind::failed_precondition, "TLS handshake with {}: {} ({})", origin.host,
-                      ec.message(), describe_trust(ca_files));
-        return fail(ErrorKind::transient, "TLS handshake with {}: {}", origin.host, ec.message());
-      }
-    }
+    socket->socket().set_option(tcp::no_delay(true), ec);
+    if (origin.tls)
+      if (auto h = handshake(); !h) return h;
     ++opened;
     return {};
   }
@@ -213,30 +477,25 @@ struct HttpClient::Impl {
   platform::Result<ClientResponse> exchange(bhttp::request<bhttp::string_body>& req,
                                             bool& answered) {
     beast::error_code ec;
-    lowest().expires_after(options.request_timeout);
-    auto on_write = [&](beast::error_code e, std::size_t) { ec = e; };
-    if (plain)
-      bhttp::async_write(*plain, req, on_write);
-    else
-      bhttp::async_write(*secure, req, on_write);
-    run();
-    if (ec) return fail(ErrorKind::transient, "write to {}: {}", origin.host, ec.message());
+    Stream stream{*this};
+    io_error = {};
+    tls_failure.clear();
+    received = 0;
+    socket->expires_after(options.request_timeout);
+    bhttp::write(stream, req, ec);
+    if (ec)
+      return fail(ErrorKind::transient, "write to {}: {}", origin.host,
+                  tls_failure.empty() ? ec.message() : tls_failure);
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(options.body_limit);
-    auto on_read = [&](beast::error_code e, std::size_t n) {
-      ec = e;
-      answered = answered || n > 0;
-    };
-    if (plain)
-      bhttp::async_read(*plain, buffer, parser, on_read);
-    else
-      bhttp::async_read(*secure, buffer, parser, on_read);
-    run();
+    bhttp::read(stream, buffer, parser, ec);
+    answered = received > 0;
     if (ec) {
       if (ec == bhttp::error::body_limit)
         return fail(ErrorKind::permanent, "response from {} is larger than {} bytes", origin.host,
                     options.body_limit);
-      return fail(ErrorKind::transient, "read from {}: {}", origin.host, ec.message());
+      return fail(ErrorKind::transient, "read from {}: {}", origin.host,
+                  tls_failure.empty() ? ec.message() : tls_failure);
     }
     auto res = parser.release();
     ClientResponse out;
@@ -266,17 +525,32 @@ platform::Result<std::unique_ptr<HttpClient>> HttpClient::create(std::string_vie
   impl->origin = std::move(*origin);
   impl->options = std::move(options);
   if (impl->origin.tls) {
-    beast::error_code ec;
-    SSL_CTX_set_min_proto_version(impl->tls_ctx.native_handle(), TLS1_2_VERSION);
-    impl->ca_files = load_system_trust(impl->tls_ctx.native_handle());
+    impl->tls = std::make_unique<TlsConfig>();
+    auto& t = *impl->tls;
+    static constexpr char kPersonal[] = "orderly-http-client";
+    if (const int r = mbedtls_ctr_drbg_seed(&t.drbg, mbedtls_entropy_func, &t.entropy,
+                                            reinterpret_cast<const unsigned char*>(kPersonal),
+                                            sizeof kPersonal - 1);
+        r != 0)
+      return fail(ErrorKind::transient, "TLS random generator: {}", tls_error(r));
+    if (const int r =
+            mbedtls_ssl_config_defaults(&t.conf, MBEDTLS_SSL_IS_CLIENT,
+                                        MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+        r != 0)
+      return fail(ErrorKind::transient, "TLS configuration: {}", tls_error(r));
+    mbedtls_ssl_conf_min_version(&t.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_authmode(&t.conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_rng(&t.conf, mbedtls_ctr_drbg_random, &t.drbg);
+    impl->ca_files = load_system_trust(&t.ca);
     if (!impl->options.ca_file.empty()) {
-      impl->tls_ctx.load_verify_file(impl->options.ca_file, ec);
-      if (ec)
+      const int r = mbedtls_x509_crt_parse_file(&t.ca, impl->options.ca_file.c_str());
+      if (r < 0)
         return fail(ErrorKind::invalid_input, "CA file {}: {}", impl->options.ca_file,
-                    ec.message());
+                    tls_error(r));
       impl->ca_files.push_back(impl->options.ca_file);
     }
-    impl->tls_ctx.set_verify_mode(ssl::verify_peer);
+    mbedtls_ssl_conf_ca_chain(&t.conf, &t.ca, nullptr);
+    impl->host_ip = ip_bytes(impl->origin.host);
   }
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }

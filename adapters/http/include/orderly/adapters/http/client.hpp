@@ -6,12 +6,14 @@
 //   if (!r) ...;                 // transport failure: ErrorKind::transient (timeouts, resets)
 //   r->status; r->body; r->header("x-amzn-requestid");
 //
-// TLS verifies the peer against the system trust store (plus `ca_file` if
-// given), checks the host name, sends SNI and refuses anything below TLS 1.2.
-// The system trust store is OpenSSL's default (SSL_CERT_FILE / SSL_CERT_DIR if
-// set, else its compiled-in paths) plus whichever of the common bundles exist:
-// /etc/pki/tls/certs/ca-bundle.crt (Amazon Linux 2023, so provided.al2023),
-// /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem, /etc/ssl/certs/ca-certificates.crt.
+// TLS (mbedTLS, ADR 0018) verifies the peer against the system trust store
+// (plus `ca_file` if given), checks the host name (DNS names and wildcards; for
+// an IP literal host, the certificate's iPAddress entries), sends SNI for DNS
+// names and refuses anything below TLS 1.2. The system trust store is
+// $SSL_CERT_FILE and whichever of the common bundles exist (else the files of
+// $SSL_CERT_DIR): /etc/pki/tls/certs/ca-bundle.crt (Amazon Linux 2023, so
+// provided.al2023), /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem,
+// /etc/ssl/certs/ca-certificates.crt, /etc/ssl/cert.pem.
 // A request that fails on a reused connection before any byte of the answer
 // arrived is retried once on a fresh connection (the server closed an idle
 // keep-alive connection); other failures are returned. Calls are serialised
