@@ -9,8 +9,9 @@
 #
 # NOOP is bench/cold_start/noop_runtime.c built with `gcc -O2 -static`: the Runtime
 # API and nothing else, so its init is the cost of starting a process here. The
-# Orderly rows include one with the regional HTTPS DynamoDB endpoint, as on AWS:
-# its init builds a TLS context and loads the CA bundle (nothing is sent at init).
+# Orderly rows run on DynamoDB Local (plain HTTP on loopback), and one with the
+# regional HTTPS DynamoDB endpoint, as on AWS: its init builds a TLS context and
+# loads the CA bundle (nothing is sent at init).
 #
 # ALC_DEMO is awslabs/aws-lambda-cpp's examples/demo binary and ALC_PACKAGE the
 # directory of its packaged zip (bootstrap script + bin/ + lib/), both built by
@@ -22,27 +23,31 @@ cd "$(dirname "$0")/.."
 RUNS="${RUNS:-200}"
 ORDERLY="${ORDERLY:-build/bin/orderly}"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# The bootstraps' only store is DynamoDB (ADR 0018): one DynamoDB Local for the
+# whole run (a table per service, created before each timed exec, not in it).
+node tests/support/dynamodb-local.mjs --state "$work/ddb" >/dev/null
+trap 'node tests/support/dynamodb-local.mjs --stop "$work/ddb" >/dev/null 2>&1; rm -rf "$work"' EXIT
+ddb="http://127.0.0.1:$(cut -d' ' -f1 "$work/ddb")"
 echo '{"Records":[]}' > "$work/sqs-empty.json"
 # An anonymous HTTP API request (payload format 2.0), the repository's own fixture.
 cp tests/fixtures/aws-events/apigw-v2-no-authorizer.json "$work/apigw.json"
 
 declare -a names cmds
-names+=("orderly orders (api)");       cmds+=("$ORDERLY invoke orders --handler api --event $work/apigw.json --data-dir $work/data --timing")
-names+=("orderly shipping (events)");  cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --data-dir $work/data --timing")
+names+=("orderly orders (api)");       cmds+=("$ORDERLY invoke orders --handler api --event $work/apigw.json --store dynamodb-endpoint $ddb --timing")
+names+=("orderly shipping (events)");  cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --store dynamodb-endpoint $ddb --timing")
 names+=("orderly shipping (events, HTTPS DynamoDB endpoint)")
 cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --store dynamodb-endpoint https://dynamodb.eu-west-1.amazonaws.com --table shipping --timing")
 if [[ -n "${NOOP:-}" ]]; then
   names+=("no-op static C runtime (the floor)")
-  cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --bootstrap $NOOP --timing")
+  cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --store dynamodb-endpoint $ddb --bootstrap $NOOP --timing")
 fi
 if [[ -n "${ALC_DEMO:-}" ]]; then
   names+=("aws-lambda-cpp demo (binary, system libs)")
-  cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --bootstrap $ALC_DEMO --timing")
+  cmds+=("$ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --store dynamodb-endpoint $ddb --bootstrap $ALC_DEMO --timing")
 fi
 if [[ -n "${ALC_PACKAGE:-}" ]]; then
   names+=("aws-lambda-cpp demo (its packaged bootstrap)")
-  cmds+=("env LAMBDA_TASK_ROOT=$ALC_PACKAGE $ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --bootstrap $ALC_PACKAGE/bootstrap --timing")
+  cmds+=("env LAMBDA_TASK_ROOT=$ALC_PACKAGE $ORDERLY invoke shipping --handler events --event $work/sqs-empty.json --store dynamodb-endpoint $ddb --bootstrap $ALC_PACKAGE/bootstrap --timing")
 fi
 
 for ((i = 0; i < ${#cmds[@]}; i++)); do : > "$work/$i.txt"; done

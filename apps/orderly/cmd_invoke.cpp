@@ -14,7 +14,7 @@ namespace orderly::app {
 void add_invoke_command(CLI::App& app, const char* argv0) {
   struct Options {
     InvokeOptions invoke;
-    std::vector<std::string> store_spec;  // sqlite | dynamodb-endpoint URL
+    std::vector<std::string> store_spec;  // dynamodb-endpoint URL
   };
   auto o = std::make_shared<Options>();
   auto* invoke = app.add_subcommand(
@@ -29,11 +29,10 @@ void add_invoke_command(CLI::App& app, const char* argv0) {
       ->required();
   invoke
       ->add_option("--store", o->store_spec,
-                   "sqlite (in --data-dir), or dynamodb-endpoint URL (e.g. DynamoDB Local)")
-      ->expected(1, 2);
+                   "dynamodb-endpoint URL (e.g. a running DynamoDB Local); default: a DynamoDB "
+                   "Local started for this invocation, empty")
+      ->expected(2);
   invoke->add_option("--table", o->invoke.table, "DynamoDB table (default orderly-SERVICE)");
-  invoke->add_option("--data-dir", o->invoke.data_dir, "Where the sqlite store lives")
-      ->capture_default_str();
   invoke->add_option("--bootstrap", o->invoke.bootstrap,
                      "The bootstrap to run (default: build/lambda/SERVICE/bootstrap)");
   invoke->add_option("--timeout", o->invoke.timeout_s, "Seconds (the function's timeout)")
@@ -47,11 +46,10 @@ void add_invoke_command(CLI::App& app, const char* argv0) {
     InvokeOptions i = o->invoke;
     const auto& spec = o->store_spec;
     if (!spec.empty()) {
-      i.store = spec[0];
-      if (spec[0] == "dynamodb-endpoint" && spec.size() == 2) {
+      if (spec.size() == 2 && spec[0] == "dynamodb-endpoint" && !spec[1].empty()) {
         i.dynamodb_endpoint = spec[1];
-      } else if (!(spec[0] == "sqlite" && spec.size() == 1)) {
-        std::fprintf(stderr, "invoke: --store is 'sqlite' or 'dynamodb-endpoint URL'\n");
+      } else {
+        std::fprintf(stderr, "invoke: --store is 'dynamodb-endpoint URL'\n");
         exit_with(2);
       }
     }

@@ -5,6 +5,7 @@
 // stdout.
 #include "invoke.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +86,84 @@ bool ensure_local_table(const std::string& endpoint, const std::string& table) {
   return false;
 }
 
+// A DynamoDB Local for one invocation: tests/support/dynamodb-local.mjs on a
+// free loopback port; it stops when its stdin closes (the destructor), and so
+// also if this process dies.
+class EphemeralDynamoDb {
+ public:
+  ~EphemeralDynamoDb() {
+    if (pid_ <= 0) return;
+    if (stdin_ >= 0) ::close(stdin_);
+    if (stdout_ >= 0) ::close(stdout_);
+    int status = 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > until) {
+        ::kill(pid_, SIGTERM);
+        ::waitpid(pid_, &status, 0);
+        break;
+      }
+      ::usleep(10'000);
+    }
+  }
+  // Returns the endpoint URL, or an empty string (and says why on stderr).
+  std::string start() {
+    const std::string script = ORDERLY_SOURCE_DIR "/tests/support/dynamodb-local.mjs";
+    if (!fs::exists(script)) {
+      std::fprintf(stderr, "invoke: no %s: pass --store dynamodb-endpoint URL\n", script.c_str());
+      return {};
+    }
+    int in[2], out[2];
+    if (::pipe(in) != 0 || ::pipe(out) != 0) {
+      std::perror("invoke: pipe");
+      return {};
+    }
+    pid_ = ::fork();
+    if (pid_ < 0) {
+      std::perror("invoke: fork");
+      return {};
+    }
+    if (pid_ == 0) {
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      ::close(in[1]);
+      ::close(out[0]);
+      ::execlp("node", "node", script.c_str(), "--port", "0", static_cast<char*>(nullptr));
+      std::perror("invoke: node");
+      _exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    stdin_ = in[1];
+    stdout_ = out[0];
+    std::string seen;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd p{stdout_, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) continue;
+      char buf[256];
+      const auto n = ::read(stdout_, buf, sizeof buf);
+      if (n <= 0) break;
+      seen.append(buf, static_cast<std::size_t>(n));
+      if (const auto at = seen.find("listening "); at != std::string::npos) {
+        const auto eol = seen.find('\n', at);
+        if (eol == std::string::npos) continue;
+        const std::string url = "http://127.0.0.1:" + seen.substr(at + 10, eol - at - 10);
+        std::fprintf(stderr, "invoke: DynamoDB Local for this invocation on %s\n", url.c_str());
+        return url;
+      }
+    }
+    std::fprintf(stderr,
+                 "invoke: DynamoDB Local did not start (needs Java 17 and npm ci; or pass "
+                 "--store dynamodb-endpoint URL)\n");
+    return {};
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1, stdout_ = -1;
+};
+
 }  // namespace
 
 int run_invoke(const InvokeOptions& o, const char* argv0) {
@@ -131,24 +210,20 @@ int run_invoke(const InvokeOptions& o, const char* argv0) {
   env.push_back("AWS_LAMBDA_FUNCTION_VERSION=$LATEST");
   env.push_back("ORDERLY_SERVICE=" + o.service);
   if (!std::getenv("AWS_REGION")) env.push_back("AWS_REGION=us-east-1");
-  if (o.store == "sqlite") {
-    std::error_code ec;
-    fs::create_directories(o.data_dir, ec);
-    env.push_back("ORDERLY_STORE=sqlite:" + (fs::path(o.data_dir) / (o.service + ".db")).string());
-  } else {
-    const std::string table = o.table.empty() ? "orderly-" + o.service : o.table;
-    if (o.dynamodb_endpoint.empty()) {
-      std::fprintf(stderr, "invoke: --store dynamodb-endpoint needs a URL\n");
-      return 2;
-    }
-    if (!ensure_local_table(o.dynamodb_endpoint, table)) return 2;
-    env.push_back("ORDERLY_STORE=dynamodb");
-    env.push_back("ORDERLY_DYNAMODB_ENDPOINT=" + o.dynamodb_endpoint);
-    env.push_back("ORDERLY_TABLE=" + table);
-    // A local endpoint takes any credentials; real ones come from the environment.
-    if (!std::getenv("AWS_ACCESS_KEY_ID")) env.push_back("AWS_ACCESS_KEY_ID=local");
-    if (!std::getenv("AWS_SECRET_ACCESS_KEY")) env.push_back("AWS_SECRET_ACCESS_KEY=local");
+  EphemeralDynamoDb ephemeral;
+  std::string endpoint = o.dynamodb_endpoint;
+  if (endpoint.empty()) {
+    endpoint = ephemeral.start();
+    if (endpoint.empty()) return 2;
   }
+  const std::string table = o.table.empty() ? "orderly-" + o.service : o.table;
+  if (!ensure_local_table(endpoint, table)) return 2;
+  env.push_back("ORDERLY_STORE=dynamodb");
+  env.push_back("ORDERLY_DYNAMODB_ENDPOINT=" + endpoint);
+  env.push_back("ORDERLY_TABLE=" + table);
+  // A local endpoint takes any credentials; real ones come from the environment.
+  if (!std::getenv("AWS_ACCESS_KEY_ID")) env.push_back("AWS_ACCESS_KEY_ID=local");
+  if (!std::getenv("AWS_SECRET_ACCESS_KEY")) env.push_back("AWS_SECRET_ACCESS_KEY=local");
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);

@@ -7,13 +7,15 @@ namespace orderly::app {
 
 struct InvokeOptions {
   std::string service;
-  std::string handler = "api";        // api | events
-  std::string event_file;             // '-' reads stdin
-  std::string store = "sqlite";       // sqlite | dynamodb-endpoint
-  std::string dynamodb_endpoint;      // with store dynamodb-endpoint
-  std::string table;                  // default: orderly-<service>
-  std::string data_dir = ".orderly";  // sqlite files: <data-dir>/<service>.db
-  std::string bootstrap;              // default: <orderly's dir>/../lambda/<service>/bootstrap
+  std::string handler = "api";  // api | events
+  std::string event_file;       // '-' reads stdin
+  // The bootstraps' only store is DynamoDB (no SQLite in them: ADR 0018):
+  // dynamodb-endpoint URL, or, when empty, a DynamoDB Local started for this
+  // invocation (tests/support/dynamodb-local.mjs; Java 17 and npm ci) and
+  // stopped after it, so every such invocation starts from an empty table.
+  std::string dynamodb_endpoint;
+  std::string table;      // default: orderly-<service>
+  std::string bootstrap;  // default: <orderly's dir>/../lambda/<service>/bootstrap
   double timeout_s = 30;
   bool timing = false;  // print init time and idle RSS to stderr
   int repeat = 1;       // invocations of the same event in one sandbox

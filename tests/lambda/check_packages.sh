@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Checks the Lambda packages: build/lambda/<service>.zip holds exactly an
 # executable `bootstrap`, which needs only glibc (libstdc++, libgcc and the
-# third-party libraries are linked in) and no glibc symbol newer than
-# GLIBC_2.34, the glibc of Amazon Linux 2023 (provided.al2023).
+# third-party libraries are linked in), no glibc symbol newer than
+# GLIBC_2.34, the glibc of Amazon Linux 2023 (provided.al2023), and no more
+# than 2 MB zipped (issue 10's goal; ADR 0018).
 #
 #   tests/lambda/check_packages.sh build/lambda
 set -euo pipefail
 dir="${1:?usage: check_packages.sh LAMBDA_DIR}"
 floor="2.34"
+max_zip=2000000  # bytes: "2 MB", read strictly
 status=0
 for service in orders inventory payments shipping notifications; do
   zip="$dir/$service.zip"
@@ -28,6 +30,15 @@ assert hashlib.sha256(z.read("bootstrap")).digest() == hashlib.sha256(open(sys.a
     "zipped bootstrap differs from the built one"
 PY
   then echo "FAIL $service: bad zip"; status=1; continue; fi
+  zip_bytes=$(stat -c %s "$zip")
+  if ((zip_bytes > max_zip)); then
+    echo "FAIL $service: $zip is $zip_bytes bytes, over $max_zip"; status=1; continue
+  fi
+  # Neither SQLite nor OpenSSL belongs in a bootstrap (ADR 0018): strings each always brings
+  # (the database header; the signature in libcrypto's assembly).
+  for lib in "SQLite format 3" "appro@openssl.org"; do
+    if grep -qaF "$lib" "$bin"; then echo "FAIL $service: the bootstrap holds '$lib'"; status=1; continue 2; fi
+  done
   needed=$(objdump -p "$bin" | awk '/NEEDED/ {print $2}' | sort | tr '\n' ' ')
   for lib in $needed; do
     case "$lib" in

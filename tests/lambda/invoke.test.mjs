@@ -8,7 +8,7 @@
 // - a whole flow through the handlers: a ProductUpdated event fed to the orders
 //   events handler as SQS delivers it (EventBridge envelope, outbox-pipe
 //   shape), then POST /v1/orders and GET /v1/orders/{id} through the api
-//   handler with the JWT authorizer's claims, on SQLite and on DynamoDB Local;
+//   handler with the JWT authorizer's claims, on DynamoDB Local;
 // - bad input: a malformed SQS message is listed in batchItemFailures and the
 //   good one beside it is not; a non-JSON event is a function error; an
 //   unknown _HANDLER is an init error. None of them crashes.
@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
+import { dynamodbLocal } from '../support/dynamodb-local-for-test.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.ORDERLY_BIN;
@@ -35,6 +36,17 @@ assert.ok(DUMP, 'ORDERLY_CONTRACT_DUMP must name build/tests/contract_dump');
 
 const work = mkdtempSync(join(tmpdir(), 'orderly-invoke-'));
 after(() => rmSync(work, { recursive: true, force: true }));
+
+// The bootstraps' only store is DynamoDB (no SQLite in them: ADR 0018). Every
+// invocation here runs on DynamoDB Local, each group of them on a table of its own.
+let ddb;
+before(async () => {
+  ddb = await dynamodbLocal();
+});
+after(() => ddb?.stop());
+function store(name) {
+  return ['--store', 'dynamodb-endpoint', ddb.url, '--table', `${name}-${randomUUID().slice(0, 8)}`];
+}
 
 function invoke(service, handler, event, extra = [], env = process.env) {
   const file = join(work, `event-${randomUUID()}.json`);
@@ -97,10 +109,11 @@ function apiEvent(method, path, { body, sub = 'alice', scope = 'orderly/orders:r
 }
 
 function everyApiGatewaySample(dir) {
+  const sampleStore = store('samples');
   const samples = readdirSync(dir).filter((f) => /apigw-v2|ApiGatewayProxyV2/i.test(f));
   assert.ok(samples.length >= 3, `found ${samples}`);
   for (const f of samples) {
-    const a = answer(invoke('orders', 'api', readFileSync(join(dir, f), 'utf8'), ['--data-dir', join(work, 'samples')]));
+    const a = answer(invoke('orders', 'api', readFileSync(join(dir, f), 'utf8'), sampleStore));
     assert.equal(typeof a.statusCode, 'number', f);
     assert.equal(a.isBase64Encoded, false, f);
     assert.ok(a.statusCode === 404 || a.statusCode === 405, `${f}: ${a.statusCode}`);
@@ -153,38 +166,13 @@ function wholeFlow(storeArgs, dataDir) {
   return dataDir;
 }
 
-test('a whole flow through the handlers on SQLite', () => {
-  const dir = join(work, 'sqlite');
-  wholeFlow(['--data-dir', dir], dir);
-});
-
-// DynamoDB Local (AWS's own engine): the run's shared one (the ctest fixture,
-// ORDERLY_DYNAMODB_LOCAL_DIR), else one started for this file.
-async function dynamodbLocal() {
-  const shared = process.env.ORDERLY_DYNAMODB_LOCAL_DIR;
-  if (shared && existsSync(join(shared, 'state'))) {
-    const [port] = readFileSync(join(shared, 'state'), 'utf8').trim().split(' ');
-    return { port: Number(port), stop: () => {} };
-  }
-  const child = spawn('node', [join(here, '../support/dynamodb-local.mjs'), '--port', '0'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      const m = /listening (\d+)/.exec(d.toString());
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (c) => reject(new Error(`DynamoDB Local exited ${c}`)));
-  });
-  return { port, stop: () => child.stdin.end() };
-}
-
 // Every handler commits its state, outbox and inbox marker in one
-// TransactWriteItems: on DynamoDB Local the same whole flow as on SQLite, and
-// the order's OrderPlaced is in the table's outbox, where the pipe reads it.
+// TransactWriteItems: on DynamoDB Local a whole flow, and the order's
+// OrderPlaced is in the table's outbox, where the pipe reads it.
 test('a whole flow through the handlers on DynamoDB Local (--store dynamodb-endpoint)', async () => {
-  const ddb = await dynamodbLocal();
-  try {
+  {
     const table = `orders-invoke-${randomUUID().slice(0, 8)}`;
-    const url = `http://127.0.0.1:${ddb.port}`;
+    const url = ddb.url;
     // DynamoDB Local runs in its own process, so these synchronous invocations do not starve it.
     wholeFlow(['--store', 'dynamodb-endpoint', url, '--table', table], null);
     const scan = await fetch(url, {
@@ -198,13 +186,33 @@ test('a whole flow through the handlers on DynamoDB Local (--store dynamodb-endp
     }).then((r) => r.json());
     const types = (scan.Items ?? []).map((i) => JSON.parse(i.event.S).type);
     assert.ok(types.includes('orderly.orders.OrderPlaced.v1'), JSON.stringify(scan).slice(0, 500));
-  } finally {
-    ddb.stop();
   }
 });
 
+// The README's command: with no --store, invoke starts a DynamoDB Local of its
+// own for the one invocation (empty: inventory seeds its catalogue at init) and
+// stops it afterwards.
+test('with no --store, invoke runs the bootstrap on a DynamoDB Local of its own, and stops it', () => {
+  const ev = apiEvent('GET', '/v1/products');
+  const r = invoke('inventory', 'api', ev, []);
+  const a = answer(r);
+  assert.equal(a.statusCode, 200, a.body);
+  assert.ok(JSON.parse(a.body).items.length > 0, a.body);
+  const m = /DynamoDB Local for this invocation on (http:\/\/127\.0\.0\.1:\d+)/.exec(r.stderr);
+  assert.ok(m, r.stderr);
+  assert.notEqual(m[1], ddb.url);
+  // Stopped: nothing answers there any more.
+  const probe = spawnSync('node', ['-e', `fetch(${JSON.stringify(m[1])}).then(() => process.exit(0), () => process.exit(3))`]);
+  assert.equal(probe.status, 3, `DynamoDB Local still answers at ${m[1]} after invoke returned`);
+  // A store spec it does not know is refused, not ignored.
+  const bad = invoke('inventory', 'api', ev, ['--store', 'sqlite']);
+  assert.notEqual(bad.status, 0, bad.stderr);
+  assert.match(bad.stderr, /--store/);
+  assert.equal(bad.stdout, '');
+});
+
 test('bad input: one malformed SQS message fails alone; junk events and handlers fail cleanly', () => {
-  const dir = ['--data-dir', join(work, 'bad')];
+  const dir = store('bad');
   const a = answer(invoke('orders', 'events', sqsEvent([viaBus(productUpdated), '{"specversion":"1.0"', viaBus({ ...productUpdated, specversion: '0.3' })]), dir));
   assert.deepEqual(a.batchItemFailures.map((f) => f.itemIdentifier).sort(), ['msg-1', 'msg-2']);
 
@@ -225,7 +233,7 @@ test('bad input: one malformed SQS message fails alone; junk events and handlers
 });
 
 test('the bootstrap is ready in well under a second and exits cleanly on SIGTERM', () => {
-  const r = invoke('shipping', 'events', sqsEvent([]), ['--data-dir', join(work, 'timing'), '--timing']);
+  const r = invoke('shipping', 'events', sqsEvent([]), [...store('timing'), '--timing']);
   assert.equal(r.status, 0, r.stderr);
   const m = /init_ms=([\d.]+) idle_rss_kb=(\d+)/.exec(r.stderr);
   assert.ok(m, r.stderr);
@@ -234,7 +242,7 @@ test('the bootstrap is ready in well under a second and exits cleanly on SIGTERM
 });
 
 test('in Lambda: JSON logs with the request id and cold_start, EMF metrics per invocation', () => {
-  const r = invoke('orders', 'events', sqsEvent([viaBus(productUpdated)]), ['--data-dir', join(work, 'emf')]);
+  const r = invoke('orders', 'events', sqsEvent([viaBus(productUpdated)]), store('emf'));
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   const emf = lines.filter((o) => o._aws);
@@ -280,12 +288,12 @@ test('payments reads its provider key through the secrets extension, and never l
   const ext = await fakeExtension(['--secret-id', arn, '--value', secret], 'session-token-1');
   try {
     const env = { ...process.env, ORDERLY_PAYMENT_SECRET_ARN: arn, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(ext.port), AWS_SESSION_TOKEN: 'session-token-1' };
-    const ok = invoke('payments', 'events', sqsEvent([]), ['--data-dir', join(work, 'secret')], env);
+    const ok = invoke('payments', 'events', sqsEvent([]), store('secret'), env);
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stderr, /payment provider key loaded/);
     assert.ok(!ok.stderr.includes(secret) && !ok.stdout.includes(secret), 'the key was logged');
     // The wrong session token is refused by the extension: an init error, not a silent start.
-    const bad = invoke('payments', 'events', sqsEvent([]), ['--data-dir', join(work, 'secret')], { ...env, AWS_SESSION_TOKEN: 'stolen' });
+    const bad = invoke('payments', 'events', sqsEvent([]), store('secret'), { ...env, AWS_SESSION_TOKEN: 'stolen' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /init error/);
     assert.match(JSON.parse(bad.stdout).errorMessage, /secrets extension answered HTTP 401/);

@@ -11,14 +11,21 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { dynamodbLocal } from '../support/dynamodb-local-for-test.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.ORDERLY_BIN;
 assert.ok(BIN, 'ORDERLY_BIN must name build/bin/orderly');
 const work = mkdtempSync(join(tmpdir(), 'orderly-secret-'));
 after(() => rmSync(work, { recursive: true, force: true }));
+// The bootstraps' only store is DynamoDB: DynamoDB Local, a table per invocation.
+let ddb;
+before(async () => {
+  ddb = await dynamodbLocal();
+});
+after(() => ddb?.stop());
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:orderly/payments/provider-key-AbCdEf';
 const TOKEN = 'session-token-1';
@@ -49,7 +56,7 @@ function invokePayments(port, extraEnv = {}) {
   const file = join(work, `event-${randomUUID()}.json`);
   writeFileSync(file, JSON.stringify({ Records: [] }));
   const started = Date.now();
-  const r = spawnSync(BIN, ['invoke', 'payments', '--handler', 'events', '--event', file, '--data-dir', join(work, randomUUID())], {
+  const r = spawnSync(BIN, ['invoke', 'payments', '--handler', 'events', '--event', file, '--store', 'dynamodb-endpoint', ddb.url, '--table', `payments-${randomUUID().slice(0, 8)}`], {
     encoding: 'utf8',
     timeout: 60_000,
     env: {

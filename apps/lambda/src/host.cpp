@@ -21,7 +21,6 @@
 
 #include "orderly/adapters/aws/dynamodb.hpp"
 #include "orderly/adapters/aws/mappers.hpp"
-#include "orderly/adapters/embedded/sqlite_item_store.hpp"
 #include "orderly/adapters/http/client.hpp"
 #include "orderly/platform/log.hpp"
 #include "orderly/platform/metrics.hpp"
@@ -75,15 +74,10 @@ struct Stores {
 platform::Result<Stores> open_store(const std::string& service) {
   Stores out;
   const std::string spec = env("ORDERLY_STORE");
-  if (spec.starts_with("sqlite:")) {
-    auto s = adapters::embedded::SqliteItemStore::open(spec.substr(7), {});
-    if (!s) return tl::unexpected(s.error());
-    out.store = std::move(*s);
-    return out;
-  }
+  // DynamoDB only: no SQLite in a bootstrap (ADR 0018). `orderly invoke` runs
+  // them on DynamoDB Local.
   if (!spec.empty() && spec != "dynamodb")
-    return fail(ErrorKind::invalid_input, "ORDERLY_STORE={}: expected sqlite:PATH or dynamodb",
-                spec);
+    return fail(ErrorKind::invalid_input, "ORDERLY_STORE={}: the only store is dynamodb", spec);
   const std::string table = env("ORDERLY_TABLE");
   if (table.empty())
     return fail(ErrorKind::invalid_input, "ORDERLY_TABLE is not set (the {} table)", service);

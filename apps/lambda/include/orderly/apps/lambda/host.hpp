@@ -5,8 +5,8 @@
 //
 // serve() picks the handler kind named by _HANDLER (api or events, as the
 // entry exposes them), opens the store (DynamoDB table $ORDERLY_TABLE through
-// $AWS_REGION and the function's credentials; or ORDERLY_STORE=sqlite:PATH,
-// used by `orderly invoke`), builds the service from its ports once (init),
+// $AWS_REGION and the function's credentials, or $ORDERLY_DYNAMODB_ENDPOINT
+// such as DynamoDB Local under `orderly invoke`), builds the service from its ports once (init),
 // and runs the Runtime API loop until SIGTERM. An init failure is reported to
 // /init/error, as the protocol asks.
 #pragma once
