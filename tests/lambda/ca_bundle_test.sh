@@ -4,9 +4,11 @@
 #
 #   tests/lambda/ca_bundle_test.sh build/lambda/inventory/bootstrap
 #
-# The bootstraps link Debian's OpenSSL, whose default trust paths are
-# /usr/lib/ssl/cert.pem and /usr/lib/ssl/certs; provided.al2023 has neither and
-# keeps its bundle at /etc/pki/tls/certs/ca-bundle.crt. In the namespace
+# The bootstraps' TLS is mbedTLS (ADR 0018), which has no default trust path:
+# the client looks for $SSL_CERT_FILE and the common bundles. provided.al2023
+# keeps its bundle at /etc/pki/tls/certs/ca-bundle.crt; Debian's /etc/ssl and
+# /usr/lib/ssl do not exist there. (With the /etc/pki paths taken out of the
+# client's list, al2023_bundle fails: checked on 2026-12-02.) In the namespace
 # (`unshare -m`, needs root) Debian's /usr/lib/ssl and /etc/ssl are hidden
 # under empty tmpfs mounts, and /etc/pki/tls/certs/ca-bundle.crt (on an overlay
 # of /etc, so the host's /etc is untouched) holds a test CA made here. The
