@@ -128,7 +128,13 @@ StoreUnderTest make_store(bool tls) {
   }
   auto ttl = client->call("UpdateTimeToLive", DynamoDbItemStore::update_ttl_request(table));
   if (!ttl) throw std::runtime_error(ttl.error().message);
-  auto clock = std::make_shared<platform::ManualClock>(platform::from_unix_ms(1'750'000'000'000));
+  // The manual clock starts at the real time: DynamoDB Local, like DynamoDB,
+  // deletes items whose TTL is in the real past in the background, so a TTL
+  // computed from a clock set in the past could vanish mid-test (it did:
+  // EveryRequestShapeIsValidAgainstBotocore's put with exists() failed about
+  // once in eight runs).
+  auto clock = std::make_shared<platform::ManualClock>(
+      std::chrono::time_point_cast<platform::Millis>(std::chrono::system_clock::now()));
   // The store keeps its client alive.
   auto make = [=](std::shared_ptr<DynamoDbClient> c) -> std::shared_ptr<platform::ItemStore> {
     auto* store = new DynamoDbItemStore(*c, DynamoDbStoreOptions{table, clock.get()});
