@@ -254,7 +254,9 @@ struct HttpClient::Impl {
   beast::flat_buffer buffer;
   std::mutex mu;
   std::size_t opened = 0;
-  std::size_t received = 0;  // bytes read in this exchange
+  // Bytes of the answer read in this exchange: after TLS, so that an alert
+  // (the close_notify of a server closing an idle connection) is not an answer.
+  std::size_t received = 0;
 
   bool connected() const { return socket.has_value(); }
   void drop() {
@@ -277,7 +279,6 @@ struct HttpClient::Impl {
       n = k;
     });
     run();
-    received += n;
     return n;
   }
   std::size_t socket_write(asio::const_buffer b, beast::error_code& ec) {
@@ -321,11 +322,18 @@ struct HttpClient::Impl {
            ++it) {
         asio::mutable_buffer b = *it;
         if (b.size() == 0) continue;
-        if (!impl.session) return impl.socket_read(b, ec);
+        if (!impl.session) {
+          const auto n = impl.socket_read(b, ec);
+          impl.received += n;
+          return n;
+        }
         for (;;) {
           const int r =
               mbedtls_ssl_read(impl.session.get(), static_cast<unsigned char*>(b.data()), b.size());
-          if (r > 0) return static_cast<std::size_t>(r);
+          if (r > 0) {
+            impl.received += static_cast<std::size_t>(r);
+            return static_cast<std::size_t>(r);
+          }
           if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) continue;
           if (r == 0 || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
             ec = asio::error::eof;
