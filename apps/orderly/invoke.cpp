@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "orderly/adapters/aws/dynamodb.hpp"
@@ -86,6 +87,22 @@ bool ensure_local_table(const std::string& endpoint, const std::string& table) {
   return false;
 }
 
+// Waits up to `grace` for the child to exit, then sends it `then` and reaps it.
+// Returns its wait status, and whether the grace ran out.
+std::pair<int, bool> reap(pid_t pid, std::chrono::milliseconds grace, int then) {
+  int status = 0;
+  const auto until = std::chrono::steady_clock::now() + grace;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > until) {
+      ::kill(pid, then);
+      ::waitpid(pid, &status, 0);
+      return {status, true};
+    }
+    ::usleep(1000);
+  }
+  return {status, false};
+}
+
 // A DynamoDB Local for one invocation: tests/support/dynamodb-local.mjs on a
 // free loopback port; it stops when its stdin closes (the destructor), and so
 // also if this process dies.
@@ -95,16 +112,7 @@ class EphemeralDynamoDb {
     if (pid_ <= 0) return;
     if (stdin_ >= 0) ::close(stdin_);
     if (stdout_ >= 0) ::close(stdout_);
-    int status = 0;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > until) {
-        ::kill(pid_, SIGTERM);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      ::usleep(10'000);
-    }
+    reap(pid_, std::chrono::seconds(10), SIGTERM);
   }
   // Returns the endpoint URL, or an empty string (and says why on stderr).
   std::string start() {
@@ -276,17 +284,10 @@ int run_invoke(const InvokeOptions& o, const char* argv0) {
     std::fprintf(stderr, "invoke-timing init_ms=%.3f idle_rss_kb=%ld\n", init_ms, rss_kb(pid));
   }
   ::kill(pid, SIGTERM);  // idle in /next: a clean exit
-  int status = 0;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > until) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      std::fprintf(stderr, "invoke: the function ignored SIGTERM\n");
-      rc = rc ? rc : 1;
-      break;
-    }
-    ::usleep(1000);
+  const auto [status, ignored] = reap(pid, std::chrono::seconds(3), SIGKILL);
+  if (ignored) {
+    std::fprintf(stderr, "invoke: the function ignored SIGTERM\n");
+    rc = rc ? rc : 1;
   }
   (*rt)->stop();
   if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {

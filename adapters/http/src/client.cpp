@@ -271,24 +271,23 @@ struct HttpClient::Impl {
     io.run();
   }
 
-  // The socket, one operation at a time, under the stream's deadline.
-  std::size_t socket_read(asio::mutable_buffer b, beast::error_code& ec) {
+  // The socket, one operation at a time, under the stream's deadline:
+  // `start(handler)` starts an async_read_some or async_write_some.
+  template <class Start>
+  std::size_t socket_op(Start start, beast::error_code& ec) {
     std::size_t n = 0;
-    socket->async_read_some(b, [&](beast::error_code e, std::size_t k) {
+    start([&](beast::error_code e, std::size_t k) {
       ec = e;
       n = k;
     });
     run();
     return n;
   }
+  std::size_t socket_read(asio::mutable_buffer b, beast::error_code& ec) {
+    return socket_op([&](auto h) { socket->async_read_some(b, std::move(h)); }, ec);
+  }
   std::size_t socket_write(asio::const_buffer b, beast::error_code& ec) {
-    std::size_t n = 0;
-    socket->async_write_some(b, [&](beast::error_code e, std::size_t k) {
-      ec = e;
-      n = k;
-    });
-    run();
-    return n;
+    return socket_op([&](auto h) { socket->async_write_some(b, std::move(h)); }, ec);
   }
 
   // mbedTLS's BIO: the same socket operations.
