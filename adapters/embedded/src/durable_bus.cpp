@@ -560,7 +560,7 @@ Result<std::size_t> DurableBus::deliver(const std::string& rule, bool async) {
     // Group commit: the batch's units of work go into one transaction of the
     // owner's store, each under its own savepoint. If that commit fails, none
     // of them happened, and every message is retried.
-    OutboxSource* group = owner_of(rule);
+    OutboxSource* group = options_.group_commit ? owner_of(rule) : nullptr;
     if (group && !group->begin_group()) group = nullptr;  // then each commits on its own
     try {
       results = rules_.at(rule).rule.handler(f.batch);

@@ -7,6 +7,7 @@
 
 #include "orderly/platform/log.hpp"
 #include "orderly/platform/unit_of_work.hpp"
+#include "sql_helpers.hpp"
 
 namespace orderly::adapters::embedded {
 
@@ -249,17 +250,18 @@ auto SqliteItemStore::write(F&& f) -> decltype(f(std::int64_t{})) {
     const std::int64_t now_s = platform::to_unix_ms(options_.clock->now()) / 1000;
     if (group_) {
       // Inside a group: this write is one savepoint; a failure undoes it alone.
-      if (auto s = db_->exec("SAVEPOINT uow"); !s) return tl::unexpected(s.error());
+      // Cached statements: a batch runs these once per message.
+      if (auto s = sql::run(*db_, "SAVEPOINT uow"); !s) return tl::unexpected(s.error());
       struct Undo {
         Db& db;
         bool armed = true;
         ~Undo() {
-          if (armed) (void)db.exec("ROLLBACK TO uow; RELEASE uow");
+          if (armed && sql::run(db, "ROLLBACK TO uow")) (void)sql::run(db, "RELEASE uow");
         }
       } undo{*db_};
       result = f(now_s);
       if (!result) return result;  // ~Undo rolls the savepoint back (and on an exception)
-      if (auto s = db_->exec("RELEASE uow"); !s) return tl::unexpected(s.error());
+      if (auto s = sql::run(*db_, "RELEASE uow"); !s) return tl::unexpected(s.error());
       undo.armed = false;
       group_wrote_ = true;
       return result;  // observers hear of it when the group commits

@@ -40,6 +40,7 @@ Result<std::unique_ptr<EmbeddedHost>> EmbeddedHost::open(Options options) {
                                .durability = o.durability,
                                .clock = &clock,
                                .workers = o.workers,
+                               .group_commit = o.group_commit,
                                .seed = o.seed,
                                .redaction_for = services::contracts::redaction_for});
   if (!bus) return tl::unexpected(bus.error());
@@ -61,8 +62,12 @@ Result<std::unique_ptr<EmbeddedHost>> EmbeddedHost::open(Options options) {
                             .settings = host->settings_,
                             .payment_provider = host->provider_.get()});
     if (!svc) return tl::unexpected(svc.error());
-    host->bus_->attach_outbox((*store)->path(), **store);
+    // Attached under the service's name, which prefixes its rules' names: that
+    // is how the bus finds a rule's store, for the group commit of its batch
+    // and the one fsync before its acknowledgements (DurableBus::owner_of).
+    host->bus_->attach_outbox(spec->name, **store);
     for (auto& rule : (*svc)->rules()) {
+      if (o.batch_size > 0) rule.options.batch_size = o.batch_size;
       if (o.wrap) rule.handler = o.wrap(rule.name, std::move(rule.handler));
       if (auto s = host->bus_->subscribe(std::move(rule)); !s) return tl::unexpected(s.error());
     }

@@ -56,6 +56,11 @@ struct DurableBusOptions {
   platform::Millis idle_poll{100};              // upper bound on a worker's sleep
   platform::Millis housekeeping_every{60'000};  // archive pruning and TTL sweeps
   std::size_t relay_batch = 512;
+  // A batch's handlers run as one transaction of the rule's owner (each unit
+  // of work under its own savepoint). Off, each write commits on its own, as on
+  // DynamoDB: a test that races two copies of one delivery inside one handler
+  // call turns it off, since the group's store lock would serialize them.
+  bool group_commit = true;
   std::optional<std::uint64_t> seed;  // jitter RNG seed; random when absent
   // Called at named points ("relay.before_publish", "relay.after_publish",
   // "consume.before_handler", "consume.before_ack"). Crash tests kill the
@@ -199,6 +204,12 @@ class DurableBus final : public platform::Bus {
   // One correlation id's events, failures, queued messages and dead letters.
   Result<Correlated> correlated(const std::string& correlation, std::size_t limit = 500);
   [[nodiscard]] std::vector<std::string> rule_names() const;
+  // The source a rule's handlers write, found by the rule's name:
+  // "payments.events" belongs to the source attached as "payments". Its
+  // handlers run as one group commit of that source, and only it is synced
+  // before their acknowledgements. Null for a rule named after no source: each
+  // write then commits alone, and every source is synced.
+  [[nodiscard]] OutboxSource* owner_of(std::string_view rule) const;
 
   // The relay's and the workers' health: when one last completed a pass
   // without an error (the start time before its first), and the last error.
@@ -252,7 +263,6 @@ class DurableBus final : public platform::Bus {
   Status settle(const RuleState& r, const std::vector<Settlement>& s);
   Status move_to_dlq(std::int64_t id, const std::string& error);
   void hook(std::string_view point) const;
-  OutboxSource* owner_of(std::string_view rule) const;
   void worker_loop(std::size_t index);
   void loop_failed(const char* loop, const platform::Error& e);
   void relay_loop();

@@ -36,6 +36,11 @@ struct Options {
   Durability durability = Durability::normal;
   const platform::Clock* clock = nullptr;  // defaults to the system clock
   int workers = 2;
+  // Messages a worker takes from a rule at once, in one receive and one group
+  // commit of the owner's store: under a backlog, the larger, the fewer
+  // transactions per message (0: each rule's own option).
+  int batch_size = 0;
+  bool group_commit = true;  // see DurableBusOptions::group_commit
   platform::Millis saga_timeout{30'000};
   platform::Millis fulfilment_timeout = hosts::Settings{}.fulfilment_timeout;
   platform::Millis carrier_delay{5'000};
