@@ -33,9 +33,9 @@ struct UpOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   int workers = 2;
-  // Under a backlog, 64 messages per receive and group commit gave about 30%
-  // more orders/s than each rule's own 10 (measured while fixing issue 12's
-  // group commit; bench/results/2026-12-02-e2e-group-commit.md).
+  // Under a backlog, 64 messages per receive gave about 30% more orders/s
+  // than each rule's own 10, in unrecorded runs made before the group-commit
+  // fix (d981ca2); not measured again since.
   int batch_size = 64;
   int http_threads = 2;
   double saga_timeout_s = 30;
