@@ -78,7 +78,23 @@ bool Stmt::column_is_null(int i) const {
   return sqlite3_column_type(s_, i) == SQLITE_NULL;
 }
 
+namespace {
+
+// Before the first connection: SQLite's allocation statistics off. With them
+// on (the default), every sqlite3_malloc and free takes one process-wide
+// mutex, so the bus's and the stores' threads serialized on it, with a futex
+// wake per contended call: 17% of `orderly up`'s CPU under load
+// (bench/results/2026-12-03-e2e-memstatus.md). Nothing here reads
+// sqlite3_memory_used(); RSS is what the docs and the benchmarks report.
+void configure_sqlite_once() {
+  static const int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)rc;  // SQLITE_MISUSE if SQLite was initialized before (a test's own connection): harmless
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Db>> Db::open(const std::string& path, Durability d, int busy_timeout_ms) {
+  configure_sqlite_once();
   sqlite3* raw = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw,
