@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <utility>
+
 #include "orderly/services/payments/simulated_provider.hpp"
 
 namespace orderly::services::payments {
@@ -128,6 +131,78 @@ TEST(SimulatedProvider, TokensBehaveAsDocumentedAndNothingChargesTwice) {
   EXPECT_EQ(p.accounts().at("k1").refunds, 1);
   ASSERT_TRUE(p.void_authorization("k4"));
   EXPECT_FALSE(p.capture("k4", kAmount));
+}
+
+// The provider's ledger as a map, counting its writes, whose reads can be
+// made to fail (a double: what is tested is the provider, not a store).
+class Ledger final : public platform::ItemStore {
+ public:
+  int writes = 0;
+  bool fail_reads = false;
+  Result<std::optional<platform::Item>> get(const std::string& pk, const std::string& sk) override {
+    if (fail_reads) return platform::fail(ErrorKind::transient, "ledger unreachable");
+    auto it = items_.find({pk, sk});
+    if (it == items_.end()) return std::optional<platform::Item>{};
+    return std::optional<platform::Item>{it->second};
+  }
+  Result<std::int64_t> put(const platform::Item& item, platform::Condition) override {
+    ++writes;
+    items_[{item.pk, item.sk}] = item;
+    return std::int64_t{1};
+  }
+  Result<std::int64_t> update(const platform::Update&) override { return unsupported(); }
+  Status remove(const std::string&, const std::string&, platform::Condition) override {
+    return tl::unexpected(unsupported().error());
+  }
+  Result<platform::Page> query(const std::string& pk, const platform::QueryOptions&) override {
+    platform::Page page;
+    for (const auto& [key, item] : items_)
+      if (key.first == pk) page.items.push_back(item);
+    return page;
+  }
+  Status transact_write(const std::vector<platform::WriteOp>&) override {
+    return tl::unexpected(unsupported().error());
+  }
+
+ private:
+  static Result<std::int64_t> unsupported() {
+    return platform::fail(ErrorKind::invalid_input, "not used by the provider");
+  }
+  std::map<std::pair<std::string, std::string>, platform::Item> items_;
+};
+
+TEST(SimulatedProvider, EachCallIsOneLedgerWriteAndARestartSeesIt) {
+  Ledger ledger;
+  {
+    SimulatedProvider p{&ledger};
+    ASSERT_EQ(p.authorize("k", "tok_ok", kAmount)->decision, AuthDecision::approved);
+    EXPECT_EQ(ledger.writes, 1);  // the call and its outcome together
+    ASSERT_TRUE(p.capture("k", kAmount));
+    EXPECT_EQ(ledger.writes, 2);
+  }
+  SimulatedProvider restarted{&ledger};
+  const auto a = restarted.accounts().at("k");
+  EXPECT_EQ(a.authorize_calls, 1);
+  EXPECT_TRUE(a.authorized);
+  EXPECT_EQ(a.captures, 1);
+  EXPECT_EQ(a.captured_amount, kAmount);
+}
+
+// An unreadable ledger is an error to retry, never a fresh account: a fresh
+// one would approve a payment id the ledger holds as voided, and overwrite it.
+TEST(SimulatedProvider, AnUnreadableLedgerFailsTheCallAndChangesNothing) {
+  Ledger ledger;
+  SimulatedProvider p{&ledger};
+  ASSERT_TRUE(p.void_authorization("k"));
+  ledger.fail_reads = true;
+  auto late = p.authorize("k", "tok_ok", kAmount);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().kind, ErrorKind::transient);
+  ledger.fail_reads = false;
+  const auto a = p.accounts().at("k");
+  EXPECT_TRUE(a.voided);
+  EXPECT_FALSE(a.authorized);
+  EXPECT_EQ(a.authorize_calls, 0);
 }
 
 TEST(PaymentJson, RoundTrips) {

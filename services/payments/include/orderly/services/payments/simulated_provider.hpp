@@ -46,12 +46,12 @@ class SimulatedProvider final : public PaymentProvider {
   std::map<std::string, Account> accounts() const;
 
  private:
-  Account& load(const std::string& key);  // under mu_
-  Status save(const std::string& key);    // under mu_
+  Result<Account> load(const std::string& key);           // under mu_
+  Status save(const std::string& key, const Account& a);  // under mu_
 
   platform::ItemStore* ledger_;
   mutable std::mutex mu_;
-  std::map<std::string, Account> accounts_;
+  std::map<std::string, Account> accounts_;  // the accounts when there is no ledger
 };
 
 }  // namespace orderly::services::payments
