@@ -264,6 +264,11 @@ Result<std::size_t> DurableBus::redact(const platform::Redaction& r) {
   return n;
 }
 
+Status DurableBus::hand_over_checkpoints() {
+  std::lock_guard lk(db_mu_);
+  return db_->hand_over_checkpoints();
+}
+
 // One pass over every source: read each outbox, make those commits durable in
 // their source (a power loss must not keep the events and lose the order that
 // emitted them), publish all of them in one bus transaction, make that durable

@@ -1,7 +1,10 @@
 // SQLite RAII helpers and error mapping.
 #include "orderly/adapters/embedded/sqlite.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "orderly/platform/metrics.hpp"
 
@@ -106,6 +109,7 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, Durability d, int 
   }
   std::unique_ptr<Db> db(new Db(raw, path, d));
   sqlite3_busy_timeout(raw, busy_timeout_ms);
+  db->busy_timeout_ms_ = busy_timeout_ms;
   // Transactions and rows written, per database file: what an order costs the
   // stores (bench/e2e.sh divides them by the orders).
   {
@@ -203,12 +207,34 @@ Db::~Db() {
 
 Status Db::checkpoint_truncate() {
   int log = 0, done = 0;
-  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+  int rc = SQLITE_BUSY;
+  // Only one checkpoint runs at a time, and SQLite answers a second one BUSY at
+  // once, without the busy handler: a Checkpointer's step is short, so wait for
+  // it (up to the busy timeout) rather than fail the erasure that asked.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms_);
+  for (;;) {
+    rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    if (rc != SQLITE_BUSY || std::chrono::steady_clock::now() >= until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   if (rc == SQLITE_BUSY)
-    return platform::fail(ErrorKind::transient, "{}: checkpoint kept from finishing by a reader",
+    return platform::fail(ErrorKind::transient,
+                          "{}: checkpoint kept from finishing by a reader or another checkpoint",
                           path_);
   if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(rc, "wal_checkpoint(TRUNCATE)", db_));
   return {};
+}
+
+Status Db::hand_over_checkpoints(int backstop_pages) {
+  return exec(fmt::format("PRAGMA wal_autocheckpoint={}", backstop_pages));
+}
+
+Result<int> Db::checkpoint_passive() {
+  int log = 0, done = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  if (rc == SQLITE_BUSY) return 0;  // another checkpoint (an erasure's TRUNCATE) is running
+  if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(rc, "wal_checkpoint(PASSIVE)", db_));
+  return std::max(done, 0);
 }
 
 Status Db::exec(std::string_view sql) {

@@ -410,6 +410,11 @@ Status SqliteItemStore::sync() {
   return point ? db_->sync_to(*point) : Status{};
 }
 
+Status SqliteItemStore::hand_over_checkpoints() {
+  std::lock_guard lk(mu_);
+  return db_->hand_over_checkpoints();
+}
+
 Status SqliteItemStore::purge_overwritten() {
   std::lock_guard lk(mu_);
   if (group_ && group_thread_ == std::this_thread::get_id()) {

@@ -73,6 +73,18 @@ Result<std::unique_ptr<EmbeddedHost>> EmbeddedHost::open(Options options) {
     }
     host->services_.push_back({spec, std::move(*store), std::move(*svc)});
   }
+  // The writers hand their checkpoints to one thread (issue 15): a commit no
+  // longer copies the WAL into its file and fsyncs it under its store's lock.
+  std::vector<std::string> files{host->bus_->path(), host->provider_store_->path()};
+  for (auto& h : host->services_) files.push_back(h.store->path());
+  auto checkpointer = adapters::embedded::Checkpointer::open(files, {.durability = o.durability});
+  if (!checkpointer) return tl::unexpected(checkpointer.error());
+  host->checkpointer_ = std::move(*checkpointer);
+  if (auto s = host->bus_->hand_over_checkpoints(); !s) return tl::unexpected(s.error());
+  if (auto s = host->provider_store_->hand_over_checkpoints(); !s) return tl::unexpected(s.error());
+  for (auto& h : host->services_)
+    if (auto s = h.store->hand_over_checkpoints(); !s) return tl::unexpected(s.error());
+
   for (auto& h : host->services_)
     if (h.spec->start)
       if (auto s = h.spec->start(*h.service, host->settings_); !s) return tl::unexpected(s.error());
@@ -110,11 +122,13 @@ platform::Status EmbeddedHost::start() {
             .set(static_cast<double>(relay->size()));
     });
   }
+  checkpointer_->start();
   return bus_->start();
 }
 
 void EmbeddedHost::stop() {
   if (bus_) bus_->stop();
+  if (checkpointer_) checkpointer_->stop();
 }
 
 Service& EmbeddedHost::service(std::string_view name) {

@@ -183,6 +183,9 @@ class DurableBus final : public platform::Bus {
   // letters, then checkpoints bus.db (Db::checkpoint_truncate). Returns how
   // many copies changed.
   Result<std::size_t> redact(const platform::Redaction& r);
+  // bus.db's commits stop checkpointing the WAL: a Checkpointer does it.
+  Status hand_over_checkpoints();
+  [[nodiscard]] const std::string& path() const { return options_.path; }
   Result<QueueStats> stats(const std::string& rule);
   Result<std::int64_t> backlog();  // messages not yet delivered, all rules
   Result<std::int64_t> archived_count();

@@ -123,12 +123,25 @@ class Db {
   // reader kept it from finishing. Call it outside a transaction.
   Status checkpoint_truncate();
 
+  // Hands this file's checkpoints to another connection (a Checkpointer):
+  // the commits of this one then no longer copy the WAL into the database
+  // file and fsync it, which SQLite's automatic checkpoint does inside the
+  // commit that crosses 1000 pages. `backstop_pages` keeps the automatic one
+  // for a WAL that still grows that long (the other connection stalled).
+  Status hand_over_checkpoints(int backstop_pages = 10'000);
+  // One small step from a connection that does nothing else: a PASSIVE
+  // checkpoint, which copies what no reader needs and never waits for a
+  // writer. Returns the frames copied (0 when the WAL was already copied, or
+  // another checkpoint was running).
+  Result<int> checkpoint_passive();
+
  private:
   Db(sqlite3* db, std::string path, Durability d)
       : db_(db), path_(std::move(path)), durability_(d) {}
   sqlite3* db_;
   std::string path_;
   Durability durability_;
+  int busy_timeout_ms_ = 5000;
   std::atomic<std::int64_t> synced_changes_{0};
   // orderly_sqlite_commits_total and _rows_written_total for this file, kept
   // by a commit hook (on the connection's thread).

@@ -69,6 +69,8 @@ class SqliteItemStore final : public platform::ItemStore, public OutboxSource {
   Status end_group() override;
 
   [[nodiscard]] const std::string& path() const { return db_->path(); }
+  // Its commits stop checkpointing the WAL: a Checkpointer does it (Db::hand_over_checkpoints).
+  Status hand_over_checkpoints();
 
  private:
   SqliteItemStore(std::unique_ptr<Db> db, SqliteStoreOptions o);

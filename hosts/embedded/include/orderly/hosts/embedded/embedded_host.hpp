@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "orderly/adapters/embedded/checkpointer.hpp"
 #include "orderly/adapters/embedded/durable_bus.hpp"
 #include "orderly/adapters/embedded/sqlite_item_store.hpp"
 #include "orderly/hosts/service_table.hpp"
@@ -102,6 +103,8 @@ class EmbeddedHost {
   std::unique_ptr<services::payments::SimulatedProvider> provider_;
   std::vector<Hosted> services_;  // in table order
   std::unique_ptr<adapters::embedded::DurableBus> bus_;
+  // Every file's WAL checkpoints, off the commits (started and stopped with the bus).
+  std::unique_ptr<adapters::embedded::Checkpointer> checkpointer_;
   std::uint64_t collector_ = 0;  // queue gauges in platform::metrics::registry()
 };
 
