@@ -124,8 +124,12 @@ void SqliteItemStore::notify() {
 }
 
 Result<SqliteItemStore::Current> SqliteItemStore::load(const std::string& pk, const std::string& sk,
-                                                       std::int64_t now_s) {
-  auto st = db_->prepare("SELECT version, attrs, ttl FROM items WHERE pk = ?1 AND sk = ?2");
+                                                       std::int64_t now_s, bool with_attrs) {
+  // A put, a delete or a check needs only the version: the attributes (an
+  // order with its timeline is kilobytes) are read and copied for an update.
+  auto st =
+      db_->prepare(with_attrs ? "SELECT version, attrs, ttl FROM items WHERE pk = ?1 AND sk = ?2"
+                              : "SELECT version, NULL, ttl FROM items WHERE pk = ?1 AND sk = ?2");
   if (!st) return tl::unexpected(st.error());
   StmtGuard g(**st);
   g->bind(1, pk);
@@ -137,7 +141,7 @@ Result<SqliteItemStore::Current> SqliteItemStore::load(const std::string& pk, co
   if (!g->column_is_null(2) && g->column_int64(2) <= now_s) return c;  // expired: absent
   c.exists = true;
   c.version = g->column_int64(0);
-  c.attrs = std::string(g->column_text(1));
+  if (with_attrs) c.attrs = std::string(g->column_text(1));
   if (!g->column_is_null(2)) c.ttl = g->column_int64(2);
   return c;
 }
@@ -172,7 +176,7 @@ Result<std::int64_t> SqliteItemStore::apply(const platform::WriteOp& op, std::si
                                             std::int64_t now_s) {
   const auto& pk = platform::op_pk(op);
   const auto& sk = platform::op_sk(op);
-  auto cur = load(pk, sk, now_s);
+  auto cur = load(pk, sk, now_s, std::holds_alternative<platform::Update>(op));
   if (!cur) return tl::unexpected(cur.error());
 
   auto upsert_row = [&](std::int64_t version, const std::string& attrs,
@@ -279,7 +283,7 @@ auto SqliteItemStore::write(F&& f) -> decltype(f(std::int64_t{})) {
 Result<std::optional<Item>> SqliteItemStore::get(const std::string& pk, const std::string& sk) {
   std::lock_guard lk(mu_);
   const std::int64_t now_s = platform::to_unix_ms(options_.clock->now()) / 1000;
-  auto cur = load(pk, sk, now_s);
+  auto cur = load(pk, sk, now_s, true);
   if (!cur) return tl::unexpected(cur.error());
   if (!cur->exists) return std::optional<Item>{};
   boost::system::error_code ec;
@@ -463,16 +467,18 @@ Status SqliteItemStore::end_group() {
   return s;
 }
 
+// One transaction for the whole pass, and a plain DELETE per item: an outbox
+// item has no condition to check, so nothing is read first.
 Status SqliteItemStore::remove_outbox(const std::vector<Item>& relayed) {
-  std::vector<platform::WriteOp> deletes;
-  for (const auto& item : relayed) {
-    deletes.emplace_back(platform::Delete{item.pk, item.sk, {}});
-    if (deletes.size() == platform::kMaxTransactItems) {
-      if (auto s = transact_write(deletes); !s) return s;
-      deletes.clear();
-    }
-  }
-  if (!deletes.empty()) return transact_write(deletes);
+  if (relayed.empty()) return {};
+  auto r = write([&](std::int64_t) -> Result<std::int64_t> {
+    for (const auto& item : relayed)
+      if (auto s = sql::run(*db_, "DELETE FROM items WHERE pk = ?1 AND sk = ?2", item.pk, item.sk);
+          !s)
+        return tl::unexpected(s.error());
+    return std::int64_t{0};
+  });
+  if (!r) return tl::unexpected(r.error());
   return {};
 }
 

@@ -75,7 +75,8 @@ class SqliteItemStore final : public platform::ItemStore, public OutboxSource {
  private:
   SqliteItemStore(std::unique_ptr<Db> db, SqliteStoreOptions o);
   struct Current;
-  Result<Current> load(const std::string& pk, const std::string& sk, std::int64_t now_s);
+  Result<Current> load(const std::string& pk, const std::string& sk, std::int64_t now_s,
+                       bool with_attrs);
   Result<std::int64_t> apply(const platform::WriteOp& op, std::size_t index, std::int64_t now_s);
   template <class F>
   auto write(F&& f) -> decltype(f(std::int64_t{}));
