@@ -17,6 +17,9 @@
 #  5. the peak RSS of `orderly up`.
 #
 #   bench/e2e.sh                      # ORDERS=3000 RATE_SECONDS=8 RATES="100 200 500 1000"
+#   TAG=after-x bench/e2e.sh          # <date>-e2e-throughput-after-x.md (and the plot's files)
+# A run never overwrites an earlier one's files: without a TAG, a second run on
+# the same day gets the suffix -2, then -3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD_DIR:-build}
@@ -24,6 +27,14 @@ ORDERS=${ORDERS:-3000}
 RATES=${RATES:-100 200 500 1000}
 RATE_SECONDS=${RATE_SECONDS:-8}
 stamp=$(date -u +%Y-%m-%d)
+tag=${TAG:+-$TAG}
+if [ -z "${TAG:-}" ]; then
+  n=2
+  while [ -e "bench/results/$stamp-e2e-throughput$tag.md" ]; do tag=-$n; n=$((n + 1)); done
+elif [ -e "bench/results/$stamp-e2e-throughput$tag.md" ]; then
+  echo "bench/results/$stamp-e2e-throughput$tag.md exists: choose another TAG" >&2
+  exit 1
+fi
 work=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -97,13 +108,13 @@ tp1=$(value "orders/s (to terminal)" "$work/tp1.txt")
 rss1=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
 stop_up
 
-json="bench/results/$stamp-latency-vs-rate.json"
-svg="bench/results/$stamp-latency-vs-rate.svg"
+json="bench/results/$stamp-latency-vs-rate$tag.json"
+svg="bench/results/$stamp-latency-vs-rate$tag.svg"
 echo "{\"title\": \"orderly up, open loop, $(nproc) cores, commit $(git rev-parse --short HEAD)\", \"goal_ms\": 20, \"rows\": [${rows_json%,}]}" |
   python3 -m json.tool > "$json"
 python3 bench/plot_latency.py "$json" "$svg"
 
-out=bench/results/$stamp-e2e-throughput.md
+out=bench/results/$stamp-e2e-throughput$tag.md
 ratio=$(python3 -c "print(f'{$tp2 / $ceiling:.4f}')")
 {
   echo "# End to end: throughput against the SQLite commit ceiling, and latency at fixed rates"
