@@ -9,7 +9,7 @@ CTEST_ARGS ?=
 APT_PACKAGES := build-essential cmake pkg-config git \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libssl-dev libmbedtls-dev libsqlite3-dev sqlite3 libfmt-dev libcli11-dev libjwt-dev libexpected-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev libtcmalloc-minimal4 \
   nats-server libnats-dev zip python3-botocore openssl \
   openjdk-17-jre-headless iproute2 clang libclang-rt-14-dev \
   chromium fonts-liberation
