@@ -246,6 +246,26 @@ Result<std::size_t> DurableBus::redact_locked(const platform::Redaction& r) {
     if (auto s = g->run(); !s) return tl::unexpected(s.error());
     changed += static_cast<std::size_t>(db_->changes());
   }
+  // The relay's dead letters are outbox items that did not read as events, so
+  // no path in them can be trusted: one that names the customer or one of the
+  // subjects as a JSON string (bare, or escaped inside a string) loses its
+  // whole body. Its id, type and error stay for the operator.
+  {
+    auto st = db_->prepare(
+        "UPDATE dlq SET body = json_object('erased', ?1) WHERE rule = ?2 AND body NOT LIKE "
+        "'{\"erased\":%' AND EXISTS (SELECT 1 FROM json_each(?3) AS n WHERE n.value <> '' AND "
+        "(instr(body, '\"' || n.value || '\"') > 0 OR instr(body, '\\\"' || n.value || "
+        "'\\\"') > 0))");
+    if (!st) return tl::unexpected(st.error());
+    json::array names = subjects;
+    names.emplace_back(r.customer_id);
+    StmtGuard g(**st);
+    g->bind(1, r.replacement);
+    g->bind(2, std::string(kRelayDlq));
+    g->bind(3, json::serialize(names));
+    if (auto s = g->run(); !s) return tl::unexpected(s.error());
+    changed += static_cast<std::size_t>(db_->changes());
+  }
   return changed;
 }
 

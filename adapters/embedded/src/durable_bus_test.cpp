@@ -817,6 +817,70 @@ TEST(DurableBusErasure, RedactsArchiveQueuedAndDeadCopiesBeforeTheErasureIsRecei
   }
 }
 
+// The relay's own dead letters are outbox items that did not read as events:
+// an erasure reaches them too, by the customer's id or a subject named anywhere
+// in them, since no path in them can be trusted.
+TEST(DurableBusErasure, RedactsTheRelaysDeadLettersThatNameTheCustomerOrTheirOrders) {
+  orderly::testing::TempDir dir;
+  ManualClock clock;
+  auto st = SqliteItemStore::open(dir.file("svc.db"), {.clock = &clock});
+  ASSERT_TRUE(st);
+  const std::string bus_path = dir.file("bus.db");
+  auto opened =
+      DurableBus::open({.path = bus_path,
+                        .clock = &clock,
+                        .seed = 1,
+                        .redaction_for = [](const CloudEvent& e) -> std::optional<Redaction> {
+                          if (e.type != "orderly.test.Erase") return std::nullopt;
+                          return Redaction{std::string(e.data.at("customerId").as_string()),
+                                           {"order-9"},
+                                           {"$.data.shippingAddress.name"},
+                                           "[erased]"};
+                        }});
+  ASSERT_TRUE(opened);
+  auto& bus = **opened;
+  bus.attach_outbox("svc", **st);
+  // Unreadable events: one as an object without its CloudEvents attributes,
+  // one as text that is not JSON, one naming only an order of the customer,
+  // and one of another customer (kept).
+  const std::vector<std::pair<std::string, boost::json::value>> bad{
+      {"bad-object",
+       boost::json::object{
+           {"data", {{"customerId", "c-1"}, {"shippingAddress", {{"name", "Rita 4711"}}}}}}},
+      {"bad-text", R"({"data":{"customerId":"c-1","shippingAddress":{"name":"Rita 4712"}})"},
+      {"bad-order", boost::json::object{{"subject", "order-9"}, {"data", {{"name", "Rita 4713"}}}}},
+      {"bad-other",
+       boost::json::object{{"data", {{"customerId", "c-10"}, {"name", "Karl 4714"}}}}}};
+  for (const auto& [id, event] : bad)
+    ASSERT_TRUE((*st)->put(Item{std::string(kOutboxPk), id, 0, {{"event", event}}, std::nullopt},
+                           Condition::not_exists()));
+  ASSERT_TRUE(bus.relay_once());
+  ASSERT_EQ(bus.dead_letters(std::string(kRelayDlq))->size(), 4u);
+  ASSERT_NE(orderly::testing::sqlite_file_bytes(bus_path).find("Rita 4712"), std::string::npos);
+
+  UnitOfWork uow{clock};
+  uow.emit(make_event("orderly.orders", "orderly.test.Erase", "erasure-1", {{"customerId", "c-1"}},
+                      clock.now()));
+  ASSERT_TRUE(uow.commit(**st));
+  ASSERT_TRUE(bus.relay_once());
+
+  const auto file = orderly::testing::sqlite_file_bytes(bus_path);
+  for (const char* gone : {"Rita 4711", "Rita 4712", "Rita 4713"})
+    EXPECT_EQ(file.find(gone), std::string::npos) << gone << " still in bus.db";
+  EXPECT_NE(file.find("Karl 4714"), std::string::npos);
+  const auto dead = bus.dead_letters(std::string(kRelayDlq));
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 4u);  // the dead letters stay, for the operator
+  for (const auto& d : *dead) {
+    if (d.event_id == "bad-other") {
+      EXPECT_NE(d.body.find("Karl 4714"), std::string::npos) << d.body;
+    } else {
+      EXPECT_EQ(d.body, R"({"erased":"[erased]"})") << d.event_id;
+      EXPECT_FALSE(d.last_error.empty()) << d.event_id;
+    }
+  }
+}
+
 TEST(DurableBusThreads, DeliversEverythingAndStopsGracefully) {
   orderly::testing::TempDir dir;
   auto store = SqliteItemStore::open(dir.file("svc.db"));
