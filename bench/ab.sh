@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Two builds of `orderly` side by side, end to end: `orderly demo --url` against
-# `orderly up` (2 cores, carrier delay 50 ms, concurrency 64), alternated ROUNDS
+# `orderly up` (on the cores in CPUS, 0,1 unless set; carrier delay 50 ms,
+# concurrency 64), alternated ROUNDS
 # times in one run, since this machine is noisy. For each run: orders/s to a
 # terminal state, and the server's CPU time per order (user + system, from
 # /proc/PID/stat). Writes bench/results/<date>-<NAME>.md (never over an earlier file).
 #
-#   bench/ab.sh BEFORE_BINARY AFTER_BINARY NAME "what changed"   # ORDERS=3000 ROUNDS=3
+#   bench/ab.sh BEFORE_BINARY AFTER_BINARY NAME "what changed"   # ORDERS=3000 ROUNDS=3 CPUS=0,1
 # BEFORE: build the parent commit and copy build/bin/orderly away; AFTER: build/bin/orderly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ name=${3:?usage}
 what=${4:-}
 ORDERS=${ORDERS:-3000}
 ROUNDS=${ROUNDS:-3}
+CPUS=${CPUS:-0,1}
 work=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -24,7 +26,7 @@ tck=$(getconf CLK_TCK)
 run() {  # BINARY -> "orders/s cpu-ms-per-order"
   local bin=$1
   rm -rf "$work/data"
-  taskset -c 0,1 "$bin" up --port 0 --data-dir "$work/data" --log-level warn \
+  taskset -c "$CPUS" "$bin" up --port 0 --data-dir "$work/data" --log-level warn \
     --carrier-delay 0.05 --rate-limit 1000000000 --rate-burst 1000000000 > "$work/up.out" 2> "$work/up.err" &
   pid=$!
   for _ in $(seq 100); do grep -q "listening on" "$work/up.err" 2>/dev/null && break; sleep 0.1; done
@@ -57,12 +59,12 @@ while [ -e "$out" ]; do out=bench/results/$(date -u +%Y-%m-%d)-$name-$n.md; n=$(
   echo "# $name: before and after, end to end"
   echo
   [ -n "$what" ] && { echo "$what"; echo; }
-  echo "- command: \`bench/ab.sh BEFORE AFTER $name\` (ORDERS=$ORDERS, ROUNDS=$ROUNDS)"
+  echo "- command: \`bench/ab.sh BEFORE AFTER $name\` (ORDERS=$ORDERS, ROUNDS=$ROUNDS, CPUS=$CPUS)"
   echo "- machine: $(nproc) cores, $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo "- commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' plus working-tree changes') (AFTER is this build; BEFORE the parent's)"
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
-  echo "\`orderly demo --url\` against \`orderly up\` on 2 cores, concurrency 64, carrier delay 50 ms, alternated:"
+  echo "\`orderly demo --url\` (unpinned) against \`orderly up\` pinned to cores $CPUS (\`taskset -c $CPUS\`), concurrency 64, carrier delay 50 ms, alternated:"
   echo
   echo "| round | before orders/s | after orders/s | after / before | before server CPU ms/order | after |"
   echo "|---|---|---|---|---|---|"
