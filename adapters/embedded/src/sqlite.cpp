@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "orderly/platform/metrics.hpp"
+#include "wal_write_buffer.hpp"
 
 namespace orderly::adapters::embedded {
 
@@ -99,9 +100,9 @@ void configure_sqlite_once() {
 Result<std::unique_ptr<Db>> Db::open(const std::string& path, Durability d, int busy_timeout_ms) {
   configure_sqlite_once();
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 wal_write_buffer_vfs());
   if (rc != SQLITE_OK) {
     auto err = sqlite_error(rc, "open " + path, raw);
     sqlite3_close(raw);
