@@ -6,7 +6,7 @@
 #   bench/run.sh                 # everything
 #   bench/run.sh gateway|e2e|sqlite|jetstream|coldstart
 #   ALC_DEMO=... ALC_PACKAGE=... bench/run.sh coldstart   # with the aws-lambda-cpp peer (see bench/coldstart.sh)
-#   MESSAGES=50000 ROUNDS=3 bench/run.sh jetstream
+#   MESSAGES=50000 ROUNDS=3 bench/run.sh jetstream   # TAG=x names the results file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD_DIR:-build}
@@ -73,7 +73,10 @@ if [[ $what == all || $what == jetstream ]]; then
   nats_pid=$!
   trap 'kill $nats_pid 2>/dev/null; wait $nats_pid 2>/dev/null || true; rm -rf "$store"' EXIT
   for _ in $(seq 50); do grep -q "Server is ready" "$store/server.log" && break; sleep 0.1; done
-  out=bench/results/$stamp-bus-vs-jetstream.md
+  # Never over an earlier run's file: TAG names it, else -2, -3 on the same day.
+  out=bench/results/$stamp-bus-vs-jetstream${TAG:+-$TAG}.md
+  n=2
+  while [ -e "$out" ]; do out=bench/results/$stamp-bus-vs-jetstream${TAG:+-$TAG}-$n.md; n=$((n + 1)); done
   {
     echo "# Orderly durable bus vs NATS JetStream"
     echo
@@ -83,10 +86,14 @@ if [[ $what == all || $what == jetstream ]]; then
     echo
     machine
     echo
-    echo "512-byte CloudEvents. Orderly: SQLite durability \`normal\` (WAL, no fsync per commit),"
-    echo "JetStream: file storage with its default sync (fsync every 2 minutes) — both survive a"
-    echo "process kill, neither fsyncs per message. Per-message mode uses a fifth of the messages."
+    echo "512-byte CloudEvents. Orderly: SQLite durability \`normal\` (WAL, no fsync per commit), but"
+    echo "its relay fsyncs the source's WAL and then the bus's once per pass, the power-loss barrier"
+    echo "of ADR 0002 (at a steady 500 events/s a pass is one event). JetStream: file storage with its"
+    echo "default sync (fsync every 2 minutes). Both survive a process kill. Per-message mode uses a"
+    echo "fifth of the messages."
     echo "Best of $ROUNDS alternating rounds per cell. Ratio = Orderly / JetStream throughput."
+    echo "Orderly's bus and store run as \`orderly up\` runs them: their WAL checkpoints handed to"
+    echo "a Checkpointer thread (ADR 0002), each WAL transaction one write; commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' plus working-tree changes')."
     echo
   } > "$out"
   "$BUILD/bench/bus_vs_jetstream" --nats "nats://127.0.0.1:$port" --messages "$MESSAGES" \
