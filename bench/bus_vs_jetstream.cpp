@@ -101,8 +101,8 @@ void pace(Clock::time_point t0, std::size_t i, double rate) {
 }
 
 // How Orderly's files are checkpointed: every N ms by a Checkpointer thread, as
-// `orderly up` does (20), or 0 for SQLite's automatic checkpoint inside commits.
-int g_checkpoint_every_ms = 20;
+// `orderly up` does (250), or 0 for SQLite's automatic checkpoint inside commits.
+int g_checkpoint_every_ms = 250;
 
 Run run_orderly(bool batched, int consumers, std::size_t n, double rate = 0) {
   const auto dir = std::filesystem::temp_directory_path() /
