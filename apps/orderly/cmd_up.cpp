@@ -40,6 +40,7 @@ struct UpOptions {
   int http_threads = 2;
   double saga_timeout_s = 30;
   double retention_days = 90;
+  double retention_sweep_s = 60;
   double fulfilment_timeout_s =
       std::chrono::duration<double>(hosts::Settings{}.fulfilment_timeout).count();
   double carrier_delay_s = 5;
@@ -113,6 +114,8 @@ int cmd_up(const UpOptions& up) {
           platform::Millis{static_cast<std::int64_t>(up.fulfilment_timeout_s * 1000)},
       .carrier_delay = platform::Millis{static_cast<std::int64_t>(up.carrier_delay_s * 1000)},
       .retention = platform::Millis{static_cast<std::int64_t>(up.retention_days * 86'400'000)},
+      .retention_sweep_every =
+          platform::Millis{static_cast<std::int64_t>(up.retention_sweep_s * 1000)},
   });
   if (!sys) return fail(sys.error());
   auto api = hosts::embedded::Gateway::create(
@@ -223,6 +226,11 @@ void add_up_command(CLI::App& app) {
   up->add_option("--retention-days", o->retention_days,
                  "Days a delivered order's personal data is kept before it is erased (0: kept)")
       ->check(CLI::Range(0.0, 36500.0))
+      ->capture_default_str();
+  up->add_option("--retention-sweep-seconds", o->retention_sweep_s,
+                 "How often expired personal data is looked for, besides after each delivery "
+                 "(0: only after deliveries)")
+      ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   up->add_option("--rate-limit", o->rate_limit, "Requests per second per subject")
       ->check(CLI::PositiveNumber)

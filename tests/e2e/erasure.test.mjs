@@ -231,3 +231,49 @@ describe('retention of a delivered order, end to end', () => {
     assert.ok(filesHolding(dataDir, NEW.line1).includes('shipping.db'), 'the fresh order\'s shipment lost its address');
   });
 });
+
+// Retention with nothing delivered after the period: the host's own sweep
+// (--retention-sweep-seconds) erases the expired order. Without it (0), this
+// order's address would stay until some other order was delivered.
+describe('retention when nothing else is delivered, end to end', () => {
+  let dataDir, srv, admin, cust;
+  const QUIET = { name: `Quentin Quiet ${tag}`, line1: `${tag} Still Lane`, city: 'Ely', postalCode: `QT${tag}`, country: 'GB' };
+
+  before(async () => {
+    dataDir = tempDir('orderly-retention-sweep-');
+    srv = await startServer({
+      dataDir,
+      args: ['--retention-days', String(1 / 86400), '--retention-sweep-seconds', '1'],
+    });
+    [admin, cust] = await Promise.all([
+      token({ dataDir, customer: uniq('admin'), admin: true }),
+      token({ dataDir, customer: uniq('cust-quiet') }),
+    ]);
+  });
+
+  after(async () => {
+    if (srv) await srv.stop();
+    removeDir(dataDir);
+  });
+
+  test('the sweep erases a delivered order once its period has passed, with no delivery after it', async () => {
+    const a = await placeOrder(srv.url, cust, { address: QUIET });
+    assert.equal(a.status, 202, a.text);
+    assert.equal((await waitTerminal(srv.url, admin, a.json.orderId)).status, 'DELIVERED');
+    const erased = await waitFor(async () => {
+      const r = await req(srv.url, { path: `/v1/orders/${a.json.orderId}`, token: cust });
+      return r.json.shippingAddress.name === '[erased]' ? r.json : false;
+    }, 15_000, { what: 'the expired order erased by the sweep' });
+    assert.equal(erased.status, 'DELIVERED');
+    assert.equal(erased.shippingAddress.country, 'GB');
+    await waitFor(async () => {
+      const r = await req(srv.url, { path: '/v1/admin/queues', token: admin });
+      return r.json.items.every((q) => q.ready === 0 && q.inFlight === 0) ? true : false;
+    }, 10_000, { what: 'queues drained' });
+    const st = await srv.stop();
+    srv = null;
+    assert.equal(st.code, 0);
+    for (const needle of [QUIET.name, QUIET.line1, QUIET.postalCode])
+      assert.deepEqual(filesHolding(dataDir, needle), [], `"${needle}" is still on disk`);
+  });
+});

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "orderly/platform/log.hpp"
 #include "orderly/platform/metrics.hpp"
 #include "orderly/services/contracts/events.hpp"
 
@@ -123,12 +124,52 @@ platform::Status EmbeddedHost::start() {
     });
   }
   checkpointer_->start();
-  return bus_->start();
+  if (auto s = bus_->start(); !s) return s;
+  if (options_.retention.count() > 0 && options_.retention_sweep_every.count() > 0 &&
+      !retention_thread_.joinable()) {
+    {
+      std::lock_guard lk(retention_mu_);
+      retention_stopping_ = false;
+    }
+    retention_thread_ = std::thread([this] { retention_loop(); });
+  }
+  return {};
 }
 
 void EmbeddedHost::stop() {
+  {
+    std::lock_guard lk(retention_mu_);
+    retention_stopping_ = true;
+  }
+  retention_cv_.notify_all();
+  if (retention_thread_.joinable()) retention_thread_.join();
   if (bus_) bus_->stop();
   if (checkpointer_) checkpointer_->stop();
+}
+
+// Erases what passed its retention period, in pages, then waits for the next
+// period: at start too, so a system restarted after a quiet spell catches up.
+void EmbeddedHost::retention_loop() {
+  constexpr std::size_t kPage = 100;
+  for (;;) {
+    for (;;) {
+      {
+        std::lock_guard lk(retention_mu_);
+        if (retention_stopping_) return;
+      }
+      auto n = orders().expire_personal_data(kPage);
+      if (!n) {
+        platform::log::warn("retention sweep failed", {{"error", n.error().describe()}});
+        break;
+      }
+      if (*n > 0) platform::log::info("retention sweep", {{"erasures", std::to_string(*n)}});
+      if (*n < kPage) break;
+    }
+    std::unique_lock lk(retention_mu_);
+    if (retention_cv_.wait_for(lk, options_.retention_sweep_every,
+                               [&] { return retention_stopping_; }))
+      return;
+  }
 }
 
 Service& EmbeddedHost::service(std::string_view name) {

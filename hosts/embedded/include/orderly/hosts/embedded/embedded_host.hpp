@@ -8,12 +8,15 @@
 //   (*host)->stop();
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "orderly/adapters/embedded/checkpointer.hpp"
@@ -46,6 +49,11 @@ struct Options {
   platform::Millis fulfilment_timeout = hosts::Settings{}.fulfilment_timeout;
   platform::Millis carrier_delay{5'000};
   platform::Millis retention = hosts::Settings{}.retention;
+  // How often a thread of the host erases what has passed its retention
+  // period (OrdersService::expire_personal_data), besides the sweep after each
+  // delivery: without it a system that delivers nothing more never erases the
+  // orders it delivered before. 0: no thread.
+  platform::Millis retention_sweep_every{60'000};
   std::optional<std::vector<services::inventory::Product>>
       catalogue;                      // default: the 20-product seed
   std::optional<std::uint64_t> seed;  // bus jitter
@@ -106,6 +114,12 @@ class EmbeddedHost {
   // Every file's WAL checkpoints, off the commits (started and stopped with the bus).
   std::unique_ptr<adapters::embedded::Checkpointer> checkpointer_;
   std::uint64_t collector_ = 0;  // queue gauges in platform::metrics::registry()
+  // The retention sweep's thread (Options::retention_sweep_every).
+  void retention_loop();
+  std::thread retention_thread_;
+  std::mutex retention_mu_;
+  std::condition_variable retention_cv_;
+  bool retention_stopping_ = false;  // guarded by retention_mu_
 };
 
 }  // namespace orderly::hosts::embedded
