@@ -2,7 +2,7 @@
 // EventBridge patterns and input templates, SQS queue semantics, Lambda's reading of a
 // batch answer, the Lambda Runtime API and sandbox pool (with a Node test double as the
 // bootstrap), the HTTP API (routing, JWT authorizer, payload 2.0, API Gateway's answers),
-// and the template resolver.
+// scheduled rules (rate expressions, their timers), and the template resolver.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,8 +16,9 @@ import { SqsService, lambdaRecord } from '../../tools/aws-local/lib/sqs.mjs';
 import { LambdaService } from '../../tools/aws-local/lib/lambda.mjs';
 import { HttpApi } from '../../tools/aws-local/lib/apigw.mjs';
 import { issueToken, loadOrCreateKey } from '../../tools/aws-local/lib/jwt.mjs';
-import { buildModel, effectiveConfig, Resolver } from '../../tools/aws-local/lib/template.mjs';
-import { CONSOLE } from '../../tools/aws-local/twin.mjs';
+import { ScheduledRule } from '../../tools/aws-local/lib/schedules.mjs';
+import { buildModel, effectiveConfig, rateMs, Resolver } from '../../tools/aws-local/lib/template.mjs';
+import { CONSOLE, parseArgs } from '../../tools/aws-local/twin.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'aws-local-units-'));
@@ -427,12 +428,154 @@ describe('the template model', () => {
   });
   test('what the twin cannot do is reported', () => {
     const t = structuredClone(template);
-    t.Resources.R = { Type: 'AWS::Events::Rule', Properties: { ScheduleExpression: 'rate(1 minute)', Targets: [{ Id: 'x', Arn: { 'Fn::GetAtt': ['F', 'Arn'] } }] } };
+    t.Resources.R = { Type: 'AWS::Events::Rule', Properties: { ScheduleExpression: 'cron(0 3 * * ? *)', Targets: [{ Id: 'x', Arn: { 'Fn::GetAtt': ['F', 'Arn'] } }] } };
+    t.Resources.P = { Type: 'AWS::Events::Rule', Properties: { EventPattern: { source: ['x'] }, Targets: [{ Id: 'y', Arn: { 'Fn::GetAtt': ['F', 'Arn'] } }] } };
     t.Resources.S = { Type: 'AWS::StepFunctions::StateMachine', Properties: {} };
     const m = buildModel(t, { region: 'eu-west-1', account: '1', stackName: 'S' });
-    assert.ok(m.unsupported.some((u) => /scheduled rule/.test(u)));
-    assert.ok(m.unsupported.some((u) => /SQS targets only/.test(u)));
+    assert.ok(m.unsupported.some((u) => /^R: scheduled rule \(cron\(0 3 \* \* \? \*\)\): .*rate\(\.\.\.\) schedules only/.test(u)), m.unsupported.join('\n'));
+    assert.ok(m.unsupported.some((u) => /^P: .*SQS targets only/.test(u)));
     assert.ok(m.unsupported.some((u) => /StepFunctions/.test(u)));
     assert.ok(new Resolver(t, { region: 'r', account: 'a', stackName: 'S' }).resolve({ 'Fn::Select': [1, ['a', 'b']] }) === 'b');
+    assert.deepEqual(m.schedules, []);
+    assert.deepEqual(m.rules.map((r) => r.logicalId), ['P']);
+  });
+});
+
+describe('scheduled rules', () => {
+  // The CDK app's retention sweep: a rate schedule on the default bus invoking a function.
+  const template = {
+    Resources: {
+      F: { Type: 'AWS::Lambda::Function', Properties: { FunctionName: 'orders-events', Handler: 'events', Code: { S3Bucket: 'b', S3Key: 'abc.zip' } } },
+      Q: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'q1' } },
+      Sweep: {
+        Type: 'AWS::Events::Rule',
+        Properties: { Description: 'retention sweep', ScheduleExpression: 'rate(60 minutes)', State: 'ENABLED', Targets: [{ Arn: { 'Fn::GetAtt': ['F', 'Arn'] }, Id: 'Target0', Input: '{"orderly":"sweep"}' }] },
+      },
+      SweepPermission: { Type: 'AWS::Lambda::Permission', Properties: { Action: 'lambda:InvokeFunction', FunctionName: { 'Fn::GetAtt': ['F', 'Arn'] }, Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': ['Sweep', 'Arn'] } } },
+    },
+  };
+  const opts = { region: 'eu-west-1', account: '123456789012', stackName: 'S', assets: { 'abc.zip': '/x/abc.zip' } };
+  const withRule = (props) => {
+    const t = structuredClone(template);
+    Object.assign(t.Resources.Sweep.Properties, props);
+    return buildModel(t, opts);
+  };
+
+  test('a rate schedule with a Lambda function target is a schedule, not a bus rule', () => {
+    const m = buildModel(template, opts);
+    assert.deepEqual(m.unsupported, []);
+    assert.deepEqual(m.rules, [], 'a scheduled rule is never matched against events');
+    assert.equal(m.schedules.length, 1);
+    const [s] = m.schedules;
+    assert.deepEqual(
+      { logicalId: s.logicalId, expression: s.expression, periodMs: s.periodMs, state: s.state, targets: s.targets },
+      { logicalId: 'Sweep', expression: 'rate(60 minutes)', periodMs: 3_600_000, state: 'ENABLED', targets: [{ id: 'Target0', function: 'orders-events', input: '{"orderly":"sweep"}' }] },
+    );
+    assert.equal(s.arn, `arn:aws:events:eu-west-1:123456789012:rule/${s.name}`);
+    assert.deepEqual(effectiveConfig(m).schedules, {
+      [s.name]: { logicalId: 'Sweep', expression: 'rate(60 minutes)', periodMs: 3_600_000, state: 'ENABLED', targets: [{ function: 'orders-events', input: '{"orderly":"sweep"}' }] },
+    });
+    assert.equal(effectiveConfig(m, { scheduleScale: 0.02 }).schedules[s.name].scheduleScale, 0.02, 'the test knob is reported apart from the template value');
+  });
+
+  test("rate expressions, with EventBridge's units: singular for 1, plural otherwise", () => {
+    assert.equal(rateMs('rate(1 minute)'), 60_000);
+    assert.equal(rateMs('rate(5 minutes)'), 300_000);
+    assert.equal(rateMs('rate(1 hour)'), 3_600_000);
+    assert.equal(rateMs('rate(2 hours)'), 7_200_000);
+    assert.equal(rateMs('rate(1 day)'), 86_400_000);
+    assert.equal(rateMs('rate(30 days)'), 2_592_000_000);
+    assert.throws(() => rateMs('rate(0 minutes)'), /positive integer/);
+    assert.throws(() => rateMs('rate(1 minutes)'), /singular/);
+    assert.throws(() => rateMs('rate(5 minute)'), /plural/);
+    for (const bad of ['rate(1.5 hours)', 'rate(-1 minutes)', 'rate(5 seconds)', 'rate(5minutes)', 'rate 5 minutes']) assert.throws(() => rateMs(bad), /not a rate/, bad);
+    assert.throws(() => rateMs('cron(0 3 * * ? *)'), /not cron/);
+    assert.equal(withRule({ ScheduleExpression: 'rate(2 hours)' }).schedules[0].periodMs, 7_200_000);
+    assert.equal(withRule({ ScheduleExpression: 'rate(1 day)' }).schedules[0].periodMs, 86_400_000);
+  });
+
+  test('cron, a bad rate, a target other than a function of the template: reported, not run', () => {
+    for (const [props, why] of [
+      [{ ScheduleExpression: 'cron(0 3 * * ? *)' }, /^Sweep: scheduled rule \(cron\(0 3 \* \* \? \*\)\): the twin runs rate\(\.\.\.\) schedules only/],
+      [{ ScheduleExpression: 'rate(0 minutes)' }, /^Sweep: scheduled rule \(rate\(0 minutes\)\): the rate must be a positive integer/],
+      [{ ScheduleExpression: 'rate(1 minutes)' }, /^Sweep: scheduled rule \(rate\(1 minutes\)\): a rate of 1 takes a singular unit/],
+      [{ Targets: [{ Arn: { 'Fn::GetAtt': ['Q', 'Arn'] }, Id: 'Target0' }] }, /^Sweep: scheduled rule \(rate\(60 minutes\)\): target Target0 is arn:aws:sqs:.*Lambda functions of the template only/],
+      [{ Targets: [...template.Resources.Sweep.Properties.Targets, { Arn: 'arn:aws:lambda:eu-west-1:123456789012:function:elsewhere', Id: 'Target1' }] }, /target Target1 is .*function:elsewhere/],
+      [{ Targets: [{ Arn: { 'Fn::GetAtt': ['F', 'Arn'] }, Id: 'Target0', InputPath: '$.detail' }] }, /target Target0: InputPath and InputTransformer/],
+      [{ EventPattern: { source: ['x'] } }, /both a schedule and an event pattern/],
+    ]) {
+      const m = withRule(props);
+      assert.equal(m.unsupported.length, 1, JSON.stringify(m.unsupported));
+      assert.match(m.unsupported[0], why);
+      assert.deepEqual([m.schedules, m.rules], [[], []], 'nothing of the rule runs');
+    }
+  });
+
+  test('--schedule-scale: a positive number, 1 by default', () => {
+    assert.equal(parseArgs([]).scheduleScale, 1);
+    assert.equal(parseArgs(['--schedule-scale', '0.02']).scheduleScale, 0.02);
+    for (const bad of ['0', '-1', 'fast', 'Infinity']) assert.throws(() => parseArgs(['--schedule-scale', bad]), /--schedule-scale must be a positive number/, bad);
+    assert.throws(() => parseArgs(['--schedule-scale']), /needs a value/);
+  });
+
+  test('the timer: one period after start, the Input as the event, no overlap, errors logged, stopped by stop()', { timeout: 20_000 }, async () => {
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    const schedule = { ...buildModel(template, opts).schedules[0] };
+    schedule.targets = [...schedule.targets, { id: 'Target1', function: 'other' }];
+    const calls = [];
+    let running = 0;
+    let maxRunning = 0;
+    const lambda = {
+      invoke: async (name, payload) => {
+        calls.push({ name, payload, at: Date.now() });
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        const n = calls.filter((c) => c.name === name).length;
+        // The first tick outlasts three periods; later ones fail in both ways an invocation can.
+        if (n === 1) await sleep(350);
+        running--;
+        if (name === 'other' && n === 2) throw new Error('the twin broke');
+        return n === 3 ? { ok: false, errorType: 'Unhandled', errorMessage: 'boom' } : { ok: true, payload: 'null' };
+      },
+    };
+    const logs = [];
+    // rate(60 minutes) x 1/36000: every 100 ms.
+    const rule = new ScheduledRule({ schedule, lambda, region: 'eu-west-1', account: '123456789012', scale: 1 / 36_000, log: (l) => logs.push(l) });
+    assert.equal(rule.intervalMs, 100);
+    const started = Date.now();
+    rule.start();
+    const deadline = Date.now() + 10_000;
+    while (calls.filter((c) => c.name === 'orders-events').length < 4 && Date.now() < deadline) await sleep(20);
+    await rule.stop();
+    const count = calls.length;
+    await sleep(300);
+    assert.equal(calls.length, count, 'no tick after stop()');
+    assert.ok(calls[0].at - started >= 95, `the first tick ${calls[0].at - started} ms after start`);
+    const sweep = calls.filter((c) => c.name === 'orders-events');
+    assert.ok(sweep.length >= 4, `${sweep.length} invocations`);
+    assert.ok(sweep.every((c) => c.payload === '{"orderly":"sweep"}'), 'the Input, as it is, is the event');
+    const event = JSON.parse(calls.find((c) => c.name === 'other').payload);
+    assert.deepEqual(
+      { ...event, id: undefined, time: undefined },
+      { version: '0', id: undefined, 'detail-type': 'Scheduled Event', source: 'aws.events', account: '123456789012', time: undefined, region: 'eu-west-1', resources: [schedule.arn], detail: {} },
+      'a target without Input gets the scheduled event',
+    );
+    assert.match(event.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.equal(maxRunning, 2, 'one invocation per target at a time, never two ticks at once');
+    assert.ok(rule.stats.skipped >= 1, `ticks during the 350 ms first one are skipped (${JSON.stringify(rule.stats)})`);
+    assert.ok(logs.some((l) => /skipped/.test(l)));
+    assert.ok(logs.some((l) => /orders-events: Unhandled: boom/.test(l)), logs.join('\n'));
+    assert.ok(logs.some((l) => /other: Twin\.Error: Error: the twin broke/.test(l)), logs.join('\n'));
+    assert.equal(rule.stats.errors, 3, 'orders-events and other fail on their third call; other throws on its second');
+  });
+
+  test('a DISABLED rule never fires', async () => {
+    const schedule = { ...withRule({ State: 'DISABLED' }).schedules[0] };
+    let calls = 0;
+    const rule = new ScheduledRule({ schedule, lambda: { invoke: async () => (calls++, { ok: true }) }, region: 'r', account: 'a', scale: 1 / 360_000 });
+    rule.start();
+    await new Promise((r) => setTimeout(r, 100));
+    await rule.stop();
+    assert.equal(calls, 0);
   });
 });

@@ -4,10 +4,11 @@
 // A LOCAL TWIN FOR DEVELOPMENT AND TESTS, NOT A PRODUCTION ENGINE. It runs the stack the
 // CDK app synthesizes (infra/, the one source of truth) on one machine: the tables on
 // DynamoDB Local (AWS's own engine), the five real bootstraps (build/lambda) under a local
-// Lambda Runtime API, the outbox pipes, the EventBridge rules, SQS queues with their
-// redrive policies, Lambda's SQS event source mappings, and the HTTP API with its JWT
-// authorizer. Every number (visibility timeouts, maxReceiveCount, delays, batch sizes and
-// windows, function timeouts, routes and scopes) is read from the synthesized template.
+// Lambda Runtime API, the outbox pipes, the EventBridge rules (and rate schedules that invoke
+// functions), SQS queues with their redrive policies, Lambda's SQS event source mappings, and
+// the HTTP API with its JWT authorizer. Every number (visibility timeouts, maxReceiveCount,
+// delays, batch sizes and windows, function timeouts, schedule periods, routes and scopes) is
+// read from the synthesized template.
 // What differs from AWS: docs/adr/0014-aws-local-twin.md and docs/operations.md.
 //
 //   node tools/aws-local/twin.mjs --data-dir DIR --port N [--lambda-dir build/lambda]
@@ -28,6 +29,7 @@ import { EventBus } from './lib/events.mjs';
 import { loadOrCreateKey } from './lib/jwt.mjs';
 import { LambdaService } from './lib/lambda.mjs';
 import { DynamoDbStreamPipe } from './lib/pipes.mjs';
+import { ScheduledRule } from './lib/schedules.mjs';
 import { SqsService } from './lib/sqs.mjs';
 import { buildModel, effectiveConfig, readAssets, readCloudAssembly, synth, synthInputsDigest } from './lib/template.mjs';
 import { unpack } from './lib/zip.mjs';
@@ -66,6 +68,7 @@ export const USAGE = `usage: node tools/aws-local/twin.mjs [options]
   --pollers N               concurrent batches per SQS event source mapping (2)
   --prewarm                 start one sandbox per function at once
   --visibility-timeout-cap S  TEST KNOB: cap every visibility timeout at S seconds
+  --schedule-scale F        TEST KNOB: run schedules every period x F (1; 0.02: 60 min is 72 s)
   --no-synth-cache          synthesize even when no input changed since the last start
   --ignore-stdin            do not stop when stdin closes
 `;
@@ -86,6 +89,7 @@ export function parseArgs(argv) {
     maxSandboxes: 4,
     pollers: 2,
     prewarm: false,
+    scheduleScale: 1,
     ignoreStdin: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -161,6 +165,9 @@ export function parseArgs(argv) {
       case '--visibility-timeout-cap':
         o.visibilityTimeoutCap = Number(val());
         break;
+      case '--schedule-scale':
+        o.scheduleScale = Number(val());
+        break;
       case '--no-synth-cache':
         o.noSynthCache = true;
         break;
@@ -178,6 +185,7 @@ export function parseArgs(argv) {
   for (const [k, v] of Object.entries({ port: o.port, adminPort: o.adminPort, sqsPort: o.sqsPort, maxSandboxes: o.maxSandboxes, pollers: o.pollers }))
     if (!Number.isInteger(v) || v < 0) throw new Error(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a non-negative integer`);
   if (o.visibilityTimeoutCap !== undefined && !(Number.isInteger(o.visibilityTimeoutCap) && o.visibilityTimeoutCap >= 0)) throw new Error('--visibility-timeout-cap must be a non-negative integer');
+  if (!(Number.isFinite(o.scheduleScale) && o.scheduleScale > 0)) throw new Error('--schedule-scale must be a positive number');
   o.dataDir = path.resolve(o.dataDir);
   return o;
 }
@@ -283,7 +291,7 @@ export class Twin {
     });
     this.model = model;
     for (const u of model.unsupported) process.stderr.write(`aws-local: not emulated: ${u}\n`);
-    this.log(`template ${stack.templateFile}: ${model.tables.length} tables, ${model.queues.length} queues, ${model.rules.length} rules, ${model.pipes.length} pipes, ${model.functions.length} functions, ${model.mappings.length} event source mappings, ${model.api?.routes.length ?? 0} routes`);
+    this.log(`template ${stack.templateFile}: ${model.tables.length} tables, ${model.queues.length} queues, ${model.rules.length} rules, ${model.schedules.length} schedules, ${model.pipes.length} pipes, ${model.functions.length} functions, ${model.mappings.length} event source mappings, ${model.api?.routes.length ?? 0} routes`);
 
     // 2. Function code: each function's deployment package, unpacked once.
     const codeCache = path.join(this.stateDir, 'code');
@@ -313,7 +321,8 @@ export class Twin {
     this.secretsPort = await listen(secretsServer, 0);
     this.closers.push(() => new Promise((r) => (secretsServer.closeAllConnections?.(), secretsServer.close(() => r()))));
 
-    // 5. Lambda, the bus, the pipes, the event source mappings.
+    // 5. Lambda, the bus, the pipes, the event source mappings, the schedules (started once
+    // the twin is ready: their first tick is one period after that).
     this.lambda = new LambdaService({
       model,
       logDir: this.logDir,
@@ -324,6 +333,7 @@ export class Twin {
     this.bus = new EventBus({ model, sqs: this.sqs, log: (l) => this.log(l) });
     this.pipes = model.pipes.map((p) => new DynamoDbStreamPipe({ pipe: p, ddb, bus: this.bus, sqs: this.sqs, region: o.region, account: o.account, log: (l) => this.log(l) }));
     this.mappings = model.mappings.map((m) => new SqsEventSourceMapping({ mapping: m, sqs: this.sqs, lambda: this.lambda, region: o.region, log: (l) => this.log(l), pollers: o.pollers }));
+    this.schedules = model.schedules.map((s) => new ScheduledRule({ schedule: s, lambda: this.lambda, region: o.region, account: o.account, scale: o.scheduleScale, log: (l) => this.log(l) }));
     for (const p of this.pipes) p.start();
     for (const m of this.mappings) m.start();
     if (o.prewarm) this.lambda.prewarm();
@@ -361,6 +371,7 @@ export class Twin {
       startupSeconds: (Date.now() - t0) / 1000,
     };
     writeFileSync(path.join(this.stateDir, 'endpoints.json'), JSON.stringify(this.endpoints, null, 2));
+    for (const s of this.schedules) s.start();
     this.log(`ready in ${this.endpoints.startupSeconds.toFixed(1)} s: ${JSON.stringify(this.endpoints)}`);
     return this.endpoints;
   }
@@ -432,7 +443,7 @@ export class Twin {
     if (req.method !== 'GET') return reply(405, { message: 'the admin endpoints are read-only (GET)' });
     const p = url.pathname;
     if (p === '/' || p === '/healthz') return reply(200, { ok: true, endpoints: this.endpoints });
-    if (p === '/config') return reply(200, effectiveConfig(this.model, { visibilityTimeoutCap: this.o.visibilityTimeoutCap }));
+    if (p === '/config') return reply(200, effectiveConfig(this.model, { visibilityTimeoutCap: this.o.visibilityTimeoutCap, scheduleScale: this.o.scheduleScale }));
     if (p === '/.well-known/jwks.json') return reply(200, this.key.jwks);
     if (p === '/queues') {
       return reply(
@@ -469,7 +480,7 @@ export class Twin {
     if (p === '/functions') return reply(200, this.lambda.stats());
     if (p === '/mappings') return reply(200, Object.fromEntries(this.mappings.map((m) => [m.m.logicalId, { queue: m.m.queue, function: m.m.function, pollers: m.pollers, ...m.stats }])));
     if (p === '/pipes') return reply(200, Object.fromEntries(this.pipes.map((x) => [x.p.name, x.stats])));
-    if (p === '/bus') return reply(200, { ...this.bus.stats, rules: this.bus.ruleStats, archived: this.bus.archive.length });
+    if (p === '/bus') return reply(200, { ...this.bus.stats, rules: this.bus.ruleStats, schedules: Object.fromEntries(this.schedules.map((s) => [s.s.name, s.stats])), archived: this.bus.archive.length });
     if (p === '/archive') {
       const dt = url.searchParams.get('detail-type');
       return reply(200, this.bus.archive.filter((a) => !dt || a.event['detail-type'] === dt).map((a) => a.event));
@@ -484,9 +495,9 @@ export class Twin {
     this.stopped = true;
     this.synthAbort?.abort();
     await this.api?.close();
-    // Pollers stop taking work; sandboxes get SIGTERM (SIGKILL after 2 s), which settles
-    // the invocations the pollers still wait for.
-    const pollers = [...(this.mappings ?? []).map((m) => m.stop()), ...(this.pipes ?? []).map((p) => p.stop())];
+    // Pollers and schedules stop taking work; sandboxes get SIGTERM (SIGKILL after 2 s), which
+    // settles the invocations they still wait for.
+    const pollers = [...(this.mappings ?? []).map((m) => m.stop()), ...(this.pipes ?? []).map((p) => p.stop()), ...(this.schedules ?? []).map((s) => s.stop())];
     await this.lambda?.stop();
     await Promise.all(pollers);
     this.sqs?.close();

@@ -394,7 +394,7 @@ export function buildModel(template, opts) {
   const R = new Resolver(template, opts);
   if (opts.audience) for (const [id] of byType(template, 'AWS::Cognito::UserPoolClient')) R.overrides.set(id, opts.audience);
   const unsupported = [];
-  const model = { region: opts.region, account: opts.account, stackName: opts.stackName, tables: [], queues: [], buses: [], rules: [], pipes: [], functions: [], mappings: [], secrets: [], archives: [], api: null, unsupported, resolver: R };
+  const model = { region: opts.region, account: opts.account, stackName: opts.stackName, tables: [], queues: [], buses: [], rules: [], schedules: [], pipes: [], functions: [], mappings: [], secrets: [], archives: [], api: null, unsupported, resolver: R };
 
   // Tables.
   for (const [id, r] of byType(template, 'AWS::DynamoDB::Table')) {
@@ -456,7 +456,8 @@ export function buildModel(template, opts) {
   }
   for (const [id, r] of byType(template, 'AWS::Events::Rule')) {
     const p = r.Properties ?? {};
-    if (p.ScheduleExpression) unsupported.push(`${id}: scheduled rule (${R.resolve(p.ScheduleExpression)})`);
+    // A scheduled rule matches no event: it is read with the functions it invokes (below).
+    if (p.ScheduleExpression !== undefined) continue;
     const targets = [];
     for (const t of p.Targets ?? []) {
       const arn = R.resolve(t.Arn);
@@ -526,6 +527,46 @@ export function buildModel(template, opts) {
     const s = String(v);
     return model.functions.find((f) => f.name === s || f.arn === s || s.startsWith(`${f.arn}:`));
   };
+
+  // Scheduled rules, read after the functions they invoke: a rate(...) schedule whose
+  // targets are all functions of the template.
+  for (const [id, r] of byType(template, 'AWS::Events::Rule')) {
+    const p = r.Properties ?? {};
+    if (p.ScheduleExpression === undefined) continue;
+    const expression = String(R.resolve(p.ScheduleExpression));
+    const why = (reason) => unsupported.push(`${id}: scheduled rule (${expression}): ${reason}`);
+    if (p.EventPattern) {
+      why('a rule with both a schedule and an event pattern');
+      continue;
+    }
+    let periodMs;
+    try {
+      periodMs = rateMs(expression);
+    } catch (err) {
+      why(err.message);
+      continue;
+    }
+    const targets = [];
+    for (const t of p.Targets ?? []) {
+      const arn = String(R.resolve(t.Arn));
+      const fn = arn.startsWith('arn:aws:lambda:') ? fnByRefValue(arn) : undefined;
+      const tid = R.resolve(t.Id);
+      if (!fn) why(`target ${tid} is ${arn} (the twin runs schedules that invoke Lambda functions of the template only)`);
+      else if (t.InputPath !== undefined || t.InputTransformer) why(`target ${tid}: InputPath and InputTransformer (the twin passes a target's Input, or the scheduled event)`);
+      else targets.push({ id: tid, function: fn.name, input: t.Input !== undefined ? String(R.resolve(t.Input)) : undefined });
+    }
+    // Run all of the rule or none of it.
+    if (targets.length !== (p.Targets ?? []).length) continue;
+    model.schedules.push({
+      logicalId: id,
+      name: R.ref(id).split('|').pop(),
+      arn: R.getAtt(id, 'Arn'),
+      expression,
+      periodMs,
+      state: R.resolve(p.State ?? 'ENABLED'),
+      targets,
+    });
+  }
 
   // Event source mappings.
   for (const [id, r] of byType(template, 'AWS::Lambda::EventSourceMapping')) {
@@ -687,13 +728,29 @@ export function buildModel(template, opts) {
   return model;
 }
 
+const RATE_UNIT_MS = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/**
+ * The period in ms of an EventBridge rate expression: rate(1 minute), rate(5 minutes), hours,
+ * days. The unit is singular for 1 and plural otherwise, as EventBridge requires (it refuses
+ * rate(1 minutes) and rate(5 hour), so the twin does too). Throws on anything else.
+ */
+export function rateMs(expression) {
+  const m = /^rate\((\d+) (minute|hour|day)(s?)\)$/.exec(expression);
+  if (!m) throw new Error(expression.startsWith('cron(') ? 'the twin runs rate(...) schedules only, not cron(...)' : 'not a rate(value unit) expression');
+  const n = Number(m[1]);
+  if (n < 1) throw new Error('the rate must be a positive integer');
+  if ((n === 1) === (m[3] === 's')) throw new Error(n === 1 ? 'a rate of 1 takes a singular unit' : `a rate of ${n} takes a plural unit`);
+  return n * RATE_UNIT_MS[m[2]];
+}
+
 /** EventBridge patterns arrive as objects; CloudFormation also allows a JSON string. */
 function toPattern(p) {
   return typeof p === 'string' ? JSON.parse(p) : p;
 }
 
 /** The effective numbers the twin runs with: what the config-agreement test compares. */
-export function effectiveConfig(model, { visibilityTimeoutCap } = {}) {
+export function effectiveConfig(model, { visibilityTimeoutCap, scheduleScale = 1 } = {}) {
   const queues = {};
   for (const q of model.queues) {
     queues[q.name] = {
@@ -724,9 +781,19 @@ export function effectiveConfig(model, { visibilityTimeoutCap } = {}) {
     pipes[p.name] = { logicalId: p.logicalId, table: p.table, bus: p.bus, batchSize: p.batchSize, maximumBatchingWindowInSeconds: p.maximumBatchingWindowInSeconds, maximumRetryAttempts: p.maximumRetryAttempts, deadLetterQueue: p.deadLetterQueue ?? null, startingPosition: p.startingPosition };
   const rules = {};
   for (const r of model.rules) rules[r.name] = { logicalId: r.logicalId, bus: r.bus, pattern: r.pattern, targets: r.targets.map((t) => t.queue ?? t.arn) };
+  const schedules = {};
+  for (const s of model.schedules)
+    schedules[s.name] = {
+      logicalId: s.logicalId,
+      expression: s.expression,
+      periodMs: s.periodMs,
+      state: s.state,
+      targets: s.targets.map((t) => ({ function: t.function, input: t.input ?? null })),
+      ...(scheduleScale !== 1 ? { scheduleScale } : {}),
+    };
   const routes = {};
   for (const r of model.api?.routes ?? []) routes[r.routeKey] = { function: r.integration?.function ?? null, authorizationType: r.authorizationType, scopes: r.scopes, timeoutMillis: r.integration?.timeoutMillis ?? null };
-  return { queues, mappings, functions, pipes, rules, routes };
+  return { queues, mappings, functions, pipes, rules, schedules, routes };
 }
 
 /** Maps every file asset's S3 key (`<hash>.zip`) to its staged path in the cloud assembly. */
