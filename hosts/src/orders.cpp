@@ -21,6 +21,20 @@ const ServiceSpec& orders_service() {
     s.routes = [](platform::http::Router& r, Service& svc) {
       services::orders::add_routes(r, svc.as<OrdersService>());
     };
+    // Retention on a timer, besides the sweep after each delivery: a system
+    // that delivers nothing more still erases what it delivered before. In
+    // pages, until nothing is due.
+    s.sweep = [](Service& svc, const Settings& settings) -> Result<std::size_t> {
+      if (settings.retention.count() <= 0) return std::size_t{0};
+      constexpr std::size_t kPage = 100;
+      std::size_t total = 0;
+      for (;;) {
+        auto n = svc.as<OrdersService>().expire_personal_data(kPage);
+        if (!n) return n;
+        total += *n;
+        if (*n < kPage) return total;
+      }
+    };
     return s;
   }();
   return spec;

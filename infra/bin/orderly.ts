@@ -88,6 +88,7 @@ new OrderlyStack(app, stackIdFor(stage), {
   paramsSecretsLayerArn: ctx('paramsSecretsLayerArn'),
   alarmEmail: ctx('alarmEmail'),
   retentionDays: ctx('retentionDays') === undefined ? undefined : Number(ctx('retentionDays')),
+  sweepMinutes: ctx('sweepMinutes') === undefined ? undefined : Number(ctx('sweepMinutes')),
 });
 
 // cdk-nag v3 is a CDK policy-validation plugin: findings fail `cdk synth`/`cdk deploy`.

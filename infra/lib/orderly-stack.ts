@@ -16,6 +16,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -130,10 +131,19 @@ export interface OrderlyStackProps extends StackProps {
    * default 90; 0 keeps it): ORDERLY_RETENTION_DAYS of the functions (ADR 0017).
    */
   readonly retentionDays?: number;
+  /**
+   * Minutes between two runs of a service's periodic work (`-c sweepMinutes`, default 60): a
+   * scheduled rule invokes its events function with the topology's sweepInput. Orders erases
+   * there what passed its retention period even when nothing is delivered (ADR 0017).
+   */
+  readonly sweepMinutes?: number;
 }
 
 /** Days a delivered order's personal data is kept (hosts::Settings::retention; ADR 0017). */
 export const DEFAULT_RETENTION_DAYS = 90;
+
+/** Minutes between two scheduled sweeps (`-c sweepMinutes`). */
+export const DEFAULT_SWEEP_MINUTES = 60;
 
 /** Acknowledge a cdk-nag finding on one construct, always with a specific reason. */
 export function acknowledge(scope: IConstruct, id: string, reason: string): void {
@@ -302,6 +312,26 @@ export class OrderlyStack extends Stack {
     // ---- per rule: queue, DLQ, rule, event source mapping -------------------------------
     for (const svc of topology.services) {
       for (const rule of svc.rules) this.ruleDelivery(rule, eventsFns[svc.name], messagingKey, deliveryDlq);
+    }
+
+    // ---- periodic work: a schedule on the default bus invokes the events function -------
+    // with the sweep input (hosts::ServiceSpec::sweep; orders: retention, ADR 0017). Async
+    // invocation: EventBridge retries a failed one twice, then drops it; the next comes a
+    // period later, and every sweep takes up what the previous one left.
+    const sweepMinutes = props.sweepMinutes ?? DEFAULT_SWEEP_MINUTES;
+    if (!Number.isInteger(sweepMinutes) || sweepMinutes < 1 || sweepMinutes > 1440)
+      throw new Error(`-c sweepMinutes=${props.sweepMinutes}: expected whole minutes from 1 to 1440`);
+    for (const svc of topology.services.filter((s) => s.sweep)) {
+      new events.Rule(this, `${pascal(svc.name)}SweepSchedule`, {
+        description: `Orderly ${svc.name}: periodic work (retention) every ${sweepMinutes} min`,
+        schedule: events.Schedule.rate(Duration.minutes(sweepMinutes)),
+        targets: [
+          new targets.LambdaFunction(eventsFns[svc.name], {
+            event: events.RuleTargetInput.fromObject(JSON.parse(topology.sweepInput)),
+            retryAttempts: 2,
+          }),
+        ],
+      });
     }
 
     // ---- secrets ------------------------------------------------------------------------

@@ -25,6 +25,11 @@ export interface ServiceSpec {
   readonly handlers: readonly HandlerKind[];
   readonly produces: readonly string[];
   readonly rules: readonly RuleSpec[];
+  /**
+   * The service has periodic work (hosts::ServiceSpec::sweep; orders: retention): a scheduled
+   * rule invokes its events function with the topology's `sweepInput`.
+   */
+  readonly sweep: boolean;
 }
 
 export interface Topology {
@@ -41,6 +46,8 @@ export interface Topology {
    * SQS message with ChangeMessageVisibility, and the longest all retries of one message take.
    */
   readonly retryBackoff: { readonly baseMs: number; readonly capMs: number; readonly budgetSeconds: number };
+  /** The payload of the scheduled invocation that runs a service's sweep (hosts::kSweepInput). */
+  readonly sweepInput: string;
 }
 
 /** SQS caps DelaySeconds / DeliveryDelay at 15 minutes. */
@@ -117,7 +124,9 @@ export function validateTopology(raw: unknown, origin = 'topology'): Topology {
         maxReceiveCount: mrc as number,
       });
     }
-    out.push({ name, handlers: [...(handlers as HandlerKind[])], produces: [...(produces as string[])], rules });
+    const sweep = svc.sweep ?? false;
+    if (typeof sweep !== 'boolean') fail(`${name}: "sweep" must be a boolean`);
+    out.push({ name, handlers: [...(handlers as HandlerKind[])], produces: [...(produces as string[])], rules, sweep });
   }
 
   // A timer rule stands for `UnitOfWork::schedule(event, at, rule)`: delivery to that one
@@ -150,7 +159,17 @@ export function validateTopology(raw: unknown, origin = 'topology'): Topology {
   if (retryBackoff.budgetSeconds >= (sts as number)) {
     fail(`retries take up to ${retryBackoff.budgetSeconds} s, not less than the ${sts} s saga timeout`);
   }
-  return { services: out, fulfilmentTimeoutSeconds: fts as number, sagaTimeoutSeconds: sts as number, retryBackoff };
+  const sweepInput = (raw as { sweepInput?: unknown }).sweepInput;
+  if (typeof sweepInput !== 'string' || sweepInput.length === 0) {
+    fail(`sweepInput must be a non-empty string, got ${JSON.stringify(sweepInput)}`);
+  }
+  return {
+    services: out,
+    fulfilmentTimeoutSeconds: fts as number,
+    sagaTimeoutSeconds: sts as number,
+    retryBackoff,
+    sweepInput: sweepInput as string,
+  };
 }
 
 /** `orders.saga` -> `orders-saga` (SQS names allow [A-Za-z0-9_-]). */

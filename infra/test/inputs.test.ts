@@ -17,6 +17,7 @@ function withRules(rules: object[]): unknown {
     fulfilmentTimeoutSeconds: 3600,
     sagaTimeoutSeconds: 30,
     retryBackoff: { baseMs: 200, capMs: 3000, budgetSeconds: 20 },
+    sweepInput: '{"orderly":"sweep"}',
   };
 }
 

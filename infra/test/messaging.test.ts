@@ -10,7 +10,8 @@ import {
   PIPE_SOURCE_PATH,
 } from '../lib/orderly-stack';
 import { ruleSlug } from '../lib/topology';
-import { asArray, CfnResource, dlqIds, P, refId, resourcesOfType, synthesized } from './support/synth';
+import { asArray, build, CfnResource, dlqIds, P, refId, resourcesOfType, synthesized } from './support/synth';
+import { Template } from 'aws-cdk-lib/assertions';
 
 const { json, topology } = synthesized();
 const R = json.Resources;
@@ -19,7 +20,9 @@ const queueByName = new Map(queues.map(([id, q]) => [q.Properties!.QueueName as 
 const functions = resourcesOfType(json, 'AWS::Lambda::Function');
 const fnIdByName = new Map(functions.map(([id, f]) => [f.Properties!.FunctionName as string, id]));
 const esms = resourcesOfType(json, 'AWS::Lambda::EventSourceMapping');
-const rules = resourcesOfType(json, 'AWS::Events::Rule');
+// Rules on the bus (an event pattern); the scheduled rules of the sweeps are apart.
+const rules = resourcesOfType(json, 'AWS::Events::Rule').filter(([, r]) => !r.Properties!.ScheduleExpression);
+const schedules = resourcesOfType(json, 'AWS::Events::Rule').filter(([, r]) => r.Properties!.ScheduleExpression);
 const pipes = resourcesOfType(json, 'AWS::Pipes::Pipe');
 
 const DLQS = dlqIds(json);
@@ -267,4 +270,44 @@ describe('outbox pipes', () => {
       assert.ok(asArray((pipe as CfnResource).DependsOn).includes(policy[0][0]), 'pipe must depend on its role policy');
     });
   }
+});
+
+describe('periodic work: a schedule invokes the events function of each service with a sweep', () => {
+  const sweeping = topology.services.filter((s) => s.sweep).map((s) => s.name);
+
+  it('orders is the service with a sweep (retention), and it has exactly one schedule', () => {
+    assert.deepEqual(sweeping, ['orders']);
+    assert.equal(schedules.length, sweeping.length);
+  });
+
+  it('every hour by default, on the default bus, the orders events function with the sweep input, retried twice', () => {
+    const r = schedules[0][1].Properties!;
+    assert.equal(r.ScheduleExpression, 'rate(1 hour)');
+    assert.equal(r.State, 'ENABLED');
+    assert.equal(r.EventBusName, undefined, 'a schedule runs on the default bus');
+    const targets = asArray<any>(r.Targets);
+    assert.equal(targets.length, 1);
+    assert.equal(refId(targets[0].Arn), fnIdByName.get(`${P}-orders-events`));
+    assert.deepEqual(JSON.parse(targets[0].Input), JSON.parse(topology.sweepInput));
+    assert.equal(targets[0].RetryPolicy.MaximumRetryAttempts, 2);
+  });
+
+  it('EventBridge may invoke that function from that rule only', () => {
+    const perms = resourcesOfType(json, 'AWS::Lambda::Permission').filter(
+      ([, p]) => p.Properties!.Principal === 'events.amazonaws.com',
+    );
+    assert.equal(perms.length, 1, JSON.stringify(perms));
+    const p = perms[0][1].Properties!;
+    assert.equal(p.Action, 'lambda:InvokeFunction');
+    assert.equal(refId(p.FunctionName), fnIdByName.get(`${P}-orders-events`));
+    assert.equal(refId(p.SourceArn), schedules[0][0]);
+  });
+
+  it('-c sweepMinutes sets the period and refuses what EventBridge would not run', () => {
+    const t = Template.fromStack(build({ sweepMinutes: 15 }).stack).toJSON() as any;
+    const s = Object.values<any>(t.Resources).filter((r) => r.Type === 'AWS::Events::Rule' && r.Properties.ScheduleExpression);
+    assert.deepEqual(s.map((r) => r.Properties.ScheduleExpression), ['rate(15 minutes)']);
+    for (const bad of [0, 1.5, 1441, Number.NaN])
+      assert.throws(() => build({ sweepMinutes: bad }), /sweepMinutes=.*whole minutes from 1 to 1440/, String(bad));
+  });
 });

@@ -631,15 +631,16 @@ describe('the AWS-local twin', () => {
 });
 
 // Retention on the twin: the orders function gets ORDERLY_RETENTION_DAYS from the stack
-// (-c retentionDays, two seconds here), and the next delivery after an order's period has
-// passed erases it through the same handlers.
+// (-c retentionDays, two seconds here), and the scheduled rule of the stack (-c sweepMinutes=1,
+// run 20 times faster: every 3 s) invokes the orders events function with the sweep input,
+// which erases an order whose period has passed with nothing delivered after it.
 describe('retention on the AWS-local twin', () => {
   let twin;
   let dataDir;
 
   before(async () => {
     dataDir = tempDir('orderly-aws-local-retention-');
-    twin = await startTwin(dataDir, ['--context', `retentionDays=${2 / 86400}`]);
+    twin = await startTwin(dataDir, ['--context', `retentionDays=${2 / 86400}`, '--context', 'sweepMinutes=1', '--schedule-scale', '0.05']);
   });
 
   after(async () => {
@@ -650,10 +651,12 @@ describe('retention on the AWS-local twin', () => {
     assert.deepEqual(left.map((p) => p.cmd), [], 'processes the twin started outlived it');
   });
 
-  test('a delivered order past its retention is erased by the next delivery; the fresh one is kept', { timeout: 240_000 }, async () => {
+  test('the scheduled sweep erases a delivered order past its retention with nothing delivered after it; a fresh one is kept', { timeout: 240_000 }, async () => {
     const template = JSON.parse(readFileSync(join(dataDir, 'aws-local', 'template.json'), 'utf8'));
     const fnEnv = byType(template, 'AWS::Lambda::Function').map(([, f]) => f.Properties.Environment.Variables).filter((v) => v.ORDERLY_SERVICE === 'orders');
     assert.ok(fnEnv.length > 0 && fnEnv.every((v) => Number(v.ORDERLY_RETENTION_DAYS) === 2 / 86400), JSON.stringify(fnEnv));
+    const schedules = byType(template, 'AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression);
+    assert.deepEqual(schedules.map(([, r]) => r.Properties.ScheduleExpression), ['rate(1 minute)']);
     const [[, rs]] = byType(template, 'AWS::Cognito::UserPoolResourceServer');
     const scopes = [`${rs.Properties.Identifier}/orders:read`, `${rs.Properties.Identifier}/orders:write`];
     const [a, b] = await Promise.all(['ret-old', 'ret-new'].map((c) => token({ dataDir, customer: `${c}-${randomUUID().slice(0, 8)}`, scopes })));
@@ -677,13 +680,16 @@ describe('retention on the AWS-local twin', () => {
     };
     const first = await deliver(a, old);
     assert.equal((await req(twin.api, { path: `/v1/orders/${first}`, token: a })).json.shippingAddress.line1, old.line1, 'erased before its period passed');
-    await sleep(2500);
-    const second = await deliver(b, fresh);
+    // Nothing else is placed or delivered: only the schedule can erase it now.
     const erased = await waitFor(async () => {
       const o = (await req(twin.api, { path: `/v1/orders/${first}`, token: a })).json;
       return o.shippingAddress.line1 === '[erased]' ? o : null;
-    }, 60_000, { what: 'the expired order erased', intervalMs: 500 });
+    }, 60_000, { what: 'the expired order erased by the scheduled sweep', intervalMs: 500 });
     assert.equal(erased.status, 'DELIVERED');
+    const bus = await getJson(`${twin.admin}/bus`);
+    const runs = Object.values(bus.schedules ?? {});
+    assert.ok(runs.length === 1 && runs[0].invocations >= 1 && runs[0].errors === 0, JSON.stringify(bus.schedules));
+    const second = await deliver(b, fresh);
     assert.equal((await req(twin.api, { path: `/v1/orders/${second}`, token: b })).json.shippingAddress.line1, fresh.line1);
     // The erasure's answers: the shipment's address goes too (outbox items keep theirs until their TTL).
     await waitFor(async () => !(await scanAll()).some((i) => i.pk !== 'OUTBOX' && JSON.stringify(i).includes(old.line1)), 60_000, { what: 'every record of the old order redacted', intervalMs: 500 });

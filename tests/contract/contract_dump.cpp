@@ -155,7 +155,10 @@ int main(int argc, char** argv) {
       svcs.push_back(json::object{{"name", spec->name},
                                   {"handlers", strings(spec->lambda_handlers())},
                                   {"produces", strings(spec->produces)},
-                                  {"rules", std::move(rules)}});
+                                  {"rules", std::move(rules)},
+                                  // A scheduled rule invokes its events function
+                                  // with hosts::kSweepInput (ServiceSpec::sweep).
+                                  {"sweep", static_cast<bool>(spec->sweep)}});
     }
     std::ofstream(topology)
         << json::serialize(json::object{
@@ -168,7 +171,8 @@ int main(int argc, char** argv) {
                     .count()},
                {"sagaTimeoutSeconds",
                 std::chrono::duration_cast<std::chrono::seconds>(settings.saga_timeout).count()},
-               {"retryBackoff", retry_backoff()}})
+               {"retryBackoff", retry_backoff()},
+               {"sweepInput", std::string(hosts::kSweepInput)}})
         << "\n";
   }
   for (const auto& [type, body] : samples)

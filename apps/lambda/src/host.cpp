@@ -268,7 +268,8 @@ void change_visibility(adapters::aws::DynamoDbClient& sqs,
 
 }  // namespace
 
-adapters::aws::InvocationHandler events(std::vector<platform::Rule> rules) {
+adapters::aws::InvocationHandler events(std::vector<platform::Rule> rules,
+                                        std::function<platform::Result<std::size_t>()> sweep) {
   auto handler = route_by_rule(std::move(rules));
   // ORDERLY_SQS_RETRY_BACKOFF=1 (the CDK app sets it): a failed record comes
   // back after the embedded bus's backoff (platform::RuleOptions), set with
@@ -287,11 +288,18 @@ adapters::aws::InvocationHandler events(std::vector<platform::Rule> rules) {
   }
   const platform::RuleOptions defaults;
   const platform::Backoff backoff{defaults.backoff_base, defaults.backoff_cap};
-  return [handler, sqs,
-          backoff](const adapters::aws::Invocation& inv) -> platform::Result<std::string> {
+  return [handler, sqs, backoff,
+          sweep](const adapters::aws::Invocation& inv) -> platform::Result<std::string> {
     boost::system::error_code ec;
     auto event = json::parse(inv.payload, ec);
     if (ec) return fail(ErrorKind::invalid_input, "the event is not JSON: {}", ec.message());
+    // The scheduled rule's input (infra: topology sweepInput), as EventBridge passes it.
+    if (sweep && event == json::parse(hosts::kSweepInput)) {
+      auto n = sweep();
+      if (!n) return tl::unexpected(n.error());
+      platform::log::info("sweep", {{"done", std::to_string(*n)}});
+      return json::serialize(json::object{{"done", *n}});
+    }
     std::vector<adapters::aws::FailedRecord> failed;
     auto answer = adapters::aws::handle_sqs_batch(event, handler, &failed);
     if (!answer) return tl::unexpected(answer.error());
@@ -384,8 +392,11 @@ int serve(const hosts::ServiceSpec& spec) {
   if (spec.start)
     if (auto s = spec.start(**svc, settings); !s) return init_failed(s.error());
   adapters::aws::InvocationHandler handler =
-      wanted == "api" ? api([&](platform::http::Router& r) { spec.routes(r, **svc); })
-                      : events((*svc)->rules());
+      wanted == "api"
+          ? api([&](platform::http::Router& r) { spec.routes(r, **svc); })
+          : events((*svc)->rules(),
+                   spec.sweep ? std::function([&]() { return spec.sweep(**svc, settings); })
+                              : nullptr);
   platform::log::info("ready", {{"handler", wanted}});
   bool cold = true;
   adapters::aws::InvocationHandler observed =

@@ -108,5 +108,42 @@ TEST(LambdaRetryBackoff, BatchRequestsAreSplitByQueueAndTenAndValidForBotocore) 
   EXPECT_NE(report.find("0 problems"), std::string::npos) << report;
 }
 
+// The scheduled rule's invocation (infra: topology sweepInput) runs the
+// service's sweep; anything else still goes to the SQS batch path, and a
+// failed sweep fails the invocation so that EventBridge retries it.
+TEST(LambdaSweep, TheScheduledInputRunsTheSweepAndNothingElseDoes) {
+  int runs = 0;
+  platform::Result<std::size_t> outcome = std::size_t{3};
+  auto handler = events({}, [&]() -> platform::Result<std::size_t> {
+    ++runs;
+    return outcome;
+  });
+  adapters::aws::Invocation inv;
+  inv.payload = R"({ "orderly" : "sweep" })";  // as EventBridge passes it: the same JSON
+  auto out = handler(inv);
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(*out, R"({"done":3})");
+  EXPECT_EQ(runs, 1);
+
+  for (const char* other : {R"({"orderly":"sweep","x":1})", R"({"orderly":"sweeps"})",
+                            R"({"Records":[]})", R"("{\"orderly\":\"sweep\"}")"}) {
+    inv.payload = other;
+    (void)handler(inv);
+    EXPECT_EQ(runs, 1) << other << " ran the sweep";
+  }
+
+  outcome = platform::fail(platform::ErrorKind::transient, "table unreachable");
+  inv.payload = std::string(hosts::kSweepInput);
+  auto failed_sweep = handler(inv);
+  ASSERT_FALSE(failed_sweep);
+  EXPECT_EQ(failed_sweep.error().message, "table unreachable");
+  EXPECT_EQ(runs, 2);
+
+  // A service without a sweep refuses the scheduled input as a bad SQS batch.
+  auto no_sweep = events({});
+  inv.payload = std::string(hosts::kSweepInput);
+  EXPECT_FALSE(no_sweep(inv));
+}
+
 }  // namespace
 }  // namespace orderly::apps::lambda

@@ -147,23 +147,23 @@ void EmbeddedHost::stop() {
   if (checkpointer_) checkpointer_->stop();
 }
 
-// Erases what passed its retention period, in pages, then waits for the next
-// period: at start too, so a system restarted after a quiet spell catches up.
+// Runs every service's sweep (ServiceSpec::sweep: orders erases what passed
+// its retention period), then waits for the next period: at start too, so a
+// system restarted after a quiet spell catches up.
 void EmbeddedHost::retention_loop() {
-  constexpr std::size_t kPage = 100;
   for (;;) {
-    for (;;) {
+    for (auto& h : services_) {
+      if (!h.spec->sweep) continue;
       {
         std::lock_guard lk(retention_mu_);
         if (retention_stopping_) return;
       }
-      auto n = orders().expire_personal_data(kPage);
-      if (!n) {
-        platform::log::warn("retention sweep failed", {{"error", n.error().describe()}});
-        break;
-      }
-      if (*n > 0) platform::log::info("retention sweep", {{"erasures", std::to_string(*n)}});
-      if (*n < kPage) break;
+      auto n = h.spec->sweep(*h.service, settings_);
+      if (!n)
+        platform::log::warn("sweep failed",
+                            {{"service", h.spec->name}, {"error", n.error().describe()}});
+      else if (*n > 0)
+        platform::log::info("sweep", {{"service", h.spec->name}, {"done", std::to_string(*n)}});
     }
     std::unique_lock lk(retention_mu_);
     if (retention_cv_.wait_for(lk, options_.retention_sweep_every,

@@ -42,6 +42,7 @@ export interface BuildOverrides {
   selfSignUp?: boolean;
   heldBack?: { services: string[]; lambdaDir: string };
   retentionDays?: number;
+  sweepMinutes?: number;
 }
 
 export function build(overrides: BuildOverrides = {}): Built {
@@ -61,6 +62,7 @@ export function build(overrides: BuildOverrides = {}): Built {
     selfSignUp: overrides.selfSignUp,
     heldBack: overrides.heldBack,
     retentionDays: overrides.retentionDays,
+    sweepMinutes: overrides.sweepMinutes,
   });
   return { app, stack, topology, api };
 }

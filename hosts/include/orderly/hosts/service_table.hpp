@@ -109,6 +109,9 @@ struct RuleSpec {
 
 enum class Port { payment_provider };
 
+// The payload of the scheduled invocation that runs a service's sweep.
+inline constexpr std::string_view kSweepInput = R"({"orderly":"sweep"})";
+
 struct ServiceSpec {
   std::string name;
   std::vector<std::string> produces;
@@ -117,6 +120,12 @@ struct ServiceSpec {
   std::function<Result<std::unique_ptr<Service>>(const Ports&)> build;
   std::function<void(platform::http::Router&, Service&)> routes;     // empty: no REST API
   std::function<platform::Status(Service&, const Settings&)> start;  // empty: nothing at start
+  // Periodic work the host runs on a timer (empty: none): orders erases the
+  // personal data whose retention period has passed. Returns what it did (the
+  // erasures started). `orderly up` runs it every --retention-sweep-seconds;
+  // on AWS a scheduled EventBridge rule invokes the events function with
+  // kSweepInput, and the bootstrap runs it (infra: topology.json "sweep").
+  std::function<Result<std::size_t>(Service&, const Settings&)> sweep;
 
   // The handler kinds its Lambda bootstrap serves (_HANDLER): api, events.
   [[nodiscard]] std::vector<std::string> lambda_handlers() const {

@@ -42,8 +42,13 @@ adapters::aws::InvocationHandler api(
 
 // SQS batches onto the service's rules: each message goes to the rule whose
 // pattern matches its event (a service's rules receive disjoint types); the
-// answer lists exactly the messages that did not settle ok.
-adapters::aws::InvocationHandler events(std::vector<platform::Rule> rules);
+// answer lists exactly the messages that did not settle ok. With a `sweep`,
+// the scheduled invocation whose payload is the JSON of hosts::kSweepInput runs it
+// instead and answers {"done": n}; a failed sweep fails the invocation
+// (EventBridge retries it). Anything else that is not an SQS batch is refused.
+adapters::aws::InvocationHandler events(
+    std::vector<platform::Rule> rules,
+    std::function<platform::Result<std::size_t>()> sweep = nullptr);
 
 // When a failed SQS record should come back: ChangeMessageVisibility's
 // VisibilityTimeout, in seconds, on its receipt handle. A retry waits the
