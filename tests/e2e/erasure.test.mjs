@@ -177,57 +177,74 @@ describe('erasure of a customer, end to end', () => {
   });
 });
 
-// Retention: a delivered order's personal data is erased once its retention
-// period has passed, by the same flow (reason retention). Orders sweeps after
-// each delivery it records, so the next delivery erases the expired order.
+// Retention, on a server that keeps personal data one second (the default is
+// 90 days): place and deliver, wait for an order's erasure, and after the
+// server stops, grep its data directory.
+async function retentionServer(prefix, sweepSeconds, customers) {
+  const dataDir = tempDir(prefix);
+  const srv = await startServer({
+    dataDir,
+    args: ['--retention-days', String(1 / 86400), '--retention-sweep-seconds', String(sweepSeconds)],
+  });
+  const tokens = await Promise.all(customers.map((c) => token({ dataDir, customer: uniq(c), admin: c === 'admin' })));
+  return { dataDir, srv, tokens };
+}
+
+async function deliver(srv, admin, tok, address) {
+  const placed = await placeOrder(srv.url, tok, { address });
+  assert.equal(placed.status, 202, placed.text);
+  assert.equal((await waitTerminal(srv.url, admin, placed.json.orderId)).status, 'DELIVERED');
+  return placed.json.orderId;
+}
+
+async function waitErased(srv, tok, orderId, what) {
+  return waitFor(async () => {
+    const r = await req(srv.url, { path: `/v1/orders/${orderId}`, token: tok });
+    return r.json.shippingAddress.name === '[erased]' ? r.json : false;
+  }, 15_000, { what });
+}
+
+// Every service's copies, and the bus's, go too: the erasure's answers settle,
+// the server stops cleanly, and no file holds the address any more.
+async function stopAndGrep(srv, admin, dataDir, address) {
+  await waitFor(async () => {
+    const r = await req(srv.url, { path: '/v1/admin/queues', token: admin });
+    return r.json.items.every((q) => q.ready === 0 && q.inFlight === 0) ? true : false;
+  }, 10_000, { what: 'queues drained' });
+  const st = await srv.stop();
+  assert.equal(st.code, 0);
+  for (const needle of [address.name, address.line1, address.postalCode])
+    assert.deepEqual(filesHolding(dataDir, needle), [], `"${needle}" is still on disk`);
+}
+
+// Orders sweeps after each delivery it records, so the next delivery erases
+// the expired order (the timer is off here: only the delivery can).
 describe('retention of a delivered order, end to end', () => {
-  let dataDir, srv, admin, first, second;
+  let ctx;
   const OLD = { name: `Olive Expired ${tag}`, line1: `${tag} Old Road`, city: 'Hull', postalCode: `OL${tag}`, country: 'GB' };
   const NEW = { name: `Nina Fresh ${tag}`, line1: `${tag} New Road`, city: 'Bath', postalCode: `NW${tag}`, country: 'GB' };
 
   before(async () => {
-    dataDir = tempDir('orderly-retention-');
-    // One second of retention (the default is 90 days).
-    srv = await startServer({ dataDir, args: ['--retention-days', String(1 / 86400)] });
-    [admin, first, second] = await Promise.all([
-      token({ dataDir, customer: uniq('admin'), admin: true }),
-      token({ dataDir, customer: uniq('cust-old') }),
-      token({ dataDir, customer: uniq('cust-new') }),
-    ]);
+    ctx = await retentionServer('orderly-retention-', 0, ['admin', 'cust-old', 'cust-new']);
   });
 
   after(async () => {
-    if (srv) await srv.stop();
-    removeDir(dataDir);
+    if (ctx?.srv) await ctx.srv.stop();
+    if (ctx) removeDir(ctx.dataDir);
   });
 
   test('the next delivery after the period erases the expired order, not itself', async () => {
-    const a = await placeOrder(srv.url, first, { address: OLD });
-    assert.equal(a.status, 202, a.text);
-    assert.equal((await waitTerminal(srv.url, admin, a.json.orderId)).status, 'DELIVERED');
-    const kept = await req(srv.url, { path: `/v1/orders/${a.json.orderId}`, token: first });
+    const { srv, dataDir, tokens: [admin, first, second] } = ctx;
+    const a = await deliver(srv, admin, first, OLD);
+    const kept = await req(srv.url, { path: `/v1/orders/${a}`, token: first });
     assert.deepEqual(kept.json.shippingAddress, OLD, 'erased before its period passed');
     await new Promise((r) => setTimeout(r, 1500));
-    const b = await placeOrder(srv.url, second, { address: NEW });
-    assert.equal(b.status, 202, b.text);
-    assert.equal((await waitTerminal(srv.url, admin, b.json.orderId)).status, 'DELIVERED');
-    const erased = await waitFor(async () => {
-      const r = await req(srv.url, { path: `/v1/orders/${a.json.orderId}`, token: first });
-      return r.json.shippingAddress.name === '[erased]' ? r.json : false;
-    }, 10_000, { what: 'the expired order erased' });
-    assert.equal(erased.status, 'DELIVERED');
-    const fresh = await req(srv.url, { path: `/v1/orders/${b.json.orderId}`, token: second });
+    const b = await deliver(srv, admin, second, NEW);
+    assert.equal((await waitErased(srv, first, a, 'the expired order erased')).status, 'DELIVERED');
+    const fresh = await req(srv.url, { path: `/v1/orders/${b}`, token: second });
     assert.deepEqual(fresh.json.shippingAddress, NEW);
-    // Every service's copies, and the bus's, go too: wait for the erasure's answers to settle.
-    await waitFor(async () => {
-      const r = await req(srv.url, { path: '/v1/admin/queues', token: admin });
-      return r.json.items.every((q) => q.ready === 0 && q.inFlight === 0) ? true : false;
-    }, 10_000, { what: 'queues drained' });
-    const st = await srv.stop();
-    srv = null;
-    assert.equal(st.code, 0);
-    for (const needle of [OLD.name, OLD.line1, OLD.postalCode])
-      assert.deepEqual(filesHolding(dataDir, needle), [], `"${needle}" is still on disk`);
+    ctx.srv = null;
+    await stopAndGrep(srv, admin, dataDir, OLD);
     assert.ok(filesHolding(dataDir, NEW.line1).includes('shipping.db'), 'the fresh order\'s shipment lost its address');
   });
 });
@@ -236,44 +253,25 @@ describe('retention of a delivered order, end to end', () => {
 // (--retention-sweep-seconds) erases the expired order. Without it (0), this
 // order's address would stay until some other order was delivered.
 describe('retention when nothing else is delivered, end to end', () => {
-  let dataDir, srv, admin, cust;
+  let ctx;
   const QUIET = { name: `Quentin Quiet ${tag}`, line1: `${tag} Still Lane`, city: 'Ely', postalCode: `QT${tag}`, country: 'GB' };
 
   before(async () => {
-    dataDir = tempDir('orderly-retention-sweep-');
-    srv = await startServer({
-      dataDir,
-      args: ['--retention-days', String(1 / 86400), '--retention-sweep-seconds', '1'],
-    });
-    [admin, cust] = await Promise.all([
-      token({ dataDir, customer: uniq('admin'), admin: true }),
-      token({ dataDir, customer: uniq('cust-quiet') }),
-    ]);
+    ctx = await retentionServer('orderly-retention-sweep-', 1, ['admin', 'cust-quiet']);
   });
 
   after(async () => {
-    if (srv) await srv.stop();
-    removeDir(dataDir);
+    if (ctx?.srv) await ctx.srv.stop();
+    if (ctx) removeDir(ctx.dataDir);
   });
 
   test('the sweep erases a delivered order once its period has passed, with no delivery after it', async () => {
-    const a = await placeOrder(srv.url, cust, { address: QUIET });
-    assert.equal(a.status, 202, a.text);
-    assert.equal((await waitTerminal(srv.url, admin, a.json.orderId)).status, 'DELIVERED');
-    const erased = await waitFor(async () => {
-      const r = await req(srv.url, { path: `/v1/orders/${a.json.orderId}`, token: cust });
-      return r.json.shippingAddress.name === '[erased]' ? r.json : false;
-    }, 15_000, { what: 'the expired order erased by the sweep' });
+    const { srv, dataDir, tokens: [admin, cust] } = ctx;
+    const a = await deliver(srv, admin, cust, QUIET);
+    const erased = await waitErased(srv, cust, a, 'the expired order erased by the sweep');
     assert.equal(erased.status, 'DELIVERED');
     assert.equal(erased.shippingAddress.country, 'GB');
-    await waitFor(async () => {
-      const r = await req(srv.url, { path: '/v1/admin/queues', token: admin });
-      return r.json.items.every((q) => q.ready === 0 && q.inFlight === 0) ? true : false;
-    }, 10_000, { what: 'queues drained' });
-    const st = await srv.stop();
-    srv = null;
-    assert.equal(st.code, 0);
-    for (const needle of [QUIET.name, QUIET.line1, QUIET.postalCode])
-      assert.deepEqual(filesHolding(dataDir, needle), [], `"${needle}" is still on disk`);
+    ctx.srv = null;
+    await stopAndGrep(srv, admin, dataDir, QUIET);
   });
 });

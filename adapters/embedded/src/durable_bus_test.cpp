@@ -721,27 +721,39 @@ TEST_F(BusTest, ABatchCommitsAsOneTransactionAndAFailedUnitOfWorkRollsBackAlone)
 // Erasure (docs/adr/0017): the bus redacts its copies when it publishes an
 // erasure, and checkpoints before any rule can receive the erasure: the
 // erasure's own handler already finds the files clean.
-TEST(DurableBusErasure, RedactsArchiveQueuedAndDeadCopiesBeforeTheErasureIsReceived) {
+// A store and a bus that takes orderly.test.Erase for an erasure of its
+// data.customerId and of order-9, redacting `paths`.
+struct ErasingBus {
+  explicit ErasingBus(std::vector<std::string> paths) {
+    auto st = SqliteItemStore::open(dir.file("svc.db"), {.clock = &clock});
+    if (!st) throw std::runtime_error(st.error().message);
+    store = std::move(*st);
+    auto opened = DurableBus::open(
+        {.path = bus_path,
+         .clock = &clock,
+         .seed = 1,
+         .redaction_for = [paths](const CloudEvent& e) -> std::optional<Redaction> {
+           if (e.type != "orderly.test.Erase") return std::nullopt;
+           return Redaction{
+               std::string(e.data.at("customerId").as_string()), {"order-9"}, paths, "[erased]"};
+         }});
+    if (!opened) throw std::runtime_error(opened.error().message);
+    bus = std::move(*opened);
+    bus->attach_outbox("svc", *store);
+  }
   orderly::testing::TempDir dir;
   ManualClock clock;
-  auto st = SqliteItemStore::open(dir.file("svc.db"), {.clock = &clock});
-  ASSERT_TRUE(st);
   const std::string bus_path = dir.file("bus.db");
-  auto opened =
-      DurableBus::open({.path = bus_path,
-                        .clock = &clock,
-                        .seed = 1,
-                        .redaction_for = [](const CloudEvent& e) -> std::optional<Redaction> {
-                          if (e.type != "orderly.test.Erase") return std::nullopt;
-                          return Redaction{std::string(e.data.at("customerId").as_string()),
-                                           {"order-9"},
-                                           {"$.data.shippingAddress.name",
-                                            "$.data.shippingAddress.line1", "$.data.paymentToken"},
-                                           "[erased]"};
-                        }});
-  ASSERT_TRUE(opened);
-  auto& bus = **opened;
-  bus.attach_outbox("svc", **st);
+  std::unique_ptr<SqliteItemStore> store;
+  std::unique_ptr<DurableBus> bus;
+};
+
+TEST(DurableBusErasure, RedactsArchiveQueuedAndDeadCopiesBeforeTheErasureIsReceived) {
+  ErasingBus e(
+      {"$.data.shippingAddress.name", "$.data.shippingAddress.line1", "$.data.paymentToken"});
+  auto& bus = *e.bus;
+  auto& clock = e.clock;
+  const std::string& bus_path = e.bus_path;
   auto rule = [](std::string name, std::string type, std::function<DeliveryResult()> outcome) {
     return Rule{std::move(name), EventPattern::for_types({std::move(type)}),
                 [outcome](const std::vector<Delivery>& batch) {
@@ -765,7 +777,7 @@ TEST(DurableBusErasure, RedactsArchiveQueuedAndDeadCopiesBeforeTheErasureIsRecei
   auto emit = [&](const std::string& type, const std::string& subject, boost::json::object data) {
     UnitOfWork uow{clock};
     uow.emit(make_event("orderly.orders", type, subject, std::move(data), clock.now()));
-    ASSERT_TRUE(uow.commit(**st));
+    ASSERT_TRUE(uow.commit(*e.store));
   };
   auto address = [](const char* name) {
     return boost::json::object{{"name", name}, {"line1", "1 Secret Street"}, {"country", "GB"}};
@@ -821,25 +833,10 @@ TEST(DurableBusErasure, RedactsArchiveQueuedAndDeadCopiesBeforeTheErasureIsRecei
 // an erasure reaches them too, by the customer's id or a subject named anywhere
 // in them, since no path in them can be trusted.
 TEST(DurableBusErasure, RedactsTheRelaysDeadLettersThatNameTheCustomerOrTheirOrders) {
-  orderly::testing::TempDir dir;
-  ManualClock clock;
-  auto st = SqliteItemStore::open(dir.file("svc.db"), {.clock = &clock});
-  ASSERT_TRUE(st);
-  const std::string bus_path = dir.file("bus.db");
-  auto opened =
-      DurableBus::open({.path = bus_path,
-                        .clock = &clock,
-                        .seed = 1,
-                        .redaction_for = [](const CloudEvent& e) -> std::optional<Redaction> {
-                          if (e.type != "orderly.test.Erase") return std::nullopt;
-                          return Redaction{std::string(e.data.at("customerId").as_string()),
-                                           {"order-9"},
-                                           {"$.data.shippingAddress.name"},
-                                           "[erased]"};
-                        }});
-  ASSERT_TRUE(opened);
-  auto& bus = **opened;
-  bus.attach_outbox("svc", **st);
+  ErasingBus e({"$.data.shippingAddress.name"});
+  auto& bus = *e.bus;
+  auto& clock = e.clock;
+  const std::string& bus_path = e.bus_path;
   // Unreadable events: one as an object without its CloudEvents attributes,
   // one as text that is not JSON, one naming only an order of the customer,
   // and one of another customer (kept).
@@ -852,8 +849,8 @@ TEST(DurableBusErasure, RedactsTheRelaysDeadLettersThatNameTheCustomerOrTheirOrd
       {"bad-other",
        boost::json::object{{"data", {{"customerId", "c-10"}, {"name", "Karl 4714"}}}}}};
   for (const auto& [id, event] : bad)
-    ASSERT_TRUE((*st)->put(Item{std::string(kOutboxPk), id, 0, {{"event", event}}, std::nullopt},
-                           Condition::not_exists()));
+    ASSERT_TRUE(e.store->put(Item{std::string(kOutboxPk), id, 0, {{"event", event}}, std::nullopt},
+                             Condition::not_exists()));
   ASSERT_TRUE(bus.relay_once());
   ASSERT_EQ(bus.dead_letters(std::string(kRelayDlq))->size(), 4u);
   ASSERT_NE(orderly::testing::sqlite_file_bytes(bus_path).find("Rita 4712"), std::string::npos);
@@ -861,7 +858,7 @@ TEST(DurableBusErasure, RedactsTheRelaysDeadLettersThatNameTheCustomerOrTheirOrd
   UnitOfWork uow{clock};
   uow.emit(make_event("orderly.orders", "orderly.test.Erase", "erasure-1", {{"customerId", "c-1"}},
                       clock.now()));
-  ASSERT_TRUE(uow.commit(**st));
+  ASSERT_TRUE(uow.commit(*e.store));
   ASSERT_TRUE(bus.relay_once());
 
   const auto file = orderly::testing::sqlite_file_bytes(bus_path);
