@@ -164,9 +164,11 @@ int x_truncate(sqlite3_file* p, sqlite3_int64 size) {
 int x_sync(sqlite3_file* p, int flags) {
   ShimFile* f = shim(p);
   if (f->role == Role::wal) {
-    std::lock_guard lk(f->mu);  // Db::sync_to calls this from another thread
+    // Db::sync_to calls this from another thread. The lock covers the gathered
+    // bytes only: the fsync runs without it, so the connection's own writes go
+    // on meanwhile, as without the shim.
+    std::lock_guard lk(f->mu);
     if (const int rc = flush_locked(f); rc != SQLITE_OK) return rc;
-    return f->real->pMethods->xSync(f->real, flags);
   }
   return f->real->pMethods->xSync(f->real, flags);
 }

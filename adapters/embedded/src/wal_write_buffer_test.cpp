@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <string>
@@ -34,8 +37,9 @@ struct Counting {
 };
 sqlite3_vfs* g_real = nullptr;
 std::atomic<int> g_wal_writes{0};
-std::atomic<int> g_published{0};  // barriers at which the header named a frame
-std::atomic<int> g_unwritten{0};  // ... that the WAL file did not hold yet
+std::function<void()> g_on_wal_sync;  // a test's hook, inside a WAL's xSync
+std::atomic<int> g_published{0};      // barriers at which the header named a frame
+std::atomic<int> g_unwritten{0};      // ... that the WAL file did not hold yet
 
 // At a barrier, the header's second copy is what SQLite is about to publish
 // (it writes that copy, then the barrier, then the first). The last frame it
@@ -87,7 +91,10 @@ const sqlite3_io_methods kCountingIo = {
       return real_of(p)->pMethods->xWrite(real_of(p), b, n, o);
     },
     [](sqlite3_file* p, sqlite3_int64 s) { return real_of(p)->pMethods->xTruncate(real_of(p), s); },
-    [](sqlite3_file* p, int f) { return real_of(p)->pMethods->xSync(real_of(p), f); },
+    [](sqlite3_file* p, int f) {
+      if (reinterpret_cast<Counting*>(p)->wal && g_on_wal_sync) g_on_wal_sync();
+      return real_of(p)->pMethods->xSync(real_of(p), f);
+    },
     [](sqlite3_file* p, sqlite3_int64* s) {
       return real_of(p)->pMethods->xFileSize(real_of(p), s);
     },
@@ -209,6 +216,47 @@ TEST(WalWriteBuffer, ATransactionOfManyPagesIsOneWriteToTheWal) {
   ASSERT_TRUE(*g->step());
   EXPECT_EQ(g->column_int64(0), 60 + 200 + 2 + 15 + 100);
   EXPECT_EQ(g->column_int64(1), 60 * 1000 + 200 * 3000 + 2 * 10 + 15 * 1000 + 100 * 3000);
+}
+
+// The relay makes a store's commits durable from its own thread (Db::sync_to)
+// while the store's writers go on: a slow fsync must not hold up the
+// connection's writes, as it did not without the shim.
+TEST(WalWriteBuffer, AnFsyncFromAnotherThreadDoesNotHoldUpTheConnectionsWrites) {
+  CountingVfs counting;
+  orderly::testing::TempDir dir;
+  auto db = open_db(dir.file("s.db"));
+  must(db->exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)"));
+  insert_rows(*db, 0, 60, 1000);
+  ASSERT_TRUE(db->checkpoint_passive());
+  insert_rows(*db, 100, 5, 1000);  // starts the WAL over: later writes are gathered
+  auto point = db->sync_point();
+  ASSERT_TRUE(point && *point);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool in_sync = false, release = false;
+  g_on_wal_sync = [&] {
+    std::unique_lock lk(mu);
+    in_sync = true;
+    cv.notify_all();
+    cv.wait(lk, [&] { return release; });
+  };
+  std::thread syncer([&] { EXPECT_TRUE(db->sync_to(**point)); });
+  {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return in_sync; });
+  }
+  g_on_wal_sync = nullptr;  // the syncer is inside it already
+  auto writer = std::async(std::launch::async, [&] { insert_rows(*db, 200, 15, 1000); });
+  const bool finished = writer.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  {
+    std::lock_guard lk(mu);
+    release = true;
+  }
+  cv.notify_all();
+  syncer.join();
+  writer.get();
+  EXPECT_TRUE(finished) << "a commit waited for another thread's fsync of its WAL";
 }
 
 // A reader on another connection, and a checkpointer, see each commit whole
