@@ -183,16 +183,21 @@ void insert_rows(Db& db, int from, int n, std::size_t bytes) {
   ASSERT_TRUE(tx->commit());
 }
 
+// A table t whose WAL grew by `rows` rows of `bytes` (writes that extend the
+// file go through at once) and was then copied into the database file, so the
+// next transaction starts the WAL over inside the size it has.
+std::unique_ptr<Db> db_with_a_copied_wal(const std::string& path, int rows, std::size_t bytes) {
+  auto db = open_db(path);
+  must(db->exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)"));
+  insert_rows(*db, 0, rows, bytes);
+  if (auto n = db->checkpoint_passive(); !n) throw std::runtime_error(n.error().message);
+  return db;
+}
+
 TEST(WalWriteBuffer, ATransactionOfManyPagesIsOneWriteToTheWal) {
   CountingVfs counting;
   orderly::testing::TempDir dir;
-  auto db = open_db(dir.file("a.db"));
-  must(db->exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)"));
-  // The WAL grows (writes that extend the file go through at once), then is
-  // copied into the database file, so the next transaction starts it over.
-  insert_rows(*db, 0, 60, 1000);
-  insert_rows(*db, 1000, 200, 3000);
-  ASSERT_TRUE(db->checkpoint_passive());
+  auto db = db_with_a_copied_wal(dir.file("a.db"), 260, 3000);
   const int at_restart = g_wal_writes.load();
   insert_rows(*db, 5000, 2, 10);
   // The WAL's new header is synced on its own before the frames.
@@ -200,7 +205,7 @@ TEST(WalWriteBuffer, ATransactionOfManyPagesIsOneWriteToTheWal) {
       << "WAL writes for the transaction that restarts it";
 
   const int before = g_wal_writes.load();
-  insert_rows(*db, 100, 15, 1000);  // about 5 pages: 10 writes without the shim
+  insert_rows(*db, 300, 15, 1000);  // about 5 pages: 10 writes without the shim
   EXPECT_EQ(g_wal_writes.load() - before, 1) << "WAL writes for one transaction";
 
   // A transaction too large for one write goes in as few as fit (31 frames each).
@@ -214,8 +219,8 @@ TEST(WalWriteBuffer, ATransactionOfManyPagesIsOneWriteToTheWal) {
   ASSERT_TRUE(st);
   StmtGuard g(**st);
   ASSERT_TRUE(*g->step());
-  EXPECT_EQ(g->column_int64(0), 60 + 200 + 2 + 15 + 100);
-  EXPECT_EQ(g->column_int64(1), 60 * 1000 + 200 * 3000 + 2 * 10 + 15 * 1000 + 100 * 3000);
+  EXPECT_EQ(g->column_int64(0), 260 + 2 + 15 + 100);
+  EXPECT_EQ(g->column_int64(1), 260 * 3000 + 2 * 10 + 15 * 1000 + 100 * 3000);
 }
 
 // The relay makes a store's commits durable from its own thread (Db::sync_to)
@@ -224,10 +229,7 @@ TEST(WalWriteBuffer, ATransactionOfManyPagesIsOneWriteToTheWal) {
 TEST(WalWriteBuffer, AnFsyncFromAnotherThreadDoesNotHoldUpTheConnectionsWrites) {
   CountingVfs counting;
   orderly::testing::TempDir dir;
-  auto db = open_db(dir.file("s.db"));
-  must(db->exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)"));
-  insert_rows(*db, 0, 60, 1000);
-  ASSERT_TRUE(db->checkpoint_passive());
+  auto db = db_with_a_copied_wal(dir.file("s.db"), 60, 1000);
   insert_rows(*db, 100, 5, 1000);  // starts the WAL over: later writes are gathered
   auto point = db->sync_point();
   ASSERT_TRUE(point && *point);
