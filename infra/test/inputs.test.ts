@@ -1,12 +1,12 @@
 // The two inputs (topology.json, openapi.yaml) are read and checked at synth time.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { lambdaCode } from '../lib/lambda-code';
 import { apiSpecFromDocument, loadApiSpec } from '../lib/openapi';
 import { loadTopology, SQS_MAX_DELAY_SECONDS, Topology, validateTopology } from '../lib/topology';
+import { tempDir } from './support/stub-lambdas';
 import { build } from './support/synth';
 
 const topology = loadTopology();
@@ -151,7 +151,7 @@ describe('openapi.yaml', () => {
 
 describe('Lambda packages', () => {
   it('uses <dir>/<service>.zip, else <dir>/<service>/bootstrap, else fails with what to do', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderly-lambda-code-'));
+    const dir = tempDir('orderly-lambda-code-');
     assert.throws(() => lambdaCode(dir, 'orders'), /orders\.zip \(run `make lambda`.*-c lambdaDir=DIR/);
     fs.mkdirSync(path.join(dir, 'orders'));
     fs.writeFileSync(path.join(dir, 'orders', 'bootstrap'), '#!/bin/sh\n', { mode: 0o755 });

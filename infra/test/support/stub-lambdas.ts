@@ -15,8 +15,22 @@ echo "stub bootstrap: build the real package with 'make lambda'" >&2
 exit 1
 `;
 
-export function makeStubLambdaDir(topology: Topology = loadTopology()): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderly-stub-lambdas-'));
+const removeAtExit: string[] = [];
+process.on('exit', () => {
+  for (const dir of removeAtExit) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory under the system's temporary directory, removed when this process
+ * exits (a test run leaves nothing behind), unless `keep`. */
+export function tempDir(prefix: string, keep = false): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (!keep) removeAtExit.push(dir);
+  return dir;
+}
+
+/** `keep`: the directory outlives this process (`npm run synth:stubs` hands it to cdk). */
+export function makeStubLambdaDir(topology: Topology = loadTopology(), keep = false): string {
+  const dir = tempDir('orderly-stub-lambdas-', keep);
   for (const svc of topology.services) {
     fs.mkdirSync(path.join(dir, svc.name));
     fs.writeFileSync(path.join(dir, svc.name, 'bootstrap'), STUB, { mode: 0o755 });
@@ -25,5 +39,5 @@ export function makeStubLambdaDir(topology: Topology = loadTopology()): string {
 }
 
 if (require.main === module) {
-  process.stdout.write(`${makeStubLambdaDir()}\n`);
+  process.stdout.write(`${makeStubLambdaDir(loadTopology(), true)}\n`);
 }

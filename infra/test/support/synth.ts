@@ -1,7 +1,6 @@
 // Builds the app the way bin/orderly.ts does (same cdk.json context, same inputs), but
 // with stub Lambda packages (a TEST DOUBLE, see stub-lambdas.ts) instead of build/lambda.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -9,7 +8,7 @@ import { DEFAULT_STAGE, stackIdFor } from '../../lib/naming';
 import { ApiSpec, loadApiSpec } from '../../lib/openapi';
 import { OrderlyStack } from '../../lib/orderly-stack';
 import { loadTopology, Topology } from '../../lib/topology';
-import { makeStubLambdaDir } from './stub-lambdas';
+import { makeStubLambdaDir, tempDir } from './stub-lambdas';
 
 const CDK_JSON = path.resolve(__dirname, '..', '..', 'cdk.json');
 
@@ -49,7 +48,7 @@ export function build(overrides: BuildOverrides = {}): Built {
   const topology = overrides.topology ?? loadTopology();
   const api = overrides.api ?? loadApiSpec();
   const stage = overrides.stage ?? TEST_STAGE;
-  const app = new App({ context: cdkContext(), outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'orderly-cdk-out-')) });
+  const app = new App({ context: cdkContext(), outdir: tempDir('orderly-cdk-out-') });
   const stack = new OrderlyStack(app, stackIdFor(stage), {
     stage,
     topology,
