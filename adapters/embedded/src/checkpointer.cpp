@@ -3,6 +3,7 @@
 
 #include "orderly/platform/log.hpp"
 #include "orderly/platform/metrics.hpp"
+#include "orderly/platform/thread_name.hpp"
 
 namespace orderly::adapters::embedded {
 
@@ -22,25 +23,29 @@ Checkpointer::~Checkpointer() {
 }
 
 Result<std::size_t> Checkpointer::run_once() {
-  static auto& frames = platform::metrics::registry().counter(
-      "orderly_sqlite_checkpointed_frames_total",
-      "WAL frames the checkpointer copied into the database file, by file", {"db"});
+  // SQLite reports the WAL's frames and those copied since the WAL last started
+  // over, not what one step copied: so a gauge of the length, which shows a
+  // WAL that is not starting over (it climbs to the writers' backstop).
+  static auto& wal_frames = platform::metrics::registry().gauge(
+      "orderly_sqlite_wal_frames",
+      "Frames in a file's WAL since it last started over, at the checkpointer's last step",
+      {"db"});
   std::size_t total = 0;
   for (auto& db : dbs_) {
-    auto n = db->checkpoint_passive();
-    if (!n) return tl::unexpected(n.error());
-    if (*n > 0) {
-      frames.with({db->path().substr(db->path().find_last_of('/') + 1)})
-          .inc(static_cast<std::uint64_t>(*n));
-      total += static_cast<std::size_t>(*n);
-    }
+    auto step = db->checkpoint_passive();
+    if (!step) return tl::unexpected(step.error());
+    wal_frames.with({db->path().substr(db->path().find_last_of('/') + 1)}).set(step->wal_frames);
+    total += static_cast<std::size_t>(step->wal_frames);
   }
   return total;
 }
 
 void Checkpointer::start() {
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    platform::name_this_thread("checkpointer");
+    loop();
+  });
 }
 
 void Checkpointer::stop() {

@@ -60,7 +60,9 @@ TEST(Checkpointer, TheWriterNoLongerCheckpointsAndTheStepsKeepTheWalShort) {
   }
   EXPECT_GT(wal_pages(dir.file("alone.db")), 1000u);
   EXPECT_LT(wal_pages(dir.file("helped.db")), 400u);
-  EXPECT_GT(copied, 1500u);  // at least a page per commit reached the database file
+  // Each step found the WAL started over and holding the commits since the
+  // last one: at least a page for each of the 1500.
+  EXPECT_GE(copied, 1500u);
   // What was checkpointed is readable from a fresh connection.
   helped.reset();
   auto again = open_store(dir.file("helped.db"));

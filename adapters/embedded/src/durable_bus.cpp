@@ -8,6 +8,7 @@
 
 #include "orderly/platform/log.hpp"
 #include "orderly/platform/metrics.hpp"
+#include "orderly/platform/thread_name.hpp"
 #include "orderly/platform/unit_of_work.hpp"
 #include "sql_helpers.hpp"
 
@@ -782,10 +783,19 @@ Status DurableBus::start() {
     std::lock_guard lk(health_mu_);
     relay_health_.last_ok_ms = worker_health_.last_ok_ms = to_unix_ms(clock_->now());
   }
-  threads_.emplace_back([this] { relay_loop(); });
-  settle_thread_ = std::thread([this] { settle_loop(); });
+  threads_.emplace_back([this] {
+    platform::name_this_thread("bus-relay");
+    relay_loop();
+  });
+  settle_thread_ = std::thread([this] {
+    platform::name_this_thread("bus-settle");
+    settle_loop();
+  });
   for (int i = 0; i < options_.workers; ++i)
-    threads_.emplace_back([this, i] { worker_loop(static_cast<std::size_t>(i)); });
+    threads_.emplace_back([this, i] {
+      platform::name_this_thread(fmt::format("bus-worker-{}", i));
+      worker_loop(static_cast<std::size_t>(i));
+    });
   return {};
 }
 

@@ -230,12 +230,12 @@ Status Db::hand_over_checkpoints(int backstop_pages) {
   return exec(fmt::format("PRAGMA wal_autocheckpoint={}", backstop_pages));
 }
 
-Result<int> Db::checkpoint_passive() {
+Result<Db::CheckpointStep> Db::checkpoint_passive() {
   int log = 0, done = 0;
   const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-  if (rc == SQLITE_BUSY) return 0;  // another checkpoint (an erasure's TRUNCATE) is running
+  if (rc == SQLITE_BUSY) return CheckpointStep{};  // another (an erasure's TRUNCATE) is running
   if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(rc, "wal_checkpoint(PASSIVE)", db_));
-  return std::max(done, 0);
+  return CheckpointStep{std::max(log, 0), std::max(done, 0)};
 }
 
 Status Db::exec(std::string_view sql) {

@@ -24,6 +24,7 @@
 
 #include "orderly/platform/clock.hpp"
 #include "orderly/platform/id.hpp"
+#include "orderly/platform/thread_name.hpp"
 
 namespace orderly::adapters::http {
 
@@ -517,7 +518,10 @@ platform::Result<std::unique_ptr<HttpServer>> HttpServer::start(ServerOptions op
   impl->accept();
   for (auto& w : impl->workers) {
     w->arm();
-    impl->threads.emplace_back([w = w.get()] { w->io.run(); });
+    impl->threads.emplace_back([w = w.get(), n = impl->threads.size()] {
+      platform::name_this_thread(fmt::format("http-{}", n));
+      w->io.run();
+    });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

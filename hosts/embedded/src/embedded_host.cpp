@@ -7,6 +7,7 @@
 
 #include "orderly/platform/log.hpp"
 #include "orderly/platform/metrics.hpp"
+#include "orderly/platform/thread_name.hpp"
 #include "orderly/services/contracts/events.hpp"
 
 namespace orderly::hosts::embedded {
@@ -131,7 +132,10 @@ platform::Status EmbeddedHost::start() {
       std::lock_guard lk(retention_mu_);
       retention_stopping_ = false;
     }
-    retention_thread_ = std::thread([this] { retention_loop(); });
+    retention_thread_ = std::thread([this] {
+      platform::name_this_thread("retention");
+      retention_loop();
+    });
   }
   return {};
 }

@@ -46,7 +46,8 @@ class Checkpointer {
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
 
-  // One step over every file, on the calling thread: the WAL frames copied.
+  // One step over every file, on the calling thread: the frames in the WALs
+  // since each last started over (orderly_sqlite_wal_frames), all together.
   Result<std::size_t> run_once();
   void start();
   void stop();  // idempotent

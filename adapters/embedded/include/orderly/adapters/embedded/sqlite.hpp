@@ -131,9 +131,15 @@ class Db {
   Status hand_over_checkpoints(int backstop_pages = 10'000);
   // One small step from a connection that does nothing else: a PASSIVE
   // checkpoint, which copies what no reader needs and never waits for a
-  // writer. Returns the frames copied (0 when the WAL was already copied, or
-  // another checkpoint was running).
-  Result<int> checkpoint_passive();
+  // writer. Returns the WAL's frames and how many of them are now in the
+  // database file, counted from the WAL's start (both 0 when another
+  // checkpoint was running). When the two are equal, the next write
+  // transaction starts the WAL over from its first frame.
+  struct CheckpointStep {
+    int wal_frames = 0;
+    int checkpointed = 0;
+  };
+  Result<CheckpointStep> checkpoint_passive();
 
  private:
   Db(sqlite3* db, std::string path, Durability d)
