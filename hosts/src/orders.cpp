@@ -29,10 +29,12 @@ const ServiceSpec& orders_service() {
       constexpr std::size_t kPage = 100;
       std::size_t total = 0;
       for (;;) {
-        auto n = svc.as<OrdersService>().expire_personal_data(kPage);
-        if (!n) return n;
-        total += *n;
-        if (*n < kPage) return total;
+        auto pass = svc.as<OrdersService>().expire_personal_data(kPage);
+        if (!pass) return tl::unexpected(pass.error());
+        total += pass->erased;
+        // Until a page comes back short: a page may erase nothing (its orders
+        // gone or erased already) and still not be the last.
+        if (pass->due < kPage) return total;
       }
     };
     return s;

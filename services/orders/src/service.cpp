@@ -425,14 +425,14 @@ Result<Erasure> OrdersService::erase_customer(const std::string& customer_id, st
   return er;
 }
 
-Result<std::size_t> OrdersService::expire_personal_data(std::size_t limit) {
+Result<OrdersService::RetentionPass> OrdersService::expire_personal_data(std::size_t limit) {
   platform::QueryOptions q;
   // Due before now: sort keys start with the due time (RFC 3339, UTC, fixed width).
   // (DynamoDB refuses an empty key value: "0" sorts before every timestamp.)
   q.sk = platform::SkRange::between("0", platform::format_rfc3339(clock_.now()));
   q.limit = limit;
   ORDERLY_TRY(page, store_.query(std::string(kRetentionPk), q));
-  std::size_t n = 0;
+  RetentionPass pass{page->items.size(), 0};
   for (const auto& it : page->items) {
     platform::JsonReader r{it.attrs};
     const auto order_id = r.string("orderId", 1, 64);
@@ -443,13 +443,13 @@ Result<std::size_t> OrdersService::expire_personal_data(std::size_t limit) {
       if (*o && !is_erased((*o)->shipping_address)) {
         auto e = erase_customer(customer_id, "retention", std::vector<std::string>{order_id});
         if (!e) return tl::unexpected(e.error());
-        ++n;
+        ++pass.erased;
       }
     }
     if (auto s = store_.remove(std::string(kRetentionPk), it.sk, Condition::none()); !s)
       return tl::unexpected(s.error());
   }
-  return n;
+  return pass;
 }
 
 void OrdersService::retention_after_delivery() {

@@ -97,8 +97,14 @@ class OrdersService {
   // passed, oldest delivery first (each an erasure of one order, reason
   // retention); returns how many. Orders runs it after each delivery it
   // records (so it keeps pace with them, on every runtime, with no scheduler);
-  // hosts may also call it on a timer.
-  Result<std::size_t> expire_personal_data(std::size_t limit);
+  // hosts may also call it on a timer. `due`: the entries of the page (each
+  // removed, erased or not: an order gone or erased already has nothing left);
+  // fewer than `limit` means none is left.
+  struct RetentionPass {
+    std::size_t due = 0;
+    std::size_t erased = 0;
+  };
+  Result<RetentionPass> expire_personal_data(std::size_t limit);
 
   // What orders knows of a product (from ProductUpdated): not_found if nothing
   // yet, so `if (!entry)` reads "not known"; otherwise a store error as it is,
