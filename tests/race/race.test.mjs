@@ -202,9 +202,9 @@ function fakeWorld() {
         { pk: `PAYMENT#${C}`, sk: 'PAYMENT', attrs: { orderId: C, paymentId: paymentIdFor(C), status: 'CANCELLED_EARLY', amount: gbp(7497) } },
       ],
       'provider-simulator': [
-        { pk: 'ACCOUNT', sk: paymentIdFor(A), attrs: { authorizeCalls: 1, authorized: true, captured: true, voided: false, refunded: false, captures: 1, refunds: 0, capturedAmount: gbp(17998), refundedAmount: gbp(0) } },
-        { pk: 'ACCOUNT', sk: paymentIdFor(B), attrs: { authorizeCalls: 1, authorized: true, captured: true, voided: false, refunded: true, captures: 1, refunds: 1, capturedAmount: gbp(2499), refundedAmount: gbp(2499) } },
-        { pk: 'ACCOUNT', sk: paymentIdFor(C), attrs: { authorizeCalls: 1, authorized: true, captured: false, voided: true, refunded: false, captures: 0, refunds: 0, capturedAmount: gbp(0), refundedAmount: gbp(0) } },
+        { pk: 'ACCOUNT', sk: paymentIdFor(A), attrs: { authorizeCalls: 1, authorized: true, captured: true, voided: false, refunded: false, captureCalls: 1, refundCalls: 0, capturedAmount: gbp(17998), refundedAmount: gbp(0) } },
+        { pk: 'ACCOUNT', sk: paymentIdFor(B), attrs: { authorizeCalls: 1, authorized: true, captured: true, voided: false, refunded: true, captureCalls: 1, refundCalls: 1, capturedAmount: gbp(2499), refundedAmount: gbp(2499) } },
+        { pk: 'ACCOUNT', sk: paymentIdFor(C), attrs: { authorizeCalls: 1, authorized: true, captured: false, voided: true, refunded: false, captureCalls: 0, refundCalls: 0, capturedAmount: gbp(0), refundedAmount: gbp(0) } },
       ],
       shipping: [
         { pk: `SHIPMENT#${A}`, sk: 'SHIPMENT', attrs: { orderId: A, shipmentId: 's-a', customerId: 'cust', status: 'DELIVERED', carrier: 'ParcelSim', trackingNumber: 'PS1' } },

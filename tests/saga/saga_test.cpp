@@ -390,12 +390,12 @@ TEST_F(SagaTest, AStalledCaptureIsCancelledAtTheFulfilmentDeadline) {
   EXPECT_EQ(o.cancellation_reason, orders::kFulfilmentTimeout);
   const auto acct = sys_->provider().accounts().at(payments::payment_id_for(id));
   EXPECT_TRUE(acct.voided);
-  EXPECT_EQ(acct.captures, 0);
+  EXPECT_FALSE(acct.captured);
   // The operator repairs payments and redrives: the capture of a voided payment is a no-op.
   *broken = false;
   ASSERT_EQ(*sys_->bus().redrive(std::string(payments::kEventsRule)), 1u);
   settle();
-  EXPECT_EQ(sys_->provider().accounts().at(payments::payment_id_for(id)).captures, 0);
+  EXPECT_FALSE(sys_->provider().accounts().at(payments::payment_id_for(id)).captured);
   check_invariants();
 }
 

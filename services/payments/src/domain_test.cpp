@@ -122,15 +122,40 @@ TEST(SimulatedProvider, TokensBehaveAsDocumentedAndNothingChargesTwice) {
   EXPECT_EQ(p.authorize("k4", "tok_flaky", kAmount)->decision, AuthDecision::approved);
   EXPECT_EQ(p.authorize("k5", "tok_bogus", kAmount)->decision, AuthDecision::declined);
   ASSERT_TRUE(p.capture("k1", kAmount));
-  ASSERT_TRUE(p.capture("k1", kAmount));  // repeated: idempotent
-  EXPECT_EQ(p.accounts().at("k1").captures, 1);
+  ASSERT_TRUE(p.capture("k1", kAmount));  // replayed: the first outcome again
+  EXPECT_EQ(p.accounts().at("k1").capture_calls, 2);
+  EXPECT_EQ(p.accounts().at("k1").captured_amount, kAmount);
   EXPECT_FALSE(p.capture("k2", kAmount));
   EXPECT_FALSE(p.void_authorization("k1"));  // captured: refund instead
   ASSERT_TRUE(p.refund("k1", kAmount));
   ASSERT_TRUE(p.refund("k1", kAmount));
-  EXPECT_EQ(p.accounts().at("k1").refunds, 1);
+  EXPECT_EQ(p.accounts().at("k1").refund_calls, 2);
+  EXPECT_EQ(p.accounts().at("k1").refunded_amount, kAmount);
   ASSERT_TRUE(p.void_authorization("k4"));
   EXPECT_FALSE(p.capture("k4", kAmount));
+}
+
+// A replay under the same idempotency key with another amount is refused, as a
+// real provider refuses it, and moves no money: it used to answer OK, so a
+// system that recomputed an order's total between a capture and its retry
+// would have believed it captured what it never did.
+TEST(SimulatedProvider, AReplayWithAnotherAmountIsRefusedAndMovesNothing) {
+  SimulatedProvider p;
+  const Money other{kAmount.amount + 1, kAmount.currency};
+  ASSERT_EQ(p.authorize("k", "tok_ok", kAmount)->decision, AuthDecision::approved);
+  ASSERT_TRUE(p.capture("k", kAmount));
+  auto again = p.capture("k", other);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind, ErrorKind::failed_precondition);
+  EXPECT_NE(again.error().message.find("same amount"), std::string::npos) << again.error().message;
+  EXPECT_EQ(p.accounts().at("k").captured_amount, kAmount);
+  ASSERT_TRUE(p.refund("k", kAmount));
+  auto refund_again = p.refund("k", other);
+  ASSERT_FALSE(refund_again);
+  EXPECT_EQ(refund_again.error().kind, ErrorKind::failed_precondition);
+  EXPECT_EQ(p.accounts().at("k").refunded_amount, kAmount);
+  EXPECT_EQ(p.accounts().at("k").capture_calls, 2);
+  EXPECT_EQ(p.accounts().at("k").refund_calls, 2);
 }
 
 // The provider's ledger as a map, counting its writes, whose reads can be
@@ -184,7 +209,8 @@ TEST(SimulatedProvider, EachCallIsOneLedgerWriteAndARestartSeesIt) {
   const auto a = restarted.accounts().at("k");
   EXPECT_EQ(a.authorize_calls, 1);
   EXPECT_TRUE(a.authorized);
-  EXPECT_EQ(a.captures, 1);
+  EXPECT_TRUE(a.captured);
+  EXPECT_EQ(a.capture_calls, 1);
   EXPECT_EQ(a.captured_amount, kAmount);
 }
 

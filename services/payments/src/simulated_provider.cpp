@@ -12,8 +12,8 @@ boost::json::object to_json(const SimulatedProvider::Account& a) {
           {"captured", a.captured},
           {"voided", a.voided},
           {"refunded", a.refunded},
-          {"captures", a.captures},
-          {"refunds", a.refunds},
+          {"captureCalls", a.capture_calls},
+          {"refundCalls", a.refund_calls},
           {"capturedAmount", contracts::encode(a.captured_amount)},
           {"refundedAmount", contracts::encode(a.refunded_amount)}};
 }
@@ -36,8 +36,8 @@ SimulatedProvider::Account from_json(const boost::json::object& o) {
     return x;
   };
   return {i("authorizeCalls"), b("authorized"),     b("captured"),
-          b("voided"),         b("refunded"),       i("captures"),
-          i("refunds"),        m("capturedAmount"), m("refundedAmount")};
+          b("voided"),         b("refunded"),       i("captureCalls"),
+          i("refundCalls"),    m("capturedAmount"), m("refundedAmount")};
 }
 
 }  // namespace
@@ -104,12 +104,23 @@ Result<AuthResult> SimulatedProvider::authorize(const std::string& key, const st
 Status SimulatedProvider::capture(const std::string& key, const Money& amount) {
   std::lock_guard lk(mu_);
   ORDERLY_TRY(a, load(key));
-  if (a->captured) return {};  // idempotent
-  if (!a->authorized || a->voided)
+  ++a->capture_calls;
+  if (a->captured) {
+    // A replay: the first outcome again, unless it asks for another amount.
+    if (auto s = save(key, *a); !s) return s;
+    if (a->captured_amount == amount) return {};
+    return platform::fail(ErrorKind::failed_precondition,
+                          "{} was captured for {} {}: a replay of the capture must ask for the "
+                          "same amount, not {} {}",
+                          key, a->captured_amount.amount, a->captured_amount.currency,
+                          amount.amount, amount.currency);
+  }
+  if (!a->authorized || a->voided) {
+    if (auto s = save(key, *a); !s) return s;
     return platform::fail(ErrorKind::failed_precondition, "nothing authorised to capture for {}",
                           key);
+  }
   a->captured = true;
-  ++a->captures;
   a->captured_amount = amount;
   return save(key, *a);
 }
@@ -126,11 +137,21 @@ Status SimulatedProvider::void_authorization(const std::string& key) {
 Status SimulatedProvider::refund(const std::string& key, const Money& amount) {
   std::lock_guard lk(mu_);
   ORDERLY_TRY(a, load(key));
-  if (a->refunded) return {};  // idempotent
-  if (!a->captured)
+  ++a->refund_calls;
+  if (a->refunded) {
+    if (auto s = save(key, *a); !s) return s;
+    if (a->refunded_amount == amount) return {};
+    return platform::fail(ErrorKind::failed_precondition,
+                          "{} was refunded {} {}: a replay of the refund must ask for the same "
+                          "amount, not {} {}",
+                          key, a->refunded_amount.amount, a->refunded_amount.currency,
+                          amount.amount, amount.currency);
+  }
+  if (!a->captured) {
+    if (auto s = save(key, *a); !s) return s;
     return platform::fail(ErrorKind::failed_precondition, "{} was not captured", key);
+  }
   a->refunded = true;
-  ++a->refunds;
   a->refunded_amount = amount;
   return save(key, *a);
 }

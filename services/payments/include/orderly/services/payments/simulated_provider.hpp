@@ -26,8 +26,13 @@ class SimulatedProvider final : public PaymentProvider {
     bool captured = false;
     bool voided = false;
     bool refunded = false;
-    int captures = 0;  // distinct captures the provider performed: must never exceed 1
-    int refunds = 0;
+    // Every capture and refund asked for under this key, replays included: a
+    // retry after a crash between the call and its commit shows here. The
+    // money moves once (captured, refunded), as with a real provider, which
+    // answers a replay with the first outcome and refuses one whose amount
+    // differs.
+    int capture_calls = 0;
+    int refund_calls = 0;
     Money captured_amount;
     Money refunded_amount;
   };
