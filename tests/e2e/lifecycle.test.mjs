@@ -182,7 +182,13 @@ describe('customer cancellation before dispatch (slow carrier)', () => {
     assert.equal(g.cancellationRequested, undefined);
     for (const t of ['OrderCancellationRequested', 'ShipmentCancelled', 'OrderCancelled'])
       assert.ok(hasType(g, t), `${t} in ${g.timeline.map((e) => e.type).join(', ')}`);
-    assertProblem(await req(srv.url, { method: 'POST', path: `/v1/orders/${p.json.orderId}/cancel`, token: tok }), 409, 'second cancel');
+    // Asked again once cancelled at the customer's request: the same answer, nothing new.
+    const late = await req(srv.url, { method: 'POST', path: `/v1/orders/${p.json.orderId}/cancel`, token: tok });
+    assert.equal(late.status, 202, late.text);
+    assert.equal(late.json.status, 'CANCELLED');
+    assert.equal(late.json.cancellationReason, 'customer_request');
+    const after = (await req(srv.url, { path: `/v1/orders/${p.json.orderId}`, token: tok })).json;
+    assert.equal(after.timeline.length, g.timeline.length, 'the repeated cancel added nothing to the timeline');
     // The reservation is released (asynchronously).
     const deadline = Date.now() + 10_000;
     let avail;

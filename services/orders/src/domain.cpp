@@ -282,7 +282,12 @@ Result<Transition> cancel_by_customer(Order o) {
                             "order {} is {}: it can no longer be cancelled", o.id,
                             to_string(o.status));
     case Status::cancelled:
-      return platform::fail(ErrorKind::failed_precondition, "order {} is already cancelled", o.id);
+      // The customer's own cancel, asked again (a client's retry after a lost
+      // answer): what it asked for holds, so the same answer, and nothing new.
+      if (o.cancellation_reason == kCustomerRequest)
+        return unchanged(std::move(o), "cancelled already, at the customer's request");
+      return platform::fail(ErrorKind::failed_precondition, "order {} is already cancelled ({})",
+                            o.id, o.cancellation_reason.value_or("no reason recorded"));
   }
   return platform::fail(ErrorKind::permanent, "unreachable");
 }

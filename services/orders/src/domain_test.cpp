@@ -280,6 +280,26 @@ TEST(CustomerCancel, AllowedUntilDispatchThenRefused) {
   }
 }
 
+// A retry of the customer's cancel after a lost answer finds the order
+// cancelled at its own request: the same answer again, with nothing emitted;
+// an order the saga cancelled (declined, out of stock) still answers 409.
+TEST(Saga, TheCustomersCancelAskedAgainAnswersTheSameAndEmitsNothing) {
+  auto first = cancel_by_customer(pending());
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->order.status, Status::cancelled);
+  auto again = cancel_by_customer(first->order);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->order.status, Status::cancelled);
+  EXPECT_EQ(again->order.cancellation_reason, std::string(kCustomerRequest));
+  EXPECT_TRUE(again->events.empty());
+  auto declined = on_payment_declined(pending());
+  ASSERT_TRUE(declined);
+  ASSERT_EQ(declined->order.status, Status::cancelled);
+  auto late = cancel_by_customer(declined->order);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().kind, ErrorKind::failed_precondition);
+}
+
 TEST(OrderJson, RoundTripsAndRejectsCorruption) {
   auto o = pending();
   o.timeline.push_back({"orderly.orders.OrderPlaced.v1", "2026-11-25T12:00:00Z", "e-1",
