@@ -101,28 +101,50 @@ Result<AuthResult> SimulatedProvider::authorize(const std::string& key, const st
   return result;
 }
 
-Status SimulatedProvider::capture(const std::string& key, const Money& amount) {
+// A capture or a refund. The call is counted whatever it answers. A replay
+// under the key (the money moved already) answers the first outcome again,
+// unless it asks for another amount: a real provider refuses that, since the
+// key already stands for another request.
+Status SimulatedProvider::move_money(const std::string& key, const Money& amount,
+                                     const MoneyCall& call) {
   std::lock_guard lk(mu_);
   ORDERLY_TRY(a, load(key));
-  ++a->capture_calls;
-  if (a->captured) {
-    // A replay: the first outcome again, unless it asks for another amount.
+  ++(*a.*call.calls);
+  if (*a.*call.done) {
     if (auto s = save(key, *a); !s) return s;
-    if (a->captured_amount == amount) return {};
+    const Money& first = *a.*call.amount;
+    if (first == amount) return {};
     return platform::fail(ErrorKind::failed_precondition,
-                          "{} was captured for {} {}: a replay of the capture must ask for the "
-                          "same amount, not {} {}",
-                          key, a->captured_amount.amount, a->captured_amount.currency,
-                          amount.amount, amount.currency);
+                          "{} was {} {} {}: a replay must ask for the same amount, not {} {}", key,
+                          call.past, first.amount, first.currency, amount.amount, amount.currency);
   }
-  if (!a->authorized || a->voided) {
+  if (auto refusal = call.refuse(*a, key)) {
     if (auto s = save(key, *a); !s) return s;
-    return platform::fail(ErrorKind::failed_precondition, "nothing authorised to capture for {}",
-                          key);
+    return platform::fail(ErrorKind::failed_precondition, "{}", *refusal);
   }
-  a->captured = true;
-  a->captured_amount = amount;
+  *a.*call.done = true;
+  *a.*call.amount = amount;
   return save(key, *a);
+}
+
+Status SimulatedProvider::capture(const std::string& key, const Money& amount) {
+  static const MoneyCall call{
+      &Account::capture_calls, &Account::captured, &Account::captured_amount, "captured for",
+      [](const Account& a, const std::string& id) -> std::optional<std::string> {
+        if (!a.authorized || a.voided) return "nothing authorised to capture for " + id;
+        return std::nullopt;
+      }};
+  return move_money(key, amount, call);
+}
+
+Status SimulatedProvider::refund(const std::string& key, const Money& amount) {
+  static const MoneyCall call{
+      &Account::refund_calls, &Account::refunded, &Account::refunded_amount, "refunded",
+      [](const Account& a, const std::string& id) -> std::optional<std::string> {
+        if (!a.captured) return id + " was not captured";
+        return std::nullopt;
+      }};
+  return move_money(key, amount, call);
 }
 
 Status SimulatedProvider::void_authorization(const std::string& key) {
@@ -131,28 +153,6 @@ Status SimulatedProvider::void_authorization(const std::string& key) {
   if (a->captured)
     return platform::fail(ErrorKind::failed_precondition, "{} is captured: refund it instead", key);
   a->voided = true;
-  return save(key, *a);
-}
-
-Status SimulatedProvider::refund(const std::string& key, const Money& amount) {
-  std::lock_guard lk(mu_);
-  ORDERLY_TRY(a, load(key));
-  ++a->refund_calls;
-  if (a->refunded) {
-    if (auto s = save(key, *a); !s) return s;
-    if (a->refunded_amount == amount) return {};
-    return platform::fail(ErrorKind::failed_precondition,
-                          "{} was refunded {} {}: a replay of the refund must ask for the same "
-                          "amount, not {} {}",
-                          key, a->refunded_amount.amount, a->refunded_amount.currency,
-                          amount.amount, amount.currency);
-  }
-  if (!a->captured) {
-    if (auto s = save(key, *a); !s) return s;
-    return platform::fail(ErrorKind::failed_precondition, "{} was not captured", key);
-  }
-  a->refunded = true;
-  a->refunded_amount = amount;
   return save(key, *a);
 }
 

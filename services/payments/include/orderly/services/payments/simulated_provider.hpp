@@ -11,6 +11,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "orderly/platform/item_store.hpp"
@@ -53,6 +54,16 @@ class SimulatedProvider final : public PaymentProvider {
  private:
   Result<Account> load(const std::string& key);           // under mu_
   Status save(const std::string& key, const Account& a);  // under mu_
+  // Capture or refund, as data: the fields it counts and sets, and when it
+  // is refused (the reason), for move_money().
+  struct MoneyCall {
+    int Account::*calls;
+    bool Account::*done;
+    Money Account::*amount;
+    const char* past;  // "captured for", "refunded"
+    std::optional<std::string> (*refuse)(const Account&, const std::string& key);
+  };
+  Status move_money(const std::string& key, const Money& amount, const MoneyCall& call);
 
   platform::ItemStore* ledger_;
   mutable std::mutex mu_;
