@@ -146,7 +146,9 @@ TEST_F(ServiceTableTest, TheRetentionSweepGoesThroughEveryDueEntry) {
   ASSERT_TRUE(built) << built.error().message;
   for (int i = 0; i < 250; ++i) {
     const auto id = fmt::format("ord-gone-{:03}", i);
-    ASSERT_TRUE(s->put(platform::Item{"RETENTION", "2020-01-01T00:00:00.000Z#" + id, 0,
+    ASSERT_TRUE(s->put(platform::Item{"RETENTION",
+                                      "2020-01-01T00:00:00.000Z#" + id,
+                                      0,
                                       {{"orderId", id}, {"customerId", "cust-1"}},
                                       std::nullopt},
                        platform::Condition::not_exists()));

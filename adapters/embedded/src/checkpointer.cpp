@@ -28,8 +28,7 @@ Result<std::size_t> Checkpointer::run_once() {
   // WAL that is not starting over (it climbs to the writers' backstop).
   static auto& wal_frames = platform::metrics::registry().gauge(
       "orderly_sqlite_wal_frames",
-      "Frames in a file's WAL since it last started over, at the checkpointer's last step",
-      {"db"});
+      "Frames in a file's WAL since it last started over, at the checkpointer's last step", {"db"});
   std::size_t total = 0;
   for (auto& db : dbs_) {
     auto step = db->checkpoint_passive();
