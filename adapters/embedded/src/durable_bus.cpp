@@ -281,7 +281,7 @@ Result<std::size_t> DurableBus::redact(const platform::Redaction& r) {
     if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
     n = *changed;
   }
-  if (auto s = db_->checkpoint_truncate(); !s) return tl::unexpected(s.error());
+  if (auto s = db_->purge_erased(); !s) return tl::unexpected(s.error());
   return n;
 }
 
@@ -326,7 +326,7 @@ Result<std::size_t> DurableBus::relay_once() {
     // erasure (receive() takes db_mu_). If this fails, the pass fails, the
     // items stay in their outboxes, and the next pass redacts again.
     if (purge_pending_) {
-      if (auto s = db_->checkpoint_truncate(); !s) return tl::unexpected(s.error());
+      if (auto s = db_->purge_erased(); !s) return tl::unexpected(s.error());
       purge_pending_ = false;
       erasure_in_pass = true;
     }

@@ -3,10 +3,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "orderly/platform/metrics.hpp"
+#include "page_scrub.hpp"
+#include "sql_helpers.hpp"
 #include "wal_write_buffer.hpp"
 
 namespace orderly::adapters::embedded {
@@ -224,6 +228,98 @@ Status Db::checkpoint_truncate() {
                           path_);
   if (rc != SQLITE_OK) return tl::unexpected(sqlite_error(rc, "wal_checkpoint(TRUNCATE)", db_));
   return {};
+}
+
+Result<std::optional<Db::PurgeReport>> Db::scrub_free_space() {
+  // A write transaction: no other connection commits (so no checkpoint has
+  // anything to copy into the file) until it ends.
+  auto tx = Transaction::begin(*this);
+  if (!tx) return tl::unexpected(tx.error());
+  sqlite3_file* wal = nullptr;
+  sqlite3_file* file = nullptr;
+  if (const int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+      rc != SQLITE_OK)
+    return tl::unexpected(sqlite_error(rc, "scrub " + path_, db_));
+  if (const int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_FILE_POINTER, &file);
+      rc != SQLITE_OK || !file || !file->pMethods)
+    return tl::unexpected(sqlite_error(rc == SQLITE_OK ? SQLITE_ERROR : rc, "scrub " + path_, db_));
+  if (wal && wal->pMethods) {
+    sqlite3_int64 size = 0;
+    if (const int rc = wal->pMethods->xFileSize(wal, &size); rc != SQLITE_OK)
+      return tl::unexpected(sqlite_error(rc, "scrub: size the WAL of " + path_));
+    // Every page's last version must be the database file's.
+    if (size != 0) return std::optional<PurgeReport>{};
+  }
+  auto page_size = sql::scalar(*this, "PRAGMA page_size");
+  if (!page_size) return tl::unexpected(page_size.error());
+  std::vector<std::int64_t> pages;
+  {
+    // dbstat walks every b-tree, so it names exactly their pages (not the
+    // overflow, freelist or pointer-map pages, whose bytes mean other things).
+    sqlite3_stmt* st = nullptr;
+    const char* q = "SELECT pageno FROM dbstat WHERE pagetype IN ('internal', 'leaf')";
+    if (const int rc = sqlite3_prepare_v2(db_, q, -1, &st, nullptr); rc != SQLITE_OK)
+      return tl::unexpected(sqlite_error(rc, "scrub: list the b-tree pages (dbstat)", db_));
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) pages.push_back(sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+      return tl::unexpected(sqlite_error(rc, "scrub: list the b-tree pages (dbstat)", db_));
+  }
+  const auto size = static_cast<std::size_t>(*page_size);
+  std::vector<unsigned char> page(size);
+  std::size_t usable = size;
+  PurgeReport report;
+  for (const std::int64_t no : pages) {
+    const sqlite3_int64 offset = (no - 1) * static_cast<sqlite3_int64>(size);
+    if (const int rc = file->pMethods->xRead(file, page.data(), static_cast<int>(size), offset);
+        rc != SQLITE_OK)
+      return tl::unexpected(sqlite_error(rc, fmt::format("scrub: read page {} of {}", no, path_)));
+    if (no == 1) usable = size - page[20];  // bytes reserved at each page's end
+    ++report.pages;
+    auto changed = scrub_page(page.data(), no == 1 ? 100 : 0, usable);
+    if (!changed)
+      return platform::fail(ErrorKind::permanent,
+                            "scrub: page {} of {} is not the b-tree page dbstat named", no, path_);
+    if (!*changed) continue;
+    if (const int rc = file->pMethods->xWrite(file, page.data(), static_cast<int>(size), offset);
+        rc != SQLITE_OK)
+      return tl::unexpected(sqlite_error(rc, fmt::format("scrub: write page {} of {}", no, path_)));
+    ++report.rewritten;
+  }
+  if (report.rewritten > 0)
+    if (const int rc = file->pMethods->xSync(file, SQLITE_SYNC_NORMAL); rc != SQLITE_OK)
+      return tl::unexpected(sqlite_error(rc, "scrub: fsync " + path_));
+  if (auto s = tx->commit(); !s) return tl::unexpected(s.error());
+  // This connection's page cache still holds the pages as they were: the next
+  // commit to change one would write its old bytes into the WAL (a checkpoint
+  // zeroes them on the way to the file). Drop them (nothing is pinned outside
+  // a transaction).
+  sqlite3_db_release_memory(db_);
+  return std::optional<PurgeReport>{report};
+}
+
+Result<Db::PurgeReport> Db::scrub_all() {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms_);
+  for (;;) {
+    if (auto s = checkpoint_truncate(); !s) return tl::unexpected(s.error());
+    auto r = scrub_free_space();
+    if (!r) return tl::unexpected(r.error());
+    if (*r) return **r;
+    if (std::chrono::steady_clock::now() >= until)
+      return platform::fail(ErrorKind::transient,
+                            "{}: commits kept the WAL from staying empty for the scrub", path_);
+  }
+}
+
+Result<Db::PurgeReport> Db::purge_erased() {
+  if (scrubbed_) {
+    if (auto s = checkpoint_truncate(); !s) return tl::unexpected(s.error());
+    return PurgeReport{};
+  }
+  auto r = scrub_all();
+  if (r) scrubbed_ = true;
+  return r;
 }
 
 Status Db::hand_over_checkpoints(int backstop_pages) {

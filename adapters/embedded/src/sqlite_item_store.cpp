@@ -425,7 +425,9 @@ Status SqliteItemStore::purge_overwritten() {
     purge_after_group_ = true;
     return {};
   }
-  return db_->checkpoint_truncate();
+  auto r = db_->purge_erased();
+  if (!r) return tl::unexpected(r.error());
+  return {};
 }
 
 Status SqliteItemStore::begin_group() {
@@ -457,10 +459,10 @@ Status SqliteItemStore::end_group() {
   const bool wrote = s && group_wrote_;
   group_wrote_ = false;
   if (std::exchange(purge_after_group_, false) && s)
-    if (auto p = db_->checkpoint_truncate(); !p)
-      // The commit stands (its messages are settled as done); the next erasure's
-      // checkpoint, or the one SQLite runs at close, covers these pages.
-      platform::log::warn("checkpoint after an erasure failed",
+    if (auto p = db_->purge_erased(); !p)
+      // The commit stands (its messages are settled as done); the next
+      // erasure's purge covers these pages.
+      platform::log::warn("purge after an erasure failed",
                           {{"store", path()}, {"error", p.error().describe()}});
   mu_.unlock();
   if (wrote) notify();

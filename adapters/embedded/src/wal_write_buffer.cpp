@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "page_scrub.hpp"
+
 namespace orderly::adapters::embedded {
 
 namespace {
@@ -36,6 +38,8 @@ struct ShimFile {
   sqlite3_int64 offset = 0;
   sqlite3_int64 size = -1;  // the file's size as last known (-1: not asked yet)
   bool gather = false;      // linked to its database file, whose barrier flushes
+  // main_db only: bytes reserved at each page's end, as last read (-1: not yet)
+  int reserved = -1;
 };
 
 sqlite3_vfs* underlying() {
@@ -119,8 +123,41 @@ int x_read(sqlite3_file* p, void* buf, int n, sqlite3_int64 off) {
   return f->real->pMethods->xRead(f->real, buf, n, off);
 }
 
+// A whole page written into a database file (by a checkpoint, from the WAL):
+// written with the bytes no cell owns zeroed (page_scrub.hpp), so that what a
+// page rebuild left of erased or moved cells never reaches the file. Only for
+// a file under 2^24 pages: there the first byte of an overflow or freelist
+// trunk page (the high byte of a page number) is 0, so no page but a b-tree
+// page starts with a b-tree page's type. Anything else is written as it is.
+int write_db_page(ShimFile* f, const void* buf, int n, sqlite3_int64 off) {
+  const auto size = static_cast<std::size_t>(n);
+  const bool page = n >= 512 && n <= 65536 && (n & (n - 1)) == 0 && off % n == 0;
+  const auto* in = static_cast<const unsigned char*>(buf);
+  const std::size_t hdr = off == 0 ? 100 : 0;
+  if (!page || (in[hdr] != 2 && in[hdr] != 5 && in[hdr] != 10 && in[hdr] != 13))
+    return f->real->pMethods->xWrite(f->real, buf, n, off);
+  sqlite3_int64 file_size = 0;
+  if (const int rc = f->real->pMethods->xFileSize(f->real, &file_size); rc != SQLITE_OK) return rc;
+  if (std::max(file_size, off + n) / n >= (sqlite3_int64{1} << 24))
+    return f->real->pMethods->xWrite(f->real, buf, n, off);
+  // Bytes reserved at the end of each page (byte 20 of the file header).
+  if (off == 0) f->reserved = in[20];
+  if (f->reserved < 0) {
+    unsigned char r = 0;
+    if (f->real->pMethods->xRead(f->real, &r, 1, 20) != SQLITE_OK)
+      return f->real->pMethods->xWrite(f->real, buf, n, off);
+    f->reserved = r;
+  }
+  thread_local std::vector<unsigned char> copy;
+  copy.assign(in, in + size);
+  const auto changed = scrub_page(copy.data(), hdr, size - static_cast<std::size_t>(f->reserved));
+  if (!changed || !*changed) return f->real->pMethods->xWrite(f->real, buf, n, off);
+  return f->real->pMethods->xWrite(f->real, copy.data(), n, off);
+}
+
 int x_write(sqlite3_file* p, const void* buf, int n, sqlite3_int64 off) {
   ShimFile* f = shim(p);
+  if (f->role == Role::main_db) return write_db_page(f, buf, n, off);
   if (f->role != Role::wal) return f->real->pMethods->xWrite(f->real, buf, n, off);
   std::lock_guard lk(f->mu);
   if (f->size < 0)

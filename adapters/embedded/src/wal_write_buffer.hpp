@@ -25,6 +25,12 @@
 // hit it, as without the shim. An overwrite of allocated blocks cannot fail
 // for space. The WAL's sync (Db::sync_to, from the relay's thread) takes the
 // file's lock, writes what is gathered and syncs.
+//
+// It also writes each b-tree page that a checkpoint copies into a database
+// file with the bytes no cell owns zeroed (page_scrub.hpp): SQLite leaves
+// copies of old cells there when it rebuilds a page, and an erasure must not
+// leave them in the file (docs/adr/0017). The WAL's frames are written as
+// SQLite made them (their checksums cover those bytes).
 #pragma once
 
 namespace orderly::adapters::embedded {

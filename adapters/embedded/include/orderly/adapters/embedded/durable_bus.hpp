@@ -180,7 +180,7 @@ class DurableBus final : public platform::Bus {
                              platform::TimePoint to);
   Result<std::size_t> prune_archive();
   // Applies `r` to the archive (so to queued messages too) and the dead
-  // letters, then checkpoints bus.db (Db::checkpoint_truncate). Returns how
+  // letters, then purges bus.db's free space (Db::purge_erased). Returns how
   // many copies changed.
   Result<std::size_t> redact(const platform::Redaction& r);
   // bus.db's commits stop checkpointing the WAL: a Checkpointer does it.

@@ -123,6 +123,31 @@ class Db {
   // reader kept it from finishing. Call it outside a transaction.
   Status checkpoint_truncate();
 
+  // What an erasure calls: checkpoint_truncate(), and on this connection's
+  // first call a scrub of the whole file. secure_delete zeroes a deleted cell
+  // and a freed page, but when SQLite rebuilds a page (rebuildPage, as a
+  // rebalance does) the bytes between its cell pointer array and its new
+  // content area are left as they were, and can hold a copy of a cell that
+  // has since moved, been changed or been erased (docs/adr/0017). Every page a
+  // checkpoint writes into the file through this adapter's VFS has those bytes
+  // zeroed (page_scrub.hpp), so the file's pages are clean once the WAL is
+  // checkpointed; the first scrub covers pages written before (by another
+  // program or an older version). The scrub runs in a write transaction with
+  // the WAL empty, so no page changes under it, writes only bytes no cell
+  // owns (what any connection reads is unchanged), and reads every b-tree page
+  // (dbstat): a pass over the file, once per connection. Left: fragments of at
+  // most 3 bytes between cells, and the unused tail of an overflow chain's
+  // last page (zeroed when its page was freed). transient if a reader or a
+  // writer kept it from finishing within the busy timeout. Call it outside a
+  // transaction.
+  struct PurgeReport {
+    std::int64_t pages = 0;      // b-tree pages read
+    std::int64_t rewritten = 0;  // of them, pages that had bytes to zero
+  };
+  Result<PurgeReport> purge_erased();
+  // The scrub alone, over the whole file, whether or not it ran before (tests).
+  Result<PurgeReport> scrub_all();
+
   // Hands this file's checkpoints to another connection (a Checkpointer):
   // the commits of this one then no longer copy the WAL into the database
   // file and fsync it, which SQLite's automatic checkpoint does inside the
@@ -144,10 +169,14 @@ class Db {
  private:
   Db(sqlite3* db, std::string path, Durability d)
       : db_(db), path_(std::move(path)), durability_(d) {}
+  // One scrub attempt; nullopt when the WAL was not empty (a commit came
+  // between the checkpoint and the scrub's transaction).
+  Result<std::optional<PurgeReport>> scrub_free_space();
   sqlite3* db_;
   std::string path_;
   Durability durability_;
   int busy_timeout_ms_ = 5000;
+  bool scrubbed_ = false;  // purge_erased() scrubbed the whole file once
   std::atomic<std::int64_t> synced_changes_{0};
   // orderly_sqlite_commits_total and _rows_written_total for this file, kept
   // by a commit hook (on the connection's thread).
