@@ -134,24 +134,25 @@ int write_db_page(ShimFile* f, const void* buf, int n, sqlite3_int64 off) {
   const bool page = n >= 512 && n <= 65536 && (n & (n - 1)) == 0 && off % n == 0;
   const auto* in = static_cast<const unsigned char*>(buf);
   const std::size_t hdr = off == 0 ? 100 : 0;
-  if (!page || (in[hdr] != 2 && in[hdr] != 5 && in[hdr] != 10 && in[hdr] != 13))
-    return f->real->pMethods->xWrite(f->real, buf, n, off);
-  sqlite3_int64 file_size = 0;
-  if (const int rc = f->real->pMethods->xFileSize(f->real, &file_size); rc != SQLITE_OK) return rc;
-  if (std::max(file_size, off + n) / n >= (sqlite3_int64{1} << 24))
-    return f->real->pMethods->xWrite(f->real, buf, n, off);
+  auto as_is = [&] { return f->real->pMethods->xWrite(f->real, buf, n, off); };
+  if (!page) return as_is();
   // Bytes reserved at the end of each page (byte 20 of the file header).
   if (off == 0) f->reserved = in[20];
   if (f->reserved < 0) {
     unsigned char r = 0;
-    if (f->real->pMethods->xRead(f->real, &r, 1, 20) != SQLITE_OK)
-      return f->real->pMethods->xWrite(f->real, buf, n, off);
+    if (f->real->pMethods->xRead(f->real, &r, 1, 20) != SQLITE_OK) return as_is();
     f->reserved = r;
   }
+  const std::size_t usable = size - static_cast<std::size_t>(f->reserved);
+  // Most pages have nothing to zero: read only, no copy, no system call.
+  const auto found = has_unowned_bytes(in, hdr, usable);
+  if (!found || !*found) return as_is();
+  sqlite3_int64 file_size = 0;
+  if (const int rc = f->real->pMethods->xFileSize(f->real, &file_size); rc != SQLITE_OK) return rc;
+  if (std::max(file_size, off + n) / n >= (sqlite3_int64{1} << 24)) return as_is();
   thread_local std::vector<unsigned char> copy;
   copy.assign(in, in + size);
-  const auto changed = scrub_page(copy.data(), hdr, size - static_cast<std::size_t>(f->reserved));
-  if (!changed || !*changed) return f->real->pMethods->xWrite(f->real, buf, n, off);
+  (void)scrub_page(copy.data(), hdr, usable);
   return f->real->pMethods->xWrite(f->real, copy.data(), n, off);
 }
 
