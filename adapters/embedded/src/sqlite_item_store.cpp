@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS items (
   attrs TEXT NOT NULL,
   ttl INTEGER,
   PRIMARY KEY (pk, sk)
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS items_ttl ON items(ttl) WHERE ttl IS NOT NULL;
 )";
 
