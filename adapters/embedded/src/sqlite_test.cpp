@@ -15,20 +15,14 @@
 #include <thread>
 #include <vector>
 
+#include "db_test_support.hpp"
 #include "support/temp_dir.hpp"
 
 namespace orderly::adapters::embedded {
 namespace {
 
-std::unique_ptr<Db> open_db(const std::string& path) {
-  auto db = Db::open(path, Durability::normal);
-  if (!db) throw std::runtime_error(db.error().message);
-  return std::move(*db);
-}
-
-void must(Status s) {
-  if (!s) throw std::runtime_error(s.error().message);
-}
+using test_support::must;
+using test_support::open_db;
 
 // The items table's shape (a WITHOUT ROWID b-tree keyed by pk, sk), which is
 // what the stores keep customers' data in.

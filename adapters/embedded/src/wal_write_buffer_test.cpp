@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "db_test_support.hpp"
 #include "orderly/adapters/embedded/sqlite.hpp"
 #include "support/temp_dir.hpp"
 
@@ -159,15 +160,8 @@ class CountingVfs {
   sqlite3_vfs vfs_;
 };
 
-std::unique_ptr<Db> open_db(const std::string& path) {
-  auto db = Db::open(path, Durability::normal);
-  if (!db) throw std::runtime_error(db.error().message);
-  return std::move(*db);
-}
-
-void must(Status s) {
-  if (!s) throw std::runtime_error(s.error().message);
-}
+using test_support::must;
+using test_support::open_db;
 
 void insert_rows(Db& db, int from, int n, std::size_t bytes) {
   auto tx = Transaction::begin(db);
