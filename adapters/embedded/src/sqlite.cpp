@@ -268,14 +268,20 @@ Result<std::optional<Db::PurgeReport>> Db::scrub_free_space() {
   }
   const auto size = static_cast<std::size_t>(*page_size);
   std::vector<unsigned char> page(size);
-  std::size_t usable = size;
+  // Bytes reserved at each page's end: byte 20 of the file header, read before
+  // any page (dbstat need not name page 1 first).
+  unsigned char reserved = 0;
+  if (const int rc = file->pMethods->xRead(file, &reserved, 1, 20); rc != SQLITE_OK)
+    return tl::unexpected(sqlite_error(rc, "scrub: read the header of " + path_));
+  if (reserved >= size)
+    return platform::fail(ErrorKind::permanent, "scrub: {} has a bad header", path_);
+  const std::size_t usable = size - reserved;
   PurgeReport report;
   for (const std::int64_t no : pages) {
     const sqlite3_int64 offset = (no - 1) * static_cast<sqlite3_int64>(size);
     if (const int rc = file->pMethods->xRead(file, page.data(), static_cast<int>(size), offset);
         rc != SQLITE_OK)
       return tl::unexpected(sqlite_error(rc, fmt::format("scrub: read page {} of {}", no, path_)));
-    if (no == 1) usable = size - page[20];  // bytes reserved at each page's end
     ++report.pages;
     auto changed = scrub_page(page.data(), no == 1 ? 100 : 0, usable);
     if (!changed)

@@ -144,7 +144,7 @@ int write_db_page(ShimFile* f, const void* buf, int n, sqlite3_int64 off) {
     f->reserved = r;
   }
   const std::size_t usable = size - static_cast<std::size_t>(f->reserved);
-  // Most pages have nothing to zero: read only, no copy, no system call.
+  // A page with nothing to zero goes from SQLite's buffer: no copy, no system call.
   const auto found = has_unowned_bytes(in, hdr, usable);
   if (!found || !*found) return as_is();
   sqlite3_int64 file_size = 0;
